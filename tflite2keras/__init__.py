@@ -1,0 +1,56 @@
+"""tflite2keras: turn TFLite models back into trainable Keras 3 models with their exact weights.
+
+Example:
+    >>> import tflite2keras as t2k
+    >>> model = t2k.zoo.blazepalm("lite")                                    # doctest: +SKIP
+    >>> print(t2k.transplant(model, "palm_detection_lite.tflite"))          # doctest: +SKIP
+    >>> print(t2k.verify(model, "palm_detection_lite.tflite"))              # doctest: +SKIP
+
+Importing the package does not import TensorFlow; the Keras-facing functions load it on
+first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from . import errors
+from .errors import (
+    InvalidModelError,
+    MappingError,
+    ShapeMismatchError,
+    Tflite2KerasError,
+    UnsupportedOpError,
+    VerificationError,
+)
+from .model import Operator, Tensor, TFLiteModel
+from .reader import read
+
+__version__ = "0.1.0"
+
+# Public names that live in modules importing Keras: resolved on first attribute access.
+_LAZY = {
+    "transplant": "transplant", "TransplantReport": "transplant",
+    "lint": "lint", "Finding": "lint",
+    "verify": "verify", "VerifyReport": "verify",
+    "MappingTable": "mapping", "registry": "registry", "register_op": "registry",
+    "zoo": None, "layers": None, "tables": None, "corpus": None, "mapping": None,
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'tflite2keras' has no attribute {name!r}")
+    module = importlib.import_module(f".{_LAZY[name] or name}", __name__)
+    value = module if _LAZY[name] is None else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "Finding", "InvalidModelError", "MappingError", "MappingTable", "Operator", "ShapeMismatchError",
+    "Tensor", "TFLiteModel", "Tflite2KerasError", "TransplantReport", "UnsupportedOpError",
+    "VerificationError", "VerifyReport", "errors", "layers", "lint", "read", "register_op", "registry",
+    "transplant", "verify", "zoo",
+]

@@ -1,0 +1,52 @@
+"""Small registered Keras layers for TFLite ops that have no exact standard layer.
+
+Every layer here is serializable (``get_config``) and registered under the
+``tflite2keras`` package, so models that use them reload with
+``keras.saving.load_model(path, safe_mode=True)``. Importing this module imports Keras.
+
+Example:
+    >>> import keras
+    >>> from tflite2keras.layers import ChannelPadding
+    >>> layer = ChannelPadding(pad_after=3)
+    >>> tuple(layer(keras.ops.zeros((1, 4, 4, 5))).shape)
+    (1, 4, 4, 8)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+PACKAGE = "tflite2keras"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ChannelPadding(keras.layers.Layer):
+    """Zero-pad the last (channel) axis, as TFLite's PAD does for BlazeBlock shortcuts.
+
+    Args:
+        pad_before: zeros inserted before the existing channels.
+        pad_after: zeros appended after the existing channels.
+    """
+
+    def __init__(self, pad_after: int, pad_before: int = 0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pad_before = int(pad_before)
+        self.pad_after = int(pad_after)
+
+    def call(self, inputs: Any) -> Any:
+        rank = len(inputs.shape)
+        widths = [(0, 0)] * (rank - 1) + [(self.pad_before, self.pad_after)]
+        return keras.ops.pad(inputs, widths)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        channels = input_shape[-1]
+        extra = self.pad_before + self.pad_after
+        return (*input_shape[:-1], None if channels is None else channels + extra)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "pad_before": self.pad_before, "pad_after": self.pad_after}
+
+
+__all__ = ["ChannelPadding"]

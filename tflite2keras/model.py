@@ -1,0 +1,295 @@
+"""The parsed form of a ``.tflite`` file: tensors, operators and decoded constants.
+
+A :class:`TFLiteModel` is made by :func:`tflite2keras.read`. It holds plain Python
+objects (no live flatbuffer accessors), plus the file's bytes, over which every
+constant is a zero-copy ``np.frombuffer`` view until it has to be converted.
+
+Example:
+    >>> import tflite2keras as t2k
+    >>> model = t2k.read("palm_detection_lite.tflite")            # doctest: +SKIP
+    >>> model.operators[2].opcode, model.operators[2].options["padding"]   # doctest: +SKIP
+    ('CONV_2D', 'SAME')
+    >>> model.constant("model_1/model/conv2d/Conv2D").shape          # doctest: +SKIP
+    (32, 5, 5, 3)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import _render
+from .errors import InvalidModelError
+from .sparse import Sparsity, densify
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """Affine quantization: ``real = scale * (q - zero_point)`` along ``quantized_dimension``."""
+
+    scales: np.ndarray
+    zero_points: np.ndarray
+    quantized_dimension: int
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One tensor of subgraph 0."""
+
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    shape_signature: tuple[int, ...]
+    dtype: str
+    buffer: int
+    quantization: Quantization | None = None
+    sparsity: Sparsity | None = None
+    is_variable: bool = False
+
+    @property
+    def is_sparse(self) -> bool:
+        """True when the stored data are the non-zeros of a sparse encoding."""
+        return self.sparsity is not None
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One operator of subgraph 0; ``opcode`` is the builtin name or the custom code."""
+
+    index: int
+    opcode: str
+    version: int
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+    custom_options: bytes | None = None
+
+    @property
+    def is_custom(self) -> bool:
+        """True for custom ops such as ``Convolution2DTransposeBias``."""
+        return self.custom_options is not None or not self.opcode.isupper()
+
+
+@dataclass(frozen=True)
+class SubgraphInfo:
+    """A summary of a subgraph other than the main one."""
+
+    index: int
+    name: str
+    num_tensors: int
+    num_operators: int
+
+
+#: TFLite tensor types as numpy dtypes (those that can hold constants we decode).
+NUMPY_DTYPES: dict[str, np.dtype] = {
+    "FLOAT32": np.dtype("<f4"), "FLOAT16": np.dtype("<f2"), "FLOAT64": np.dtype("<f8"),
+    "INT8": np.dtype("i1"), "UINT8": np.dtype("u1"), "INT16": np.dtype("<i2"),
+    "UINT16": np.dtype("<u2"), "INT32": np.dtype("<i4"), "UINT32": np.dtype("<u4"),
+    "INT64": np.dtype("<i8"), "UINT64": np.dtype("<u8"), "BOOL": np.dtype("?"),
+}
+#: Ops that only re-encode a constant: their output is "the same weight".
+PASS_THROUGH_OPS = ("DEQUANTIZE", "DENSIFY")
+
+
+class TFLiteModel:
+    """A parsed TFLite model (subgraph 0 is the main graph).
+
+    Attributes:
+        tensors: every tensor of subgraph 0, by index.
+        operators: every operator of subgraph 0, in execution order.
+        inputs / outputs: tensor indices of the graph's inputs and outputs.
+        signature_defs: signature key -> {"inputs": {name: index}, "outputs": {...}}.
+        metadata: names of the metadata entries.
+        subgraphs: summaries of the other subgraphs.
+        version / description: the file's schema version and description string.
+    """
+
+    def __init__(self, data: bytes, *, tensors: list[Tensor], operators: list[Operator],
+                 inputs: tuple[int, ...], outputs: tuple[int, ...], buffers: list[tuple[int, int]],
+                 signature_defs: dict[str, dict[str, dict[str, int]]], metadata: tuple[str, ...],
+                 subgraphs: tuple[SubgraphInfo, ...], version: int, description: str,
+                 source: str = "<bytes>") -> None:
+        self.data = data
+        self.tensors = tensors
+        self.operators = operators
+        self.inputs = inputs
+        self.outputs = outputs
+        self.signature_defs = signature_defs
+        self.metadata = metadata
+        self.subgraphs = subgraphs
+        self.version = version
+        self.description = description
+        self.source = source
+        self._buffers = buffers  # (start, length) of each buffer's bytes in ``data``
+        self._by_name = {t.name: t.index for t in reversed(tensors)}
+        self._producer: dict[int, int] = {}
+        self._consumers: dict[int, list[int]] = {}
+        for op in operators:
+            for t in op.outputs:
+                self._producer.setdefault(t, op.index)
+            for t in op.inputs:
+                if t >= 0:
+                    self._consumers.setdefault(t, []).append(op.index)
+        self._cache: dict[int, np.ndarray] = {}
+
+    # -- lookups -------------------------------------------------------------------
+    def tensor(self, key: int | str) -> Tensor:
+        """The tensor with this index or name.
+
+        Raises:
+            InvalidModelError: no such tensor.
+        """
+        if isinstance(key, (int, np.integer)):
+            if 0 <= int(key) < len(self.tensors):
+                return self.tensors[int(key)]
+            raise InvalidModelError(f"tensor index {key} is out of range: the model has {len(self.tensors)} tensors")
+        if key in self._by_name:
+            return self.tensors[self._by_name[key]]
+        raise InvalidModelError(f"no tensor named {key!r} in {self.source}")
+
+    def producer(self, key: int | str) -> Operator | None:
+        """The operator whose output is this tensor, or None for graph inputs and constants."""
+        index = self._producer.get(self.tensor(key).index)
+        return None if index is None else self.operators[index]
+
+    def consumers(self, key: int | str) -> list[Operator]:
+        """The operators that read this tensor, in execution order."""
+        return [self.operators[i] for i in self._consumers.get(self.tensor(key).index, [])]
+
+    def raw(self, key: int | str) -> np.ndarray:
+        """The tensor's stored bytes as a numpy view of its own dtype (empty when it has none)."""
+        tensor = self.tensor(key)
+        start, length = self._buffers[tensor.buffer] if 0 <= tensor.buffer < len(self._buffers) else (0, 0)
+        if length == 0:
+            return np.empty(0, np.uint8)
+        dtype = NUMPY_DTYPES.get(tensor.dtype)
+        if dtype is None or length % dtype.itemsize:
+            raise InvalidModelError(
+                f"tensor {tensor.index} {tensor.name!r}: {length} stored bytes cannot hold {tensor.dtype} values"
+            )
+        return np.frombuffer(self.data, dtype=dtype, count=length // dtype.itemsize, offset=start)
+
+    def is_constant(self, key: int | str) -> bool:
+        """True when the tensor has stored data, or is DEQUANTIZE/DENSIFY of a constant."""
+        tensor = self.tensor(key)
+        if self.raw(tensor.index).size:
+            return True
+        op = self.producer(tensor.index)
+        return op is not None and op.opcode in PASS_THROUGH_OPS and bool(op.inputs) and self.is_constant(op.inputs[0])
+
+    def source_of(self, key: int | str) -> Tensor:
+        """Follow DEQUANTIZE/DENSIFY back to the tensor that stores the weight's bytes."""
+        tensor = self.tensor(key)
+        seen = 0
+        while not self.raw(tensor.index).size:
+            op = self.producer(tensor.index)
+            if op is None or op.opcode not in PASS_THROUGH_OPS or not op.inputs or seen > 8:
+                break
+            tensor, seen = self.tensor(op.inputs[0]), seen + 1
+        return tensor
+
+    # -- constants -----------------------------------------------------------------
+    def constant(self, key: int | str) -> np.ndarray:
+        """A constant tensor's value as the model means it: dense, dequantized, float32.
+
+        float16 and quantized (int8/uint8/int16, per-tensor or per-channel) data are
+        dequantized to float32, sparse data are densified, and a tensor produced by
+        DEQUANTIZE or DENSIFY of a constant is decoded through that op. Integer tensors
+        without quantization (shapes, paddings) keep their integer dtype. The result is
+        cached and read-only.
+
+        Raises:
+            InvalidModelError: the tensor is not a constant, or its data are malformed.
+
+        Example:
+            >>> model.constant(model.operators[2].inputs[1]).dtype   # doctest: +SKIP
+            dtype('float32')
+        """
+        tensor = self.tensor(key)
+        if tensor.index not in self._cache:
+            value = self._decode(tensor)
+            value.setflags(write=False)
+            self._cache[tensor.index] = value
+        return self._cache[tensor.index]
+
+    def _decode(self, tensor: Tensor) -> np.ndarray:
+        stored = self.raw(tensor.index)
+        if not stored.size:
+            op = self.producer(tensor.index)
+            if op is None or op.opcode not in PASS_THROUGH_OPS or not op.inputs:
+                raise InvalidModelError(
+                    f"tensor {tensor.index} {tensor.name!r} is not a constant: it has no data"
+                    + (f" and is computed by op {op.index} ({op.opcode})" if op else "")
+                )
+            return np.array(self.constant(op.inputs[0]))
+        if tensor.is_sparse:
+            stored = densify(stored, tensor.shape, tensor.sparsity, tensor.name)
+        elif stored.size != int(np.prod(tensor.shape, dtype=np.int64)):
+            raise InvalidModelError(
+                f"tensor {tensor.index} {tensor.name!r}: shape {tensor.shape} needs "
+                f"{int(np.prod(tensor.shape, dtype=np.int64))} values, the buffer holds {stored.size}"
+            )
+        stored = stored.reshape(tensor.shape)
+        if tensor.quantization is not None and stored.dtype.kind in "iu":
+            return _dequantize(stored, tensor)
+        if stored.dtype.kind == "f":
+            return stored.astype(np.float32)
+        return stored.copy()
+
+    # -- display -------------------------------------------------------------------
+    def op_rows(self) -> list[tuple[Any, ...]]:
+        """One row per operator: index, opcode, input shapes, output shapes, main tensor name."""
+        rows = []
+        for op in self.operators:
+            ins = [self.tensors[i] for i in op.inputs if i >= 0]
+            outs = [self.tensors[i] for i in op.outputs]
+            rows.append((op.index, op.opcode, " ".join(_shape(t.shape) for t in ins),
+                         " ".join(_shape(t.shape) for t in outs), outs[0].name if outs else ""))
+        return rows
+
+    def summary(self) -> str:
+        """One line: op counts, tensor count, weight dtypes, custom and sparse tensors."""
+        counts = Counter(op.opcode for op in self.operators)
+        weights = Counter(t.dtype for t in self.tensors if self.raw(t.index).size)
+        sparse = sum(t.is_sparse for t in self.tensors)
+        custom = sorted({op.opcode for op in self.operators if op.is_custom})
+        return (f"{self.source}: {len(self.operators)} ops, {len(self.tensors)} tensors; "
+                f"weights {dict(weights)}; sparse tensors {sparse}; custom ops {custom or 'none'}; "
+                f"ops {dict(counts.most_common())}")
+
+    def __repr__(self) -> str:
+        return f"<TFLiteModel {self.source}: {len(self.operators)} ops, {len(self.tensors)} tensors>"
+
+    def __str__(self) -> str:
+        headers = ("#", "opcode", "inputs", "outputs", "output tensor")
+        return self.summary() + "\n" + _render.text_table(headers, self.op_rows(), max_width=48)
+
+    def _repr_html_(self) -> str:
+        headers = ("#", "opcode", "inputs", "outputs", "output tensor")
+        return _render.html_table(headers, self.op_rows(), caption=self.summary())
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "x".join(str(d) for d in shape) or "scalar"
+
+
+def _dequantize(q: np.ndarray, tensor: Tensor) -> np.ndarray:
+    quant = tensor.quantization
+    assert quant is not None
+    scales = quant.scales.astype(np.float32)
+    zero_points = quant.zero_points.astype(np.float32) if quant.zero_points.size else np.zeros_like(scales)
+    if scales.size == 1:
+        return (scales[0] * (q.astype(np.float32) - zero_points.reshape(-1)[0])).astype(np.float32)
+    axis = quant.quantized_dimension
+    if not 0 <= axis < q.ndim or q.shape[axis] != scales.size or zero_points.size not in (1, scales.size):
+        raise InvalidModelError(
+            f"tensor {tensor.index} {tensor.name!r}: {scales.size} per-channel scales along axis {axis} "
+            f"do not fit shape {tensor.shape}"
+        )
+    shape = [1] * q.ndim
+    shape[axis] = -1
+    zp = zero_points.reshape(-1) if zero_points.size == scales.size else np.repeat(zero_points, scales.size)
+    return (scales.reshape(shape) * (q.astype(np.float32) - zp.reshape(shape))).astype(np.float32)

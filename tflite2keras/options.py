@@ -1,0 +1,108 @@
+"""Decode an operator's builtin options table into a dict of named, readable fields.
+
+The ``tflite`` package generates one class per options table (``Conv2DOptions`` ...).
+Rather than hand-writing a decoder per op, this module calls every scalar and vector
+accessor of the table and turns CamelCase names into snake_case, with enum values
+(padding, fused activation) given as their names.
+
+Example:
+    >>> from tflite2keras.options import snake_case
+    >>> snake_case("DilationHFactor")
+    'dilation_h_factor'
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+import tflite
+
+#: Accessors whose integer value is an enum, and the enum class that names it.
+_ENUM_FIELDS: dict[str, type] = {
+    "Padding": tflite.Padding,
+    "FusedActivationFunction": tflite.ActivationFunctionType,
+    "WeightsFormat": tflite.FullyConnectedOptionsWeightsFormat,
+    "CombinerType": tflite.CombinerType,
+    "Type": tflite.LSHProjectionType,
+    "KernelType": tflite.LSTMKernelType,
+    "MirrorPadMode": tflite.MirrorPadMode,
+    "InType": tflite.TensorType,
+    "OutType": tflite.TensorType,
+    "OutputType": tflite.TensorType,
+    "IdxOutType": tflite.TensorType,
+    "QuantizedBiasType": tflite.TensorType,
+}
+_SKIP = {"Init", "GetRootAs"}
+
+
+def snake_case(name: str) -> str:
+    """Turn a flatbuffer accessor name into a Python field name."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])|(?<=[A-Z])([A-Z][a-z])", r"_\1\2", name).lower()
+
+
+@lru_cache(maxsize=None)
+def _enum_names(enum: type) -> dict[int, str]:
+    return {v: k for k, v in vars(enum).items() if not k.startswith("_") and isinstance(v, int)}
+
+
+@lru_cache(maxsize=None)
+def _union_classes(union: type) -> dict[int, type | None]:
+    """Union type value -> the tflite options class, for BuiltinOptions(2)."""
+    out: dict[int, type | None] = {}
+    for name, value in vars(union).items():
+        if name.startswith("_") or not isinstance(value, int):
+            continue
+        out[value] = getattr(tflite, name, None) if isinstance(getattr(tflite, name, None), type) else None
+    return out
+
+
+@lru_cache(maxsize=None)
+def _accessors(cls: type) -> tuple[tuple[str, str], ...]:
+    """(accessor, kind) pairs of an options class; kind is 'scalar' or 'vector'."""
+    names = {n for n in dir(cls) if n[:1].isupper() and not n.startswith("GetRootAs")}
+    pairs: list[tuple[str, str]] = []
+    for name in sorted(names):
+        if name in _SKIP or "BufferHasIdentifier" in name:
+            continue
+        if name.endswith(("AsNumpy", "Length", "IsNone")):
+            continue
+        kind = "vector" if f"{name}Length" in names else "scalar"
+        pairs.append((name, kind))
+    return tuple(pairs)
+
+
+def decode(union_type: int, table: Any, union: type = tflite.BuiltinOptions) -> tuple[str, dict[str, Any]]:
+    """Decode one options union member.
+
+    Args:
+        union_type: the operator's ``BuiltinOptionsType()``.
+        table: the operator's ``BuiltinOptions()`` (a flatbuffer Table) or None.
+        union: ``tflite.BuiltinOptions`` or ``tflite.BuiltinOptions2``.
+
+    Returns:
+        The options table's class name (or "" when there is none) and its fields.
+    """
+    cls = _union_classes(union).get(union_type)
+    if cls is None or table is None:
+        return "", {}
+    options = cls()
+    options.Init(table.Bytes, table.Pos)
+    fields: dict[str, Any] = {}
+    for accessor, kind in _accessors(cls):
+        if kind == "vector":
+            length = getattr(options, f"{accessor}Length")()
+            if not 0 <= length <= len(table.Bytes) // 4:
+                raise ValueError(f"{cls.__name__}.{accessor} claims {length} elements")
+            fields[snake_case(accessor)] = tuple(int(getattr(options, accessor)(i)) for i in range(length))
+            continue
+        value = getattr(options, accessor)()
+        if accessor in _ENUM_FIELDS:
+            value = _enum_names(_ENUM_FIELDS[accessor]).get(value, value)
+        elif isinstance(value, (bool, int, float)):
+            pass
+        else:  # nested tables are rare in vision ops; keep them out of the readable dict
+            continue
+        fields[snake_case(accessor)] = value
+    return cls.__name__, fields
