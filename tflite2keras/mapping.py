@@ -1,0 +1,157 @@
+"""Mapping tables: plain data that say which TFLite layer fills which Keras layer.
+
+A table is an ordered list of rules ``(pattern, target)``: ``pattern`` is a regular
+expression that must match a whole Keras layer name, and ``target`` (which may use
+``\\1``-style groups) names the TFLite side: an original layer scope such as
+``conv2d_4`` (as found in ``model_1/model/conv2d_4/Conv2D``), a tensor name, or
+``#17`` for op 17. Overrides are exact ``{keras_layer: target}`` pairs that win over
+the rules. Tables print as text, render in Jupyter, and round-trip through JSON.
+
+Example:
+    >>> table = MappingTable("mine", rules=[(r"block(\\d+)_pw", r"conv2d_\\1")])
+    >>> table.target("block7_pw")
+    ('conv2d_7', 'table mine: block(\\\\d+)_pw')
+    >>> table.extend(overrides={"head": "classifier_palm_16_NO_PRUNING"}).target("head")[0]
+    'classifier_palm_16_NO_PRUNING'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from . import _render
+from .model import Operator, TFLiteModel
+
+#: Trailing op names TFLite appends to a layer scope; never layer names themselves.
+_OP_SUFFIX = re.compile(r"^(Conv2D|depthwise|BiasAdd|MatMul|mul|Relu\w*|Kernel|Bias|Neg\w*|"
+                        r"FusedBatchNorm\w*|ReadVariableOp|resource|add|Add|Pad|paddings|"
+                        r"\w*_dequantize|Conv2D\d+|depthwise\d+|Tensordot\w*)$")
+
+
+@dataclass(frozen=True)
+class MappingTable:
+    """Ordered rules plus overrides that map Keras layer names onto TFLite names."""
+
+    name: str
+    rules: list[tuple[str, str]] = field(default_factory=list)
+    overrides: dict[str, str] = field(default_factory=dict)
+    fingerprint: str | None = None
+    description: str = ""
+
+    @cached_property
+    def _compiled(self) -> list[tuple[re.Pattern[str], str, str]]:
+        return [(re.compile(p), t, p) for p, t in self.rules]
+
+    def target(self, layer_name: str) -> tuple[str, str] | None:
+        """(TFLite target, which rule matched) for a Keras layer name, or None."""
+        if layer_name in self.overrides:
+            return self.overrides[layer_name], f"table {self.name}: override"
+        for pattern, template, text in self._compiled:
+            match = pattern.fullmatch(layer_name)
+            if match:
+                return match.expand(template), f"table {self.name}: {text}"
+        return None
+
+    def extend(self, rules: list[tuple[str, str]] | None = None,
+               overrides: dict[str, str] | None = None, name: str | None = None) -> MappingTable:
+        """A new table with ``rules`` tried before this one's and ``overrides`` added."""
+        return replace(self, name=name or self.name, rules=list(rules or []) + list(self.rules),
+                       overrides={**self.overrides, **(overrides or {})})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, suitable for JSON."""
+        return {"name": self.name, "description": self.description, "fingerprint": self.fingerprint,
+                "rules": [list(r) for r in self.rules], "overrides": dict(self.overrides)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MappingTable:
+        """Build a table from :meth:`to_dict` output; a ``layers`` dict becomes exact rules."""
+        rules = [tuple(r) for r in data.get("rules", [])]
+        rules += [(re.escape(k), v) for k, v in data.get("layers", {}).items()]
+        return cls(name=data["name"], rules=rules,  # type: ignore[arg-type]
+                   overrides=dict(data.get("overrides", {})), fingerprint=data.get("fingerprint"),
+                   description=data.get("description", ""))
+
+    @classmethod
+    def load(cls, path: str | Path) -> MappingTable:
+        """Read a table from a JSON file."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def save(self, path: str | Path) -> None:
+        """Write the table as JSON."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n")
+
+    def _rows(self) -> list[tuple[str, str, str]]:
+        return ([("override", k, v) for k, v in self.overrides.items()] +
+                [("rule", p, t) for p, t in self.rules])
+
+    def __str__(self) -> str:
+        head = f"MappingTable {self.name!r} ({len(self.rules)} rules, {len(self.overrides)} overrides)"
+        return head + "\n" + _render.text_table(("kind", "keras layer", "tflite"), self._rows())
+
+    def _repr_html_(self) -> str:
+        return _render.html_table(("kind", "keras layer", "tflite"), self._rows(),
+                                  caption=f"MappingTable {self.name}: {self.description}")
+
+
+def scope_names(tensor_name: str) -> list[str]:
+    """Candidate Keras layer names in a TFLite tensor name, innermost and last-fused first.
+
+    Example:
+        >>> scope_names("Neg_1;model_1/model/p_re_lu/Relu_1;model_1/model/p_re_lu/mul")[0]
+        'p_re_lu'
+        >>> scope_names("conv2d_1/Kernel_dequantize")[0]
+        'conv2d_1'
+    """
+    out: list[str] = []
+    for part in reversed(tensor_name.split(";")):
+        parts = [p for p in part.split("/") if p]
+        if len(parts) > 1 and _OP_SUFFIX.match(parts[-1]):
+            parts = parts[:-1]
+        for component in reversed(parts):
+            if component not in out:
+                out.append(component)
+    return out
+
+
+def op_names(model: TFLiteModel, op: Operator, weight_slots: tuple[int, ...]) -> list[str]:
+    """Candidate layer names of a weight op: from its weights (bias excluded), then its output."""
+    names: list[str] = []
+    tensors = [model.source_of(op.inputs[s]).name for s in weight_slots if s < len(op.inputs) and op.inputs[s] >= 0]
+    tensors += [model.tensor(t).name for t in op.outputs]
+    for name in tensors:
+        names += [n for n in scope_names(name) if n not in names]
+    return names
+
+
+def fingerprint(model: TFLiteModel) -> str:
+    """A short hash of a model's weight structure: each weight op's opcode and weight shapes."""
+    from .registry import find, weight_ops
+
+    parts = []
+    for op in weight_ops(model):
+        spec = find(op.opcode)
+        shapes = [model.tensor(op.inputs[w.slot]).shape for w in spec.weights  # type: ignore[union-attr]
+                  if w.slot < len(op.inputs) and op.inputs[w.slot] >= 0]
+        parts.append(f"{op.opcode}{shapes}")
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+
+
+def shipped_tables() -> list[MappingTable]:
+    """Every table shipped in ``tflite2keras/tables``."""
+    folder = resources.files("tflite2keras") / "tables"
+    return [MappingTable.from_dict(json.loads(f.read_text())) for f in sorted(folder.iterdir(), key=str)
+            if f.name.endswith(".json")]
+
+
+def find_table(model: TFLiteModel) -> MappingTable | None:
+    """The shipped table whose fingerprint fits ``model``, if any."""
+    fp = fingerprint(model)
+    return next((t for t in shipped_tables() if t.fingerprint == fp), None)

@@ -1,0 +1,150 @@
+"""Pair Keras layers with TFLite weight ops: overrides, table rules, names, then structure.
+
+Matching only decides *which* op fills *which* layer; :mod:`tflite2keras.transplant`
+then moves the tensors. The weight role of a tensor comes from the op's input slot,
+never from its name: bias tensors carry fused names and may be shared by many ops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+
+from .errors import MappingError
+from .layout import Layout
+from .mapping import MappingTable, op_names
+from .model import Operator, TFLiteModel
+from .registry import OpSpec, find, weight_ops
+
+
+@dataclass(frozen=True)
+class Match:
+    """One Keras layer paired with one TFLite op, and the rule that paired them."""
+
+    layer: Any
+    op: Operator
+    spec: OpSpec
+    rule: str
+
+
+def weight_layers(model: Any) -> list[Any]:
+    """Every layer that owns variables, nested models flattened, in graph order."""
+    out: list[Any] = []
+    for layer in model.layers:
+        if hasattr(layer, "layers") and layer.layers:
+            out += weight_layers(layer)
+        elif layer.weights:
+            out.append(layer)
+    return out
+
+
+def match_layers(keras_model: Any, tfl: TFLiteModel, table: MappingTable | None,
+                 overrides: dict[str, Any] | None, skip: Iterable[str]) -> tuple[list[Match], list[Any], list[Operator]]:
+    """Pair the Keras model's weight layers with ``tfl``'s weight ops.
+
+    Returns:
+        The matches in Keras graph order, the unmatched Keras layers (``skip`` and
+        BatchNormalization layers excluded), and the unused TFLite weight ops.
+
+    Raises:
+        MappingError: an override or table rule names something that does not exist,
+            or pairs a layer with an op of an incompatible kind.
+    """
+    skipped = set(skip)
+    layers = [la for la in weight_layers(keras_model) if la.name not in skipped]
+    ops = weight_ops(tfl)
+    free = {op.index: op for op in ops}
+    by_name: dict[str, list[int]] = {}
+    for op in ops:  # "name": the op's own scope; "~name": any scope fused into its tensors
+        names = op_names(tfl, op, _name_slots(find(op.opcode)))
+        for rank, name in enumerate(names):
+            by_name.setdefault(name if rank == 0 else "~" + name, []).append(op.index)
+    matches: dict[str, Match] = {}
+
+    def claim(layer: Any, op: Operator, rule: str) -> None:
+        spec = find(op.opcode)
+        if spec is None or not spec.accepts(layer):
+            kinds = ", ".join(spec.layers) if spec else "none"
+            raise MappingError(
+                f"{rule} pairs Keras layer {layer.name!r} ({type(layer).__name__}) with op {op.index} "
+                f"({op.opcode}), which fills {kinds} layers"
+            )
+        matches[layer.name] = Match(layer, op, spec, rule)
+        free.pop(op.index, None)
+
+    for layer in layers:  # 1. explicit overrides, 2. table rules
+        target = None
+        if overrides and layer.name in overrides:
+            target = (overrides[layer.name], "override")
+        elif table is not None:
+            target = table.target(layer.name)
+        if target is not None:
+            claim(layer, _resolve(tfl, target[0], target[1], layer, ops), target[1])
+    for layer in layers:  # 3. names: the op's own scope first, then fused scopes
+        if layer.name in matches or _bn(layer):
+            continue
+        for key in (layer.name, "~" + layer.name):
+            candidates = [i for i in by_name.get(key, []) if i in free and find(free[i].opcode).accepts(layer)]
+            if candidates:
+                claim(layer, free[candidates[0]], "name")
+                break
+    remaining = [op for op in ops if op.index in free]
+    for layer in layers:  # 4. structure: graph order, op kind and weight shapes
+        if layer.name in matches or _bn(layer):
+            continue
+        for op in remaining:
+            if op.index in free and _fits(tfl, op, layer):
+                claim(layer, op, "structure")
+                break
+    ordered = [matches[la.name] for la in layers if la.name in matches]
+    unmatched = [la for la in layers if la.name not in matches and not _bn(la)]
+    return ordered, unmatched, [op for op in ops if op.index in free]
+
+
+def _name_slots(spec: OpSpec | None) -> tuple[int, ...]:
+    return tuple(w.slot for w in spec.weights if w.role != "bias") if spec else ()
+
+
+def _bn(layer: Any) -> bool:
+    return type(layer).__name__ == "BatchNormalization"
+
+
+def _resolve(tfl: TFLiteModel, target: Any, rule: str, layer: Any, ops: list[Operator]) -> Operator:
+    """Find the weight op a table or override target names: '#op', a tensor name, or a scope."""
+    if isinstance(target, (int, np.integer)) or (isinstance(target, str) and target.startswith("#")):
+        index = int(str(target).lstrip("#"))
+        found = [op for op in ops if op.index == index]
+    else:
+        found = [op for op in ops if any(tfl.tensor(t).name == target or tfl.source_of(t).name == target
+                                         for t in op.inputs if t >= 0)]
+        found = found or [op for op in ops if op_names(tfl, op, _name_slots(find(op.opcode)))[:1] == [target]]
+        found = found or [op for op in ops if target in op_names(tfl, op, _name_slots(find(op.opcode)))]
+    if not found:
+        raise MappingError(
+            f"{rule} maps Keras layer {layer.name!r} to {target!r}, but no weight op of the TFLite model "
+            "has that index, tensor name or layer scope"
+        )
+    return found[0]
+
+
+def _fits(tfl: TFLiteModel, op: Operator, layer: Any) -> bool:
+    spec = find(op.opcode)
+    if spec is None or not spec.accepts(layer):
+        return False
+    variables = {v.name: tuple(v.shape) for v in layer.weights}
+    for slot in spec.weights:
+        if slot.role not in variables or slot.slot >= len(op.inputs) or op.inputs[slot.slot] < 0:
+            continue
+        if not _shape_fits(slot.layout, tfl.tensor(op.inputs[slot.slot]).shape, variables[slot.role]):
+            return False
+    return True
+
+
+def _shape_fits(layout: Layout, source: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    try:
+        layout.apply(np.broadcast_to(np.float32(0), source), target)
+    except Exception:  # noqa: BLE001 - any failure means "does not fit"
+        return False
+    return True

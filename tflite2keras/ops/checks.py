@@ -1,0 +1,159 @@
+"""Lint checks shared by op families: each compares one Keras config field with the op.
+
+A check is ``check(op, layer, model) -> iterable of (field, keras_value, tflite_value)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..model import Operator, TFLiteModel
+from ..registry import Mismatch
+
+_ACTIVATIONS = {"NONE": "linear", "RELU": "relu", "RELU6": "relu6", "RELU_N1_TO_1": "relu_n1_to_1",
+                "TANH": "tanh", "SIGN_BIT": "sign_bit"}
+
+
+def kernel_size(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
+    """Spatial kernel size, read from the kernel tensor's H and W."""
+    kernel = model.tensor(op.inputs[1]).shape
+    tfl = (kernel[1], kernel[2])  # OHWI and 1HW(CM) both keep H, W at axes 1, 2
+    if tuple(layer.kernel_size) != tuple(tfl):
+        yield "kernel_size", tuple(layer.kernel_size), tuple(tfl)
+
+
+def strides(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
+    tfl = (op.options.get("stride_h", 1), op.options.get("stride_w", 1))
+    if tuple(layer.strides) != tfl:
+        yield "strides", tuple(layer.strides), tfl
+
+
+def dilation(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
+    tfl = (op.options.get("dilation_h_factor", 1), op.options.get("dilation_w_factor", 1))
+    if tuple(layer.dilation_rate) != tfl:
+        yield "dilation_rate", tuple(layer.dilation_rate), tfl
+
+
+def pool_size(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
+    tfl = (op.options.get("filter_height", 1), op.options.get("filter_width", 1))
+    if tuple(layer.pool_size) != tfl:
+        yield "pool_size", tuple(layer.pool_size), tfl
+
+
+def padding(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
+    """Effective spatial padding (top, bottom, left, right), counting explicit PAD / ZeroPadding2D."""
+    window = _window(op, layer, model)
+    tfl_in = model.tensor(op.inputs[0])
+    before = model.producer(tfl_in.index)
+    tfl_explicit = (0, 0, 0, 0)
+    if before is not None and before.opcode == "PAD" and model.is_constant(before.inputs[1]):
+        pads = np.asarray(model.constant(before.inputs[1])).reshape(-1, 2)
+        if len(pads) == 4:
+            tfl_explicit = (int(pads[1][0]), int(pads[1][1]), int(pads[2][0]), int(pads[2][1]))
+    tfl = _add(tfl_explicit, _implicit(op.options.get("padding", "VALID"), tfl_in.shape[1:3], window,
+                                       (op.options.get("stride_h", 1), op.options.get("stride_w", 1))))
+    keras_in = tuple(layer.input.shape[1:3])
+    keras_explicit = (0, 0, 0, 0)
+    parent = _parent(layer)
+    if parent is not None and type(parent).__name__ == "ZeroPadding2D":
+        (t, b), (left, r) = parent.padding
+        keras_explicit = (t, b, left, r)
+        keras_in = tuple(parent.input.shape[1:3])
+        keras_in = (keras_in[0] + t + b, keras_in[1] + left + r) if None not in keras_in else keras_in
+    if None in keras_in:
+        return
+    keras = _add(keras_explicit, _implicit(layer.padding.upper(), keras_in, window, tuple(layer.strides)))
+    if keras != tfl:
+        yield "padding", f"{layer.padding} {keras}", f"{op.options.get('padding')} {tfl}"
+
+
+def activation(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
+    """Fused activation: Keras ``activation=`` or a directly following activation layer."""
+    tfl = _ACTIVATIONS.get(op.options.get("fused_activation_function", "NONE"), "?")
+    keras = getattr(layer, "activation", None)
+    keras_name = getattr(keras, "__name__", "linear") if keras is not None else "linear"
+    if keras_name == "linear" and tfl != "linear":
+        follower = _single_child(layer)
+        keras_name = _activation_layer_name(follower) if follower is not None else keras_name
+    if keras_name != tfl:
+        yield "activation", keras_name, tfl
+
+
+def use_bias(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
+    """A Keras layer without bias cannot hold a non-zero TFLite bias."""
+    has = len(op.inputs) > 2 and op.inputs[2] >= 0
+    nonzero = has and bool(np.any(model.constant(op.inputs[2])))
+    if not layer.use_bias and nonzero and not _followed_by_batchnorm(layer):
+        yield "use_bias", False, True
+
+
+def depth_multiplier(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
+    channels = model.tensor(op.inputs[0]).shape[-1]
+    tfl = model.tensor(op.inputs[1]).shape[-1] // max(channels, 1)
+    if layer.depth_multiplier != tfl:
+        yield "depth_multiplier", layer.depth_multiplier, tfl
+
+
+def prelu_shared_axes(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
+    """Axes over which PReLU's alpha is shared (1-based, batch excluded)."""
+    rank = len(model.tensor(op.inputs[0]).shape)
+    alpha = (1,) * (rank - 1 - len(model.tensor(op.inputs[1]).shape)) + model.tensor(op.inputs[1]).shape
+    in_shape = model.tensor(op.inputs[0]).shape[1:]
+    tfl = tuple(i + 1 for i, (a, d) in enumerate(zip(alpha, in_shape)) if a == 1 and d != 1)
+    keras = tuple(i + 1 for i, (a, d) in enumerate(zip(layer.alpha.shape, in_shape)) if a == 1 and d != 1)
+    if keras != tfl:
+        yield "shared_axes", keras or None, tfl or None
+
+
+def _window(op: Operator, layer: Any, model: TFLiteModel) -> tuple[int, int]:
+    if "filter_height" in op.options:
+        return op.options["filter_height"], op.options["filter_width"]
+    kernel = model.tensor(op.inputs[1]).shape
+    dh, dw = op.options.get("dilation_h_factor", 1), op.options.get("dilation_w_factor", 1)
+    return (kernel[1] - 1) * dh + 1, (kernel[2] - 1) * dw + 1
+
+
+def _implicit(mode: str, size: tuple[int, ...], window: tuple[int, int], stride: tuple[int, ...]
+              ) -> tuple[int, int, int, int]:
+    if mode != "SAME":
+        return (0, 0, 0, 0)
+    pads = []
+    for n, k, s in zip(size, window, stride):
+        out = -(-n // s)
+        total = max((out - 1) * s + k - n, 0)
+        pads += [total // 2, total - total // 2]
+    return tuple(pads)  # type: ignore[return-value]
+
+
+def _add(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, int, int, int]:
+    return tuple(x + y for x, y in zip(a, b))  # type: ignore[return-value]
+
+
+def _parent(layer: Any) -> Any:
+    history = getattr(layer.input, "_keras_history", None)
+    return history[0] if history else None
+
+
+def _children(layer: Any) -> list[Any]:
+    return [node.operation for node in getattr(layer, "_outbound_nodes", [])]
+
+
+def _single_child(layer: Any) -> Any:
+    children = _children(layer)
+    return children[0] if len(children) == 1 else None
+
+
+def _followed_by_batchnorm(layer: Any) -> bool:
+    child = _single_child(layer)
+    return child is not None and type(child).__name__ == "BatchNormalization"
+
+
+def _activation_layer_name(layer: Any) -> str:
+    kind = type(layer).__name__
+    if kind == "ReLU":
+        return "relu6" if layer.max_value == 6 else "relu"
+    if kind == "Activation":
+        return getattr(layer.activation, "__name__", "linear")
+    return "linear"

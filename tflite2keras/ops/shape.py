@@ -1,0 +1,12 @@
+"""Ops that move data around without arithmetic: reshape, concatenation, padding, resize."""
+
+from __future__ import annotations
+
+from ..registry import OpSpec, register_op
+
+register_op(OpSpec("RESHAPE", layers=("Reshape", "Flatten")))
+register_op(OpSpec("CONCATENATION", layers=("Concatenate",), fused_activation=True))
+register_op(OpSpec("PAD", layers=("ChannelPadding", "ZeroPadding2D")))
+register_op(OpSpec("RESIZE_BILINEAR", layers=("UpSampling2D", "Resizing")))
+register_op(OpSpec("RESIZE_NEAREST_NEIGHBOR", layers=("UpSampling2D", "Resizing")))
+register_op(OpSpec("DEPTH_TO_SPACE", layers=()))

@@ -1,0 +1,150 @@
+"""The one registry of op knowledge, keyed by TFLite opcode or custom code.
+
+Each :class:`OpSpec` says which Keras layer classes an op maps onto, which of its
+input slots hold weights and in which layout, and how to check a Keras layer's
+config against the op's options (used by :func:`tflite2keras.lint`). Converter
+modules under :mod:`tflite2keras.ops` register their specs on import; users add or
+replace ops from a notebook with :func:`register_op`.
+
+Example:
+    >>> from tflite2keras.registry import OpSpec, WeightSlot, register_op, get
+    >>> from tflite2keras.layout import Layout
+    >>> _ = register_op(OpSpec(
+    ...     "MY_CONV", layers=("Conv2D",),
+    ...     weights=(WeightSlot(1, "kernel", Layout("OHWI", "HWIO")), WeightSlot(2, "bias"))))
+    >>> get("MY_CONV").weight_roles
+    ('kernel', 'bias')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from .errors import UnsupportedOpError
+from .layout import VECTOR, Layout
+
+if TYPE_CHECKING:
+    from .model import Operator, TFLiteModel
+
+#: (field, keras value, tflite value) - one disagreement found by a spec's check.
+Mismatch = tuple[str, Any, Any]
+#: A lint check: (op, keras layer, model) -> disagreements.
+Check = Callable[["Operator", Any, "TFLiteModel"], Iterable[Mismatch]]
+
+
+@dataclass(frozen=True)
+class WeightSlot:
+    """An op input that holds a weight, the Keras variable it fills, and its layout."""
+
+    slot: int
+    role: str
+    layout: Layout = VECTOR
+    optional: bool = True
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """What tflite2keras knows about one TFLite op.
+
+    Attributes:
+        opcode: builtin name (``"CONV_2D"``) or custom code (``"Convolution2DTransposeBias"``).
+        layers: Keras layer class names that can stand for this op.
+        weights: the op's weight inputs.
+        checks: lint checks comparing a Keras layer's config with the op's options.
+        fused_activation: the op has a ``fused_activation_function`` option.
+        converter: builds a Keras layer for the op (used by ``convert``); optional.
+    """
+
+    opcode: str
+    layers: tuple[str, ...] = ()
+    weights: tuple[WeightSlot, ...] = ()
+    checks: tuple[Check, ...] = ()
+    fused_activation: bool = False
+    converter: Callable[..., Any] | None = field(default=None, compare=False)
+
+    @property
+    def weight_roles(self) -> tuple[str, ...]:
+        """The Keras variable names this op's weights fill, in slot order."""
+        return tuple(w.role for w in self.weights)
+
+    def accepts(self, layer: Any) -> bool:
+        """True when ``layer`` (an instance) is of one of :attr:`layers` or a subclass."""
+        return any(cls.__name__ in self.layers for cls in type(layer).__mro__)
+
+
+_REGISTRY: dict[str, OpSpec] = {}
+
+
+def register_op(spec: OpSpec, *, override: bool = False) -> OpSpec:
+    """Add an op to the registry.
+
+    Args:
+        spec: the op's description.
+        override: replace an existing entry of the same opcode (otherwise that raises).
+
+    Returns:
+        ``spec``, so the call can be used as an expression.
+
+    Raises:
+        ValueError: the opcode is registered already and ``override`` is False.
+
+    Example:
+        >>> from tflite2keras.registry import OpSpec, register_op
+        >>> _ = register_op(OpSpec("MY_RELU", layers=("ReLU",)), override=True)
+    """
+    if spec.opcode in _REGISTRY and not override:
+        raise ValueError(f"op {spec.opcode!r} is registered already; pass override=True to replace it")
+    _REGISTRY[spec.opcode] = spec
+    return spec
+
+
+def get(opcode: str) -> OpSpec:
+    """The spec of ``opcode``.
+
+    Raises:
+        UnsupportedOpError: no spec is registered for it.
+    """
+    _load_builtin_ops()
+    try:
+        return _REGISTRY[opcode]
+    except KeyError:
+        raise UnsupportedOpError(
+            f"no op spec is registered for {opcode!r}; register one with "
+            "tflite2keras.registry.register_op (see README, 'Adding an op')"
+        ) from None
+
+
+def find(opcode: str) -> OpSpec | None:
+    """The spec of ``opcode``, or None."""
+    _load_builtin_ops()
+    return _REGISTRY.get(opcode)
+
+
+def specs() -> dict[str, OpSpec]:
+    """A copy of the whole registry, opcode -> spec."""
+    _load_builtin_ops()
+    return dict(_REGISTRY)
+
+
+def weight_ops(model: TFLiteModel) -> list[Operator]:
+    """The ops of ``model`` that carry at least one constant weight input, in graph order."""
+    out = []
+    for op in model.operators:
+        spec = find(op.opcode)
+        if spec is None or not spec.weights:
+            continue
+        if any(w.slot < len(op.inputs) and op.inputs[w.slot] >= 0 and model.is_constant(op.inputs[w.slot])
+               for w in spec.weights):
+            out.append(op)
+    return out
+
+
+_loaded = False
+
+
+def _load_builtin_ops() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from . import ops  # noqa: F401  (registers the builtin specs)

@@ -1,0 +1,257 @@
+"""``transplant()``: copy a TFLite model's weights into a Keras model, all or nothing.
+
+BatchNormalization: TFLite folds BN into the preceding convolution. A Keras
+``Conv2D -> BatchNormalization`` pair receives the folded kernel in the conv (its bias,
+if any, set to zero) and the BN becomes an exact identity plus the folded bias:
+``gamma=1, moving_mean=0, moving_variance=1-epsilon, beta=folded bias``, so
+``gamma / sqrt(moving_variance + epsilon) == 1`` and the output is ``x + bias``.
+Fine-tuning then starts from the exact pretrained function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from . import _render
+from .errors import MappingError, ShapeMismatchError
+from .mapping import MappingTable, find_table, op_names
+from .matching import Match, match_layers
+from .model import TFLiteModel
+from .reader import read
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One Keras variable and the TFLite tensor that fills it."""
+
+    layer: str
+    variable: str
+    tensor: str
+    tensor_index: int | None
+    op_index: int | None
+    opcode: str
+    rule: str
+    layout: str
+    shape: tuple[int, ...]
+
+
+@dataclass
+class TransplantReport:
+    """What ``transplant`` did (or, with ``dry_run``, would do), one row per Keras variable.
+
+    Attributes:
+        assignments: every Keras variable written, with its source tensor and rule.
+        table: the mapping table used, if any.
+        skipped: Keras layers left alone because they were in ``skip``.
+        unmatched_layers / unused_tensors: leftovers (only non-empty with ``strict=False``).
+        dry_run: True when nothing was written.
+    """
+
+    assignments: list[Assignment] = field(default_factory=list)
+    table: str | None = None
+    skipped: list[str] = field(default_factory=list)
+    unmatched_layers: list[str] = field(default_factory=list)
+    unused_tensors: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    source: str = ""
+
+    @property
+    def rules(self) -> dict[str, int]:
+        """How many variables each kind of rule matched."""
+        counts: dict[str, int] = {}
+        for a in self.assignments:
+            counts[a.rule] = counts.get(a.rule, 0) + 1
+        return counts
+
+    def _summary(self) -> str:
+        verb = "would write" if self.dry_run else "wrote"
+        text = (f"transplant from {self.source}: {verb} {len(self.assignments)} variables"
+                f" (table: {self.table or 'none'}; rules: {self.rules})")
+        if self.skipped:
+            text += f"; skipped layers: {', '.join(self.skipped)}"
+        if self.unmatched_layers or self.unused_tensors:
+            text += (f"; unmatched Keras layers: {', '.join(self.unmatched_layers) or 'none'}"
+                     f"; unused TFLite tensors: {', '.join(self.unused_tensors) or 'none'}")
+        return text
+
+    def _rows(self) -> list[tuple[Any, ...]]:
+        return [(f"{a.layer}/{a.variable}", a.tensor, a.op_index, a.rule, a.layout, a.shape) for a in self.assignments]
+
+    _HEADERS = ("keras variable", "tflite tensor", "op", "rule", "layout", "shape")
+
+    def __str__(self) -> str:
+        return self._summary() + "\n" + _render.text_table(self._HEADERS, self._rows(), max_width=56)
+
+    def _repr_html_(self) -> str:
+        return _render.html_table(self._HEADERS, self._rows(), caption=self._summary())
+
+
+def transplant(keras_model: Any, source: Any, table: MappingTable | None = None,
+               overrides: dict[str, Any] | None = None, skip: Iterable[str] = (),
+               strict: bool = True, dry_run: bool = False) -> TransplantReport:
+    """Copy the weights of a TFLite model into a Keras model.
+
+    Matching, in order: ``overrides`` (Keras layer name -> TFLite tensor name, layer
+    scope or ``"#op_index"``), the mapping table's rules, name matching (the TFLite
+    scope ``model_1/model/conv2d_4/Conv2D`` fills Keras layer ``conv2d_4``), and last
+    structural matching in graph order by op kind and weight shape. Every shape is
+    checked before anything is written; on any error the Keras weights are unchanged.
+
+    Args:
+        keras_model: the Keras model to fill.
+        source: a ``.tflite`` path, its bytes, or a :class:`TFLiteModel`.
+        table: a mapping table; ``None`` picks the shipped table whose fingerprint fits.
+        overrides: explicit pairs that win over every rule.
+        skip: Keras layer names to leave untouched (e.g. a re-sized classifier head).
+        strict: require every Keras weight (outside ``skip``) and every TFLite weight
+            tensor to be used; otherwise list the leftovers in the report.
+        dry_run: match and check everything, write nothing.
+
+    Returns:
+        A report with one row per Keras variable.
+
+    Raises:
+        MappingError: leftovers under ``strict``, or a rule names something missing.
+        ShapeMismatchError: a tensor does not fit its variable after the layout change.
+
+    Example:
+        >>> import tflite2keras as t2k
+        >>> model = t2k.zoo.blazepalm("lite")                                   # doctest: +SKIP
+        >>> report = t2k.transplant(model, "palm_detection_lite.tflite")       # doctest: +SKIP
+        >>> report.rules                                                        # doctest: +SKIP
+        {'table blazepalm_lite: ...': 205}
+    """
+    tfl = read(source)
+    if table is None:
+        table = find_table(tfl)
+    skip = list(skip)
+    known = {la.name for la in keras_model.layers} | {la.name for la in _all_layers(keras_model)}
+    missing = sorted(set(skip) - known)
+    if missing:
+        raise MappingError(f"skip names layers the Keras model does not have: {', '.join(missing)}")
+    matches, unmatched, unused = match_layers(keras_model, tfl, table, overrides, skip)
+    plan: list[tuple[Any, np.ndarray, Assignment]] = []
+    used: set[int] = set()
+    for match in matches:
+        plan += _plan_layer(tfl, match, used)
+    plan += _plan_batchnorms(keras_model, plan, skip)
+    report = TransplantReport(
+        assignments=[a for _, _, a in plan], table=table.name if table else None,
+        skipped=sorted(skip), dry_run=dry_run, source=tfl.source,
+        unmatched_layers=sorted(la.name for la in unmatched),
+        unused_tensors=sorted({_weight_name(tfl, op) for op in unused}),
+    )
+    if strict and (unmatched or unused):
+        raise MappingError(_leftovers(report, tfl, unused))
+    if not dry_run:
+        _assign_all(plan)
+    return report
+
+
+def _all_layers(model: Any) -> list[Any]:
+    out = []
+    for layer in model.layers:
+        out.append(layer)
+        if hasattr(layer, "layers"):
+            out += _all_layers(layer)
+    return out
+
+
+def _plan_layer(tfl: TFLiteModel, match: Match, used: set[int]) -> list[tuple[Any, np.ndarray, Assignment]]:
+    layer, op = match.layer, match.op
+    variables = {v.name: v for v in layer.weights}
+    plan = []
+    for slot in match.spec.weights:
+        if slot.slot >= len(op.inputs) or op.inputs[slot.slot] < 0:
+            if not slot.optional:
+                raise MappingError(f"op {op.index} ({op.opcode}) has no input {slot.slot} ({slot.role})")
+            continue
+        tensor = tfl.source_of(op.inputs[slot.slot])
+        variable = variables.get(slot.role)
+        what = (f"Keras layer {layer.name!r} variable {slot.role!r} <- TFLite tensor {tensor.index} "
+                f"{tensor.name!r} (op {op.index} {op.opcode}, matched by {match.rule})")
+        if variable is None:
+            if slot.role == "bias" and not np.any(tfl.constant(tensor.index)):
+                continue  # a zero bias needs no variable
+            if slot.role == "bias" and _bn_after(layer) is not None:
+                continue  # the BN after this layer takes the folded bias
+            raise ShapeMismatchError(f"{what}: the layer has no such variable (use_bias=False?)")
+        value = slot.layout.apply(tfl.constant(tensor.index), tuple(variable.shape), what)
+        used.add(tensor.index)
+        plan.append((variable, value, Assignment(layer.name, slot.role, tensor.name, tensor.index, op.index,
+                                                 op.opcode, match.rule, str(slot.layout), value.shape)))
+    for name in set(variables) - set(match.spec.weight_roles):
+        raise ShapeMismatchError(
+            f"Keras layer {layer.name!r} has variable {name!r}, which op {op.index} ({op.opcode}) cannot fill"
+        )
+    return plan
+
+
+def _bn_after(layer: Any) -> Any:
+    children = [n.operation for n in getattr(layer, "_outbound_nodes", [])]
+    if len(children) == 1 and type(children[0]).__name__ == "BatchNormalization":
+        return children[0]
+    return None
+
+
+def _plan_batchnorms(keras_model: Any, plan: list[tuple[Any, np.ndarray, Assignment]],
+                     skip: list[str]) -> list[tuple[Any, np.ndarray, Assignment]]:
+    """BN after a filled conv: exact identity plus the folded bias (moved out of the conv)."""
+    from .matching import weight_layers
+
+    by_layer: dict[str, dict[str, int]] = {}
+    for i, (_, _, a) in enumerate(plan):
+        by_layer.setdefault(a.layer, {})[a.variable] = i
+    extra = []
+    for conv in weight_layers(keras_model):
+        bn = _bn_after(conv)
+        if bn is None or bn.name in skip or conv.name not in by_layer:
+            continue
+        channels = int(bn.moving_mean.shape[0])
+        bias_index = by_layer[conv.name].get("bias")
+        bias = np.zeros(channels, np.float32)
+        tensor, tensor_index = "(zero)", None
+        if bias_index is not None:
+            variable, bias, a = plan[bias_index]
+            plan[bias_index] = (variable, np.zeros_like(bias), a)
+            tensor, tensor_index = a.tensor, a.tensor_index
+        values = {"gamma": np.ones(channels, np.float32), "beta": bias.astype(np.float32),
+                  "moving_mean": np.zeros(channels, np.float32),
+                  "moving_variance": np.full(channels, 1.0 - bn.epsilon, np.float32)}
+        for v in bn.weights:
+            if v.name in values:
+                src = tensor if v.name == "beta" else "(identity)"
+                extra.append((v, values[v.name], Assignment(bn.name, v.name, src, tensor_index if v.name == "beta"
+                                                            else None, None, "BatchNormalization",
+                                                            "batchnorm identity", "O", (channels,))))
+    return extra
+
+
+def _weight_name(tfl: TFLiteModel, op: Any) -> str:
+    names = op_names(tfl, op, (1,))
+    return f"#{op.index} {op.opcode} {names[0] if names else tfl.tensor(op.outputs[0]).name}"
+
+
+def _leftovers(report: TransplantReport, tfl: TFLiteModel, unused: list[Any]) -> str:
+    lines = [f"transplant from {tfl.source} is incomplete (strict=True):"]
+    if report.unmatched_layers:
+        lines.append("  Keras layers with no TFLite weights: " + ", ".join(report.unmatched_layers))
+    if report.unused_tensors:
+        lines.append("  TFLite weight ops no Keras layer takes: " + ", ".join(report.unused_tensors))
+    lines.append("  Pass overrides={keras_layer: tflite_name}, a table, skip=[...], or strict=False.")
+    return "\n".join(lines)
+
+
+def _assign_all(plan: list[tuple[Any, np.ndarray, Assignment]]) -> None:
+    """Write every variable; if any write fails, restore the ones already written."""
+    backup = [(v, np.array(v.numpy())) for v, _, _ in plan]
+    try:
+        for variable, value, _ in plan:
+            variable.assign(value.astype(variable.dtype, copy=False))
+    except Exception:
+        for variable, old in backup:
+            variable.assign(old)
+        raise
