@@ -24,19 +24,23 @@ from .errors import (
     UnsupportedOpError,
     VerificationError,
 )
+from .lint import Finding, lint
+from .mapping import MappingTable
 from .model import Operator, Tensor, TFLiteModel
 from .reader import read
+from .registry import register_op
+from .transplant import TransplantReport, transplant
+from .verify import VerifyReport, verify
+
+# The modules above are shadowed by their functions of the same name; bind the functions last.
+from .lint import lint  # noqa: E402,F811
+from .transplant import transplant  # noqa: E402,F811
+from .verify import verify  # noqa: E402,F811
 
 __version__ = "0.1.0"
 
-# Public names that live in modules importing Keras: resolved on first attribute access.
-_LAZY = {
-    "transplant": "transplant", "TransplantReport": "transplant",
-    "lint": "lint", "Finding": "lint",
-    "verify": "verify", "VerifyReport": "verify",
-    "MappingTable": "mapping", "registry": "registry", "register_op": "registry",
-    "zoo": None, "layers": None, "tables": None, "corpus": None, "mapping": None,
-}
+# Submodules that import Keras (or fetch files): loaded on first attribute access.
+_LAZY: dict[str, str | None] = {"zoo": None, "layers": None, "corpus": None}
 
 
 def __getattr__(name: str) -> Any:

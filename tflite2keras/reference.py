@@ -1,0 +1,81 @@
+"""The reference: the TFLite interpreter (``ai_edge_litert`` if installed, else ``tf.lite``).
+
+Three kernel sets are used. ``xnnpack`` is the default interpreter, as deployed.
+``builtin`` is ``OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES``: the built-in
+kernels without XNNPACK; the difference between the two is the interpreter's own
+noise floor on the outputs. ``builtin_ref`` (``BUILTIN_REF``, the reference kernels)
+gives the noise floor on intermediate tensors, which XNNPACK does not expose.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Iterable
+
+import numpy as np
+
+from .errors import VerificationError
+from .model import TFLiteModel
+
+KERNELS = ("xnnpack", "builtin", "builtin_ref")
+
+
+def interpreter_module() -> tuple[Any, str]:
+    """The interpreter module and its name: ``ai_edge_litert.interpreter`` or ``tf.lite``."""
+    try:
+        return importlib.import_module("ai_edge_litert.interpreter"), "ai_edge_litert"
+    except ImportError:
+        import tensorflow as tf
+
+        return tf.lite, "tf.lite"
+
+
+def make_interpreter(tfl: TFLiteModel, kernels: str = "xnnpack", preserve: bool = False) -> Any:
+    """An allocated interpreter over ``tfl``'s bytes with the given kernel set.
+
+    Raises:
+        VerificationError: the interpreter refuses the model (e.g. an unregistered custom op).
+    """
+    module, _ = interpreter_module()
+    resolver = getattr(module, "OpResolverType", None) or module.experimental.OpResolverType
+    kwargs: dict[str, Any] = {"model_content": tfl.data, "experimental_preserve_all_tensors": preserve}
+    if kernels == "builtin":
+        kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    elif kernels == "builtin_ref":
+        kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_REF
+    try:
+        interpreter = module.Interpreter(**kwargs)
+        interpreter.allocate_tensors()
+    except (RuntimeError, ValueError) as err:
+        custom = sorted({op.opcode for op in tfl.operators if op.is_custom})
+        hint = f" The model uses custom ops {custom}." if custom else ""
+        raise VerificationError(
+            f"the TFLite interpreter cannot run {tfl.source} with {kernels} kernels: {err}.{hint}"
+        ) from err
+    return interpreter
+
+
+def run(interpreter: Any, inputs: list[np.ndarray], tensors: Iterable[int] = ()) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
+    """Run one sample; return the outputs and copies of the requested tensors."""
+    for detail, value in zip(interpreter.get_input_details(), inputs):
+        interpreter.set_tensor(detail["index"], np.asarray(value, dtype=detail["dtype"]))
+    interpreter.invoke()
+    outputs = [np.array(interpreter.get_tensor(d["index"])) for d in interpreter.get_output_details()]
+    return outputs, {t: np.array(interpreter.get_tensor(t)) for t in tensors}
+
+
+def random_inputs(tfl: TFLiteModel, samples: int, seed: int = 0) -> list[list[np.ndarray]]:
+    """Seeded inputs in [-1, 1) (or the integer range) with batch 1, one list per sample."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(samples):
+        sample = []
+        for index in tfl.inputs:
+            tensor = tfl.tensor(index)
+            shape = tuple(d if d > 0 else 1 for d in (tensor.shape_signature or tensor.shape))
+            if tensor.dtype.startswith("FLOAT"):
+                sample.append(rng.uniform(-1.0, 1.0, size=shape).astype(np.float32))
+            else:
+                sample.append(rng.integers(0, 128, size=shape).astype(tensor.dtype.lower()))
+        out.append(sample)
+    return out

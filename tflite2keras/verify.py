@@ -1,0 +1,201 @@
+"""``verify()``: compare a Keras model's outputs (and, optionally, every layer) with the interpreter.
+
+Pass rule, per output or layer: ``max|keras - ref| <= max(atol + rtol * max|ref|, 2 * noise)``
+where ``noise`` is the interpreter's own disagreement between two of its kernel sets
+on the same inputs (see :mod:`tflite2keras.reference`). The noise floor is what the
+reference itself can promise; a real bug gives errors far above either bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import _render
+from .align import align
+from .lint import Finding, lint
+from .mapping import MappingTable, find_table
+from .matching import match_layers
+from .reader import read
+from .reference import interpreter_module, make_interpreter, random_inputs, run
+
+
+@dataclass(frozen=True)
+class Check:
+    """One compared tensor: an output or a layer's output."""
+
+    name: str
+    tensor: str
+    shape: tuple[int, ...]
+    max_error: float
+    max_ref: float
+    noise: float
+    bound: float
+    op_index: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the error is within the bound."""
+        return bool(self.max_error <= self.bound)
+
+
+@dataclass
+class VerifyReport:
+    """Per-output (and per-layer) errors against the TFLite interpreter."""
+
+    outputs: list[Check] = field(default_factory=list)
+    layers: list[Check] = field(default_factory=list)
+    first_divergence: Check | None = None
+    divergence_findings: list[Finding] = field(default_factory=list)
+    interpreter: str = ""
+    samples: int = 0
+    source: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when every output (and every compared layer) is within its bound."""
+        return all(c.ok for c in self.outputs) and all(c.ok for c in self.layers)
+
+    _HEADERS = ("name", "tflite tensor", "shape", "max|keras-ref|", "max|ref|", "noise", "bound", "ok")
+
+    def _rows(self, checks: list[Check]) -> list[tuple[Any, ...]]:
+        return [(c.name, c.tensor, c.shape, c.max_error, c.max_ref, c.noise, c.bound, "yes" if c.ok else "NO")
+                for c in checks]
+
+    def _summary(self) -> str:
+        text = (f"verify {self.source} against {self.interpreter} on {self.samples} samples: "
+                f"{'OK' if self.ok else 'FAILED'}")
+        if self.layers:
+            text += f"; {sum(c.ok for c in self.layers)}/{len(self.layers)} layers within bound"
+        if self.first_divergence is not None:
+            d = self.first_divergence
+            text += f"; first divergence: {d.name} (op {d.op_index}) error {_render.cell(d.max_error)}"
+            text += "".join(f"; lint: {f}" for f in self.divergence_findings)
+        return text
+
+    def __str__(self) -> str:
+        text = self._summary() + "\n" + _render.text_table(self._HEADERS, self._rows(self.outputs), 48)
+        if self.layers:
+            text += "\nper layer:\n" + _render.text_table(self._HEADERS, self._rows(self.layers), 48)
+        return text
+
+    def _repr_html_(self) -> str:
+        body = _render.html_table(self._HEADERS, self._rows(self.outputs), caption=self._summary())
+        if self.layers:
+            body += _render.html_table(self._HEADERS, self._rows(self.layers), caption="per layer")
+        return body
+
+
+def verify(keras_model: Any, source: Any, inputs: Sequence[Any] | None = None, samples: int = 4,
+           atol: float = 1e-4, rtol: float = 1e-5, per_layer: bool = False,
+           table: MappingTable | None = None, overrides: dict[str, Any] | None = None,
+           seed: int = 0) -> VerifyReport:
+    """Run the Keras model and the TFLite interpreter on the same inputs and compare.
+
+    Args:
+        keras_model: the Keras model; its outputs must follow the TFLite output order.
+        source: a ``.tflite`` path, its bytes, or a :class:`TFLiteModel`.
+        inputs: extra samples to check, each an array (single-input models) or a list
+            of arrays, with batch 1. They are checked in addition to ``samples``
+            seeded random ones.
+        samples: how many seeded random samples to draw.
+        atol / rtol: the tolerance (see the module docstring for the rule).
+        per_layer: also compare every paired layer with the interpreter's
+            intermediate tensor, and report the first layer that diverges.
+        table / overrides: as for :func:`tflite2keras.transplant`, for pairing layers.
+        seed: seed of the random samples.
+
+    Returns:
+        A report; ``report.ok`` is the overall result.
+
+    Raises:
+        VerificationError: the interpreter cannot run the model.
+
+    Example:
+        >>> import tflite2keras as t2k
+        >>> report = t2k.verify(model, "palm_detection_lite.tflite")   # doctest: +SKIP
+        >>> report.ok                                                    # doctest: +SKIP
+        True
+    """
+    tfl = read(source)
+    batch = random_inputs(tfl, samples, seed) + [
+        [np.asarray(x, np.float32) for x in (s if isinstance(s, (list, tuple)) else [s])] for s in (inputs or [])
+    ]
+    deployed = make_interpreter(tfl, "xnnpack")
+    builtin = make_interpreter(tfl, "builtin", preserve=per_layer)
+    ref_kernels = make_interpreter(tfl, "builtin_ref", preserve=True) if per_layer else None
+    pairs = []
+    if per_layer:
+        matches, _, _ = match_layers(keras_model, tfl, table or find_table(tfl), overrides, ())
+        pairs = [p for p in align(keras_model, tfl, matches) if p.tensor is not None]
+    tensors = [p.tensor for p in pairs]
+    stats = _Stats(len(tfl.outputs), len(pairs))
+    keras_outs = _keras_run(keras_model, batch, [p.layer for p in pairs])
+    for i, sample in enumerate(_progress(batch)):
+        ref, _ = run(deployed, sample)
+        base, inner = run(builtin, sample, tensors)
+        stats.add_outputs([k[i] for k in keras_outs[: len(ref)]], ref, base)
+        if ref_kernels is not None:
+            _, inner_ref = run(ref_kernels, sample, tensors)
+            stats.add_layers([k[i] for k in keras_outs[len(ref):]], [inner[t] for t in tensors],
+                             [inner_ref[t] for t in tensors])
+    report = VerifyReport(interpreter=interpreter_module()[1], samples=len(batch), source=tfl.source)
+    for j, index in enumerate(tfl.outputs):
+        t = tfl.tensor(index)
+        report.outputs.append(stats.check("output", j, f"output {j}", t.name, t.shape, atol, rtol))
+    for j, p in enumerate(pairs):
+        t = tfl.tensor(p.tensor)
+        report.layers.append(stats.check("layer", j, p.layer.name, t.name, t.shape, atol, rtol, p.op.index))
+    report.first_divergence = next((c for c in report.layers if not c.ok), None)
+    if report.first_divergence is not None:
+        report.divergence_findings = [f for f in lint(keras_model, tfl, table, overrides)
+                                      if f.layer == report.first_divergence.name]
+    return report
+
+
+class _Stats:
+    """Running maxima of error, reference magnitude and noise per compared tensor."""
+
+    def __init__(self, outputs: int, layers: int) -> None:
+        self.values = {kind: np.zeros((n, 3)) for kind, n in (("output", outputs), ("layer", layers))}
+
+    def _add(self, kind: str, keras: list[np.ndarray], ref: list[np.ndarray], other: list[np.ndarray]) -> None:
+        for j, (k, r, o) in enumerate(zip(keras, ref, other)):
+            k = np.asarray(k, np.float32).reshape(r.shape)
+            r32 = r.astype(np.float32)
+            row = (np.max(np.abs(k - r32), initial=0), np.max(np.abs(r32), initial=0),
+                   np.max(np.abs(o.astype(np.float32) - r32), initial=0))
+            self.values[kind][j] = np.maximum(self.values[kind][j], row)
+
+    def add_outputs(self, keras: list[np.ndarray], ref: list[np.ndarray], other: list[np.ndarray]) -> None:
+        self._add("output", keras, ref, other)
+
+    def add_layers(self, keras: list[np.ndarray], ref: list[np.ndarray], other: list[np.ndarray]) -> None:
+        self._add("layer", keras, ref, other)
+
+    def check(self, kind: str, j: int, name: str, tensor: str, shape: tuple[int, ...], atol: float,
+              rtol: float, op_index: int | None = None) -> Check:
+        err, ref, noise = (float(v) for v in self.values[kind][j])
+        return Check(name, tensor, shape, err, ref, noise, max(atol + rtol * ref, 2 * noise), op_index)
+
+
+def _keras_run(keras_model: Any, batch: list[list[np.ndarray]], layers: list[Any]) -> list[np.ndarray]:
+    """Keras outputs (then the given layers' outputs) for every sample, in one batched call."""
+    import keras
+
+    outputs = list(keras_model.outputs) + [layer.output for layer in layers]
+    probe = keras.Model(list(keras_model.inputs), outputs)
+    stacked = [np.concatenate([s[i] for s in batch], axis=0) for i in range(len(batch[0]))]
+    result = probe(stacked, training=False)
+    result = result if isinstance(result, (list, tuple)) else [result]
+    return [np.asarray(r) for r in result]
+
+
+def _progress(batch: list[Any]) -> Any:
+    if len(batch) <= 4:
+        return batch
+    from tqdm.auto import tqdm
+
+    return tqdm(batch, desc="verify", unit="sample", leave=False)
