@@ -175,7 +175,7 @@ class TFLiteModel:
     def is_constant(self, key: int | str) -> bool:
         """True when the tensor has stored data, or is DEQUANTIZE/DENSIFY of a constant."""
         tensor = self.tensor(key)
-        if self.raw(tensor.index).size:
+        if self.raw(tensor.index).size or tensor.is_sparse:
             return True
         op = self.producer(tensor.index)
         return op is not None and op.opcode in PASS_THROUGH_OPS and bool(op.inputs) and self.is_constant(op.inputs[0])
@@ -217,7 +217,9 @@ class TFLiteModel:
 
     def _decode(self, tensor: Tensor) -> np.ndarray:
         stored = self.raw(tensor.index)
-        if not stored.size:
+        if not stored.size and tensor.is_sparse and tensor.dtype in NUMPY_DTYPES:
+            stored = np.empty(0, NUMPY_DTYPES[tensor.dtype])  # an all-zero sparse tensor stores nothing
+        elif not stored.size:
             op = self.producer(tensor.index)
             if op is None or op.opcode not in PASS_THROUGH_OPS or not op.inputs:
                 raise InvalidModelError(

@@ -130,9 +130,9 @@ def blazepalm(variant: str = "lite", num_classes: int = 1, names: str = "readabl
     stride8, stride16, stride32 = features[1:]
 
     x = _fpn_level(stride32, stride16, _STAGE_FILTERS[3], 16, namer)
-    classes16, boxes16 = _heads(x, 6, num_classes, namer)
+    classes16, boxes16 = _heads(x, 16, 6, num_classes, namer)
     x = _fpn_level(x, stride8, _STAGE_FILTERS[2], 8, namer)
-    classes8, boxes8 = _heads(x, 2, num_classes, namer)
+    classes8, boxes8 = _heads(x, 8, 2, num_classes, namer)
 
     regressors = keras.layers.Concatenate(axis=1, name=namer.plain("regressors"))([boxes8, boxes16])
     classificators = keras.layers.Concatenate(axis=1, name=namer.plain("classificators"))([classes8, classes16])
