@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from tflite2keras import corpus
 
@@ -27,3 +29,30 @@ def corpus_model() -> Callable[[str], Path]:
             pytest.skip(f"corpus model {name} unavailable: {err}")
 
     return get
+
+
+@pytest.fixture(scope="session")
+def to_tflite() -> Callable[..., bytes]:
+    """Return a function converting a Keras model to TFLite bytes: ``to_tflite(model, quant=None)``.
+
+    ``quant`` is None (float32), ``"fp16"`` or ``"int8"`` (per-channel weights, with a
+    seeded representative dataset).
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    def convert(model: Any, quant: str | None = None) -> bytes:
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
+        if quant == "fp16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif quant == "int8":
+            shape = [1, *model.inputs[0].shape[1:]]
+            rng = np.random.default_rng(0)
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: (
+                [rng.uniform(-1, 1, shape).astype(np.float32)] for _ in range(8)
+            )
+        return bytes(converter.convert())
+
+    return convert

@@ -46,31 +46,44 @@ def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match]) -> list[Pair
     """
     weight_op = {m.layer.name: m.op for m in matches}
     tensor_of: dict[int, int] = {id(k): t for k, t in zip(keras_model.inputs, tfl.inputs)}
+    before_act: dict[int, Operator] = {}  # Keras tensors equal to an op's result before its fused activation
     claimed: set[int] = set()
     pairs: list[Pair] = []
     for layer in keras_model.layers:
         nodes = getattr(layer, "_inbound_nodes", [])
-        if not nodes or type(layer).__name__ == "InputLayer":
+        if not nodes or type(layer).__name__ == "InputLayer" or len(nodes[0].output_tensors) != 1:
             continue
-        ins = [tensor_of.get(id(k)) for k in nodes[0].input_tensors]
-        outs = nodes[0].output_tensors
-        if not ins or None in ins or len(outs) != 1:
+        in_ids = [id(k) for k in nodes[0].input_tensors]
+        out = id(nodes[0].output_tensors[0])
+        kind = type(layer).__name__
+        if len(in_ids) == 1 and in_ids[0] in before_act:  # a BN folded into, or an activation fused into, op
+            op = before_act[in_ids[0]]
+            if kind == "BatchNormalization" and _activation_fused_away(op, layer):
+                before_act[out] = op
+                pairs.append(Pair(layer, op, None, fused=True))
+            elif kind == "BatchNormalization" or kind in _ACTIVATION_LAYERS:
+                tensor_of[out] = op.outputs[0]
+                pairs.append(Pair(layer, op, op.outputs[0], fused=True))
+            continue
+        ins = [tensor_of.get(i) for i in in_ids]
+        if not ins or None in ins:
+            continue
+        if kind == "BatchNormalization":  # folded into the op that produced its input
+            producer = tfl.producer(ins[0])
+            if producer is not None:
+                tensor_of[out] = ins[0]
+                pairs.append(Pair(layer, producer, ins[0], fused=True))
             continue
         op = weight_op.get(layer.name) or _consumer(tfl, ins, layer, claimed)
-        if op is not None:
-            claimed.add(op.index)
-            tensor: int | None = op.outputs[0]
-            if _activation_fused_away(op, layer):
-                tensor = None
-            else:
-                tensor_of[id(outs[0])] = op.outputs[0]
-            pairs.append(Pair(layer, op, tensor))
+        if op is None:
             continue
-        producer = tfl.producer(ins[0])
-        if (type(layer).__name__ in _ACTIVATION_LAYERS and producer is not None
-                and producer.options.get("fused_activation_function", "NONE") != "NONE"):
-            tensor_of[id(outs[0])] = ins[0]
-            pairs.append(Pair(layer, producer, ins[0], fused=True))
+        claimed.add(op.index)
+        if _activation_fused_away(op, layer) or _folds_batchnorm(layer):
+            before_act[out] = op
+            pairs.append(Pair(layer, op, None))
+        else:
+            tensor_of[out] = op.outputs[0]
+            pairs.append(Pair(layer, op, op.outputs[0]))
     return pairs
 
 
@@ -96,6 +109,12 @@ def _consumer(tfl: TFLiteModel, ins: list[int], layer: Any, claimed: set[int]) -
             if all(any(t in r for t in op.inputs) for r in reach):
                 return op
     return None
+
+
+def _folds_batchnorm(layer: Any) -> bool:
+    """The layer's output feeds only a BatchNormalization, which TFLite folded into its op."""
+    children = [n.operation for n in getattr(layer, "_outbound_nodes", [])]
+    return len(children) == 1 and type(children[0]).__name__ == "BatchNormalization"
 
 
 def _activation_fused_away(op: Operator, layer: Any) -> bool:

@@ -61,6 +61,8 @@ def match_layers(keras_model: Any, tfl: TFLiteModel, table: MappingTable | None,
         names = op_names(tfl, op, _name_slots(find(op.opcode)))
         for rank, name in enumerate(names):
             by_name.setdefault(name if rank == 0 else "~" + name, []).append(op.index)
+        if names and names[0].endswith("_1"):  # Keras 3 exports layer "conv" under scope "conv_1"
+            by_name.setdefault("=" + names[0][:-2], []).append(op.index)
     matches: dict[str, Match] = {}
 
     def claim(layer: Any, op: Operator, rule: str) -> None:
@@ -82,14 +84,14 @@ def match_layers(keras_model: Any, tfl: TFLiteModel, table: MappingTable | None,
             target = table.target(layer.name)
         if target is not None:
             claim(layer, _resolve(tfl, target[0], target[1], layer, ops), target[1])
-    for layer in layers:  # 3. names: the op's own scope first, then fused scopes
-        if layer.name in matches or _bn(layer):
-            continue
-        for key in (layer.name, "~" + layer.name):
-            candidates = [i for i in by_name.get(key, []) if i in free and find(free[i].opcode).accepts(layer)]
+    for prefix in ("", "~", "="):  # 3. names: own scope, then fused scopes, then Keras 3 export scopes
+        for layer in layers:
+            if layer.name in matches or _bn(layer):
+                continue
+            candidates = [i for i in by_name.get(prefix + layer.name, [])
+                          if i in free and find(free[i].opcode).accepts(layer)]
             if candidates:
                 claim(layer, free[candidates[0]], "name")
-                break
     remaining = [op for op in ops if op.index in free]
     for layer in layers:  # 4. structure: graph order, op kind and weight shapes
         if layer.name in matches or _bn(layer):

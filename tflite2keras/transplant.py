@@ -137,7 +137,7 @@ def transplant(keras_model: Any, source: Any, table: MappingTable | None = None,
     used: set[int] = set()
     for match in matches:
         plan += _plan_layer(tfl, match, used)
-    plan += _plan_batchnorms(keras_model, plan, skip)
+    plan += _plan_batchnorms(tfl, matches, plan, skip)
     report = TransplantReport(
         assignments=[a for _, _, a in plan], table=table.name if table else None,
         skipped=sorted(skip), dry_run=dry_run, source=tfl.source,
@@ -165,19 +165,21 @@ def _plan_layer(tfl: TFLiteModel, match: Match, used: set[int]) -> list[tuple[An
     variables = {v.name: v for v in layer.weights}
     plan = []
     for slot in match.spec.weights:
+        variable = variables.get(slot.role)
         if slot.slot >= len(op.inputs) or op.inputs[slot.slot] < 0:
             if not slot.optional:
                 raise MappingError(f"op {op.index} ({op.opcode}) has no input {slot.slot} ({slot.role})")
+            if variable is not None:  # TFLite dropped an all-zero bias
+                zero = np.zeros(tuple(variable.shape), np.float32)
+                plan.append((variable, zero, Assignment(layer.name, slot.role, "(none: zero)", None, op.index,
+                                                        op.opcode, match.rule, str(slot.layout), zero.shape)))
             continue
         tensor = tfl.source_of(op.inputs[slot.slot])
-        variable = variables.get(slot.role)
         what = (f"Keras layer {layer.name!r} variable {slot.role!r} <- TFLite tensor {tensor.index} "
                 f"{tensor.name!r} (op {op.index} {op.opcode}, matched by {match.rule})")
         if variable is None:
-            if slot.role == "bias" and not np.any(tfl.constant(tensor.index)):
-                continue  # a zero bias needs no variable
-            if slot.role == "bias" and _bn_after(layer) is not None:
-                continue  # the BN after this layer takes the folded bias
+            if slot.role == "bias" and (_bn_after(layer) is not None or not np.any(tfl.constant(tensor.index))):
+                continue  # the BN after this layer takes the folded bias; or a zero bias needs no variable
             raise ShapeMismatchError(f"{what}: the layer has no such variable (use_bias=False?)")
         value = slot.layout.apply(tfl.constant(tensor.index), tuple(variable.shape), what)
         used.add(tensor.index)
@@ -197,36 +199,33 @@ def _bn_after(layer: Any) -> Any:
     return None
 
 
-def _plan_batchnorms(keras_model: Any, plan: list[tuple[Any, np.ndarray, Assignment]],
+def _plan_batchnorms(tfl: TFLiteModel, matches: list[Match], plan: list[tuple[Any, np.ndarray, Assignment]],
                      skip: list[str]) -> list[tuple[Any, np.ndarray, Assignment]]:
-    """BN after a filled conv: exact identity plus the folded bias (moved out of the conv)."""
-    from .matching import weight_layers
-
-    by_layer: dict[str, dict[str, int]] = {}
-    for i, (_, _, a) in enumerate(plan):
-        by_layer.setdefault(a.layer, {})[a.variable] = i
+    """BN after a filled layer: exact identity plus the folded bias (moved out of the layer)."""
     extra = []
-    for conv in weight_layers(keras_model):
-        bn = _bn_after(conv)
-        if bn is None or bn.name in skip or conv.name not in by_layer:
+    for match in matches:
+        bn = _bn_after(match.layer)
+        if bn is None or bn.name in skip:
             continue
         channels = int(bn.moving_mean.shape[0])
-        bias_index = by_layer[conv.name].get("bias")
-        bias = np.zeros(channels, np.float32)
-        tensor, tensor_index = "(zero)", None
-        if bias_index is not None:
-            variable, bias, a = plan[bias_index]
-            plan[bias_index] = (variable, np.zeros_like(bias), a)
-            tensor, tensor_index = a.tensor, a.tensor_index
-        values = {"gamma": np.ones(channels, np.float32), "beta": bias.astype(np.float32),
+        bias, tensor, tensor_index = np.zeros(channels, np.float32), "(none: zero)", None
+        bias_slots = [w.slot for w in match.spec.weights if w.role == "bias"]
+        if bias_slots and bias_slots[0] < len(match.op.inputs) and match.op.inputs[bias_slots[0]] >= 0:
+            source = tfl.source_of(match.op.inputs[bias_slots[0]])
+            bias, tensor, tensor_index = tfl.constant(source.index).reshape(-1), source.name, source.index
+        for i, (variable, value, a) in enumerate(plan):  # the layer's own bias becomes zero
+            if a.layer == match.layer.name and a.variable == "bias":
+                plan[i] = (variable, np.zeros_like(value), a)
+        values = {"gamma": np.ones(channels, np.float32), "beta": np.asarray(bias, np.float32),
                   "moving_mean": np.zeros(channels, np.float32),
                   "moving_variance": np.full(channels, 1.0 - bn.epsilon, np.float32)}
         for v in bn.weights:
-            if v.name in values:
-                src = tensor if v.name == "beta" else "(identity)"
-                extra.append((v, values[v.name], Assignment(bn.name, v.name, src, tensor_index if v.name == "beta"
-                                                            else None, None, "BatchNormalization",
-                                                            "batchnorm identity", "O", (channels,))))
+            if v.name not in values:
+                continue
+            beta = v.name == "beta"
+            extra.append((v, values[v.name], Assignment(
+                bn.name, v.name, tensor if beta else "(identity)", tensor_index if beta else None, match.op.index,
+                match.op.opcode, "batchnorm identity", "O", (channels,))))
     return extra
 
 

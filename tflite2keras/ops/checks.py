@@ -76,6 +76,8 @@ def activation(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatc
     keras_name = getattr(keras, "__name__", "linear") if keras is not None else "linear"
     if keras_name == "linear" and tfl != "linear":
         follower = _single_child(layer)
+        if follower is not None and type(follower).__name__ == "BatchNormalization":
+            follower = _single_child(follower)  # TFLite folds the BN, then fuses the activation
         keras_name = _activation_layer_name(follower) if follower is not None else keras_name
     if keras_name != tfl:
         yield "activation", keras_name, tfl
