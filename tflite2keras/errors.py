@@ -38,11 +38,16 @@ class ShapeMismatchError(Tflite2KerasError, ValueError):
     """A TFLite tensor, after its layout change, does not fit the Keras variable."""
 
 
+class InvalidArgumentError(Tflite2KerasError, ValueError):
+    """A function was called with an argument it cannot use (an unknown variant, ...)."""
+
+
 class VerificationError(Tflite2KerasError, RuntimeError):
     """The reference interpreter could not be run on the model."""
 
 
 __all__ = [
+    "InvalidArgumentError",
     "InvalidModelError",
     "MappingError",
     "ShapeMismatchError",

@@ -36,9 +36,15 @@ class ChannelPadding(keras.layers.Layer):
         self.pad_after = int(pad_after)
 
     def call(self, inputs: Any) -> Any:
-        rank = len(inputs.shape)
-        widths = [(0, 0)] * (rank - 1) + [(self.pad_before, self.pad_after)]
-        return keras.ops.pad(inputs, widths)
+        # Concatenating zeros, not ops.pad: TF 2.21's oneDNN fuses conv + bias + add with a
+        # channel pad of the conv's input and crashes in predict().
+        zero = keras.ops.zeros_like(inputs[..., :1])
+        parts = [inputs]
+        if self.pad_before:
+            parts.insert(0, keras.ops.repeat(zero, self.pad_before, axis=-1))
+        if self.pad_after:
+            parts.append(keras.ops.repeat(zero, self.pad_after, axis=-1))
+        return keras.ops.concatenate(parts, axis=-1) if len(parts) > 1 else inputs
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         channels = input_shape[-1]

@@ -1,11 +1,12 @@
 """Mapping tables: plain data that say which TFLite layer fills which Keras layer.
 
-A table is an ordered list of rules ``(pattern, target)``: ``pattern`` is a regular
-expression that must match a whole Keras layer name, and ``target`` (which may use
-``\\1``-style groups) names the TFLite side: an original layer scope such as
-``conv2d_4`` (as found in ``model_1/model/conv2d_4/Conv2D``), a tensor name, or
-``#17`` for op 17. Overrides are exact ``{keras_layer: target}`` pairs that win over
-the rules. Tables print as text, render in Jupyter, and round-trip through JSON.
+A table holds exact ``layers`` entries ``{keras_layer: target}`` and an ordered list of
+``rules`` ``(pattern, target)``: ``pattern`` is a regular expression that must match a
+whole Keras layer name, and ``target`` (which may use ``\\1``-style groups) names the
+TFLite side: an original layer scope such as ``conv2d_4`` (as found in
+``model_1/model/conv2d_4/Conv2D``), a tensor name, or ``#17`` for op 17. ``overrides``
+are exact pairs that win over everything. Lookup order: overrides, layers, rules.
+Tables print as text, render in Jupyter, and round-trip through JSON.
 
 Example:
     >>> table = MappingTable("mine", rules=[(r"block(\\d+)_pw", r"conv2d_\\1")])
@@ -42,6 +43,7 @@ class MappingTable:
     name: str
     rules: list[tuple[str, str]] = field(default_factory=list)
     overrides: dict[str, str] = field(default_factory=dict)
+    layers: dict[str, str] = field(default_factory=dict)
     fingerprint: str | None = None
     description: str = ""
 
@@ -53,6 +55,8 @@ class MappingTable:
         """(TFLite target, which rule matched) for a Keras layer name, or None."""
         if layer_name in self.overrides:
             return self.overrides[layer_name], f"table {self.name}: override"
+        if layer_name in self.layers:
+            return self.layers[layer_name], f"table {self.name}"
         for pattern, template, text in self._compiled:
             match = pattern.fullmatch(layer_name)
             if match:
@@ -68,16 +72,15 @@ class MappingTable:
     def to_dict(self) -> dict[str, Any]:
         """Plain data, suitable for JSON."""
         return {"name": self.name, "description": self.description, "fingerprint": self.fingerprint,
-                "rules": [list(r) for r in self.rules], "overrides": dict(self.overrides)}
+                "layers": dict(self.layers), "rules": [list(r) for r in self.rules],
+                "overrides": dict(self.overrides)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MappingTable:
-        """Build a table from :meth:`to_dict` output; a ``layers`` dict becomes exact rules."""
-        rules = [tuple(r) for r in data.get("rules", [])]
-        rules += [(re.escape(k), v) for k, v in data.get("layers", {}).items()]
-        return cls(name=data["name"], rules=rules,  # type: ignore[arg-type]
-                   overrides=dict(data.get("overrides", {})), fingerprint=data.get("fingerprint"),
-                   description=data.get("description", ""))
+        """Build a table from :meth:`to_dict` output (or a JSON file's content)."""
+        return cls(name=data["name"], rules=[tuple(r) for r in data.get("rules", [])],  # type: ignore[misc]
+                   overrides=dict(data.get("overrides", {})), layers=dict(data.get("layers", {})),
+                   fingerprint=data.get("fingerprint"), description=data.get("description", ""))
 
     @classmethod
     def load(cls, path: str | Path) -> MappingTable:
@@ -90,10 +93,11 @@ class MappingTable:
 
     def _rows(self) -> list[tuple[str, str, str]]:
         return ([("override", k, v) for k, v in self.overrides.items()] +
-                [("rule", p, t) for p, t in self.rules])
+                [("layer", k, v) for k, v in self.layers.items()] + [("rule", p, t) for p, t in self.rules])
 
     def __str__(self) -> str:
-        head = f"MappingTable {self.name!r} ({len(self.rules)} rules, {len(self.overrides)} overrides)"
+        head = (f"MappingTable {self.name!r} ({len(self.layers)} layers, {len(self.rules)} rules, "
+                f"{len(self.overrides)} overrides)")
         return head + "\n" + _render.text_table(("kind", "keras layer", "tflite"), self._rows())
 
     def _repr_html_(self) -> str:

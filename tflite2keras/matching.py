@@ -114,21 +114,30 @@ def _bn(layer: Any) -> bool:
 
 
 def _resolve(tfl: TFLiteModel, target: Any, rule: str, layer: Any, ops: list[Operator]) -> Operator:
-    """Find the weight op a table or override target names: '#op', a tensor name, or a scope."""
+    """Find the weight op a table or override target names: '#op', a layer scope, or a tensor name."""
     if isinstance(target, (int, np.integer)) or (isinstance(target, str) and target.startswith("#")):
-        index = int(str(target).lstrip("#"))
-        found = [op for op in ops if op.index == index]
+        found = [op for op in ops if op.index == int(str(target).lstrip("#"))]
     else:
-        found = [op for op in ops if any(tfl.tensor(t).name == target or tfl.source_of(t).name == target
-                                         for t in op.inputs if t >= 0)]
-        found = found or [op for op in ops if op_names(tfl, op, _name_slots(find(op.opcode)))[:1] == [target]]
-        found = found or [op for op in ops if target in op_names(tfl, op, _name_slots(find(op.opcode)))]
+        names = {op.index: op_names(tfl, op, _name_slots(find(op.opcode))) for op in ops}
+        found = [op for op in ops if names[op.index][:1] == [target]]
+        found = found or [op for op in ops if target in _weight_and_output_names(tfl, op)]
+        found = found or [op for op in ops if target in names[op.index]]
     if not found:
         raise MappingError(
             f"{rule} maps Keras layer {layer.name!r} to {target!r}, but no weight op of the TFLite model "
-            "has that index, tensor name or layer scope"
+            "has that index, layer scope or tensor name"
         )
     return found[0]
+
+
+def _weight_and_output_names(tfl: TFLiteModel, op: Operator) -> set[str]:
+    spec = find(op.opcode)
+    slots = [w.slot for w in spec.weights] if spec else []
+    names = {tfl.tensor(t).name for t in op.outputs}
+    for s in slots:
+        if s < len(op.inputs) and op.inputs[s] >= 0:
+            names |= {tfl.tensor(op.inputs[s]).name, tfl.source_of(op.inputs[s]).name}
+    return names
 
 
 def _fits(tfl: TFLiteModel, op: Operator, layer: Any) -> bool:

@@ -142,10 +142,10 @@ def transplant(keras_model: Any, source: Any, table: MappingTable | None = None,
         assignments=[a for _, _, a in plan], table=table.name if table else None,
         skipped=sorted(skip), dry_run=dry_run, source=tfl.source,
         unmatched_layers=sorted(la.name for la in unmatched),
-        unused_tensors=sorted({_weight_name(tfl, op) for op in unused}),
+        unused_tensors=[_weight_name(tfl, op) for op in sorted(unused, key=lambda o: o.index)],
     )
     if strict and (unmatched or unused):
-        raise MappingError(_leftovers(report, tfl, unused))
+        raise MappingError(_leftovers(report, tfl, matches, unmatched, unused))
     if not dry_run:
         _assign_all(plan)
     return report
@@ -231,15 +231,32 @@ def _plan_batchnorms(tfl: TFLiteModel, matches: list[Match], plan: list[tuple[An
 
 def _weight_name(tfl: TFLiteModel, op: Any) -> str:
     names = op_names(tfl, op, (1,))
-    return f"#{op.index} {op.opcode} {names[0] if names else tfl.tensor(op.outputs[0]).name}"
+    return f"op {op.index} {op.opcode} {names[0] if names else tfl.tensor(op.outputs[0]).name}"
 
 
-def _leftovers(report: TransplantReport, tfl: TFLiteModel, unused: list[Any]) -> str:
+def _leftovers(report: TransplantReport, tfl: TFLiteModel, matches: list[Match], unmatched: list[Any],
+               unused: list[Any]) -> str:
     lines = [f"transplant from {tfl.source} is incomplete (strict=True):"]
+    filled = {m.op.index: m.layer.name for m in matches}
+    if unused:
+        op = min(unused, key=lambda o: o.index)
+        shapes = " ".join("x".join(map(str, tfl.tensor(t).shape)) for t in op.inputs[1:] if t >= 0)
+        before = max((i for i in filled if i < op.index), default=None)
+        context = (f"; the weight op before it, op {before}, filled Keras layer {filled[before]!r}"
+                   if before is not None else "")
+        lines.append(f"  first mismatch: TFLite {_weight_name(tfl, op)} (weights {shapes}) has no Keras layer"
+                     f"{context}.")
+    if unmatched:
+        layer = unmatched[0]
+        shapes = ", ".join(f"{v.name} {tuple(v.shape)}" for v in layer.weights)
+        lines.append(f"  first Keras layer with no TFLite weights: {layer.name!r} "
+                     f"({type(layer).__name__}: {shapes}).")
     if report.unmatched_layers:
-        lines.append("  Keras layers with no TFLite weights: " + ", ".join(report.unmatched_layers))
+        lines.append(f"  Keras layers with no TFLite weights ({len(report.unmatched_layers)}): "
+                     + ", ".join(report.unmatched_layers))
     if report.unused_tensors:
-        lines.append("  TFLite weight ops no Keras layer takes: " + ", ".join(report.unused_tensors))
+        lines.append(f"  TFLite weight ops no Keras layer takes ({len(report.unused_tensors)}): "
+                     + ", ".join(report.unused_tensors))
     lines.append("  Pass overrides={keras_layer: tflite_name}, a table, skip=[...], or strict=False.")
     return "\n".join(lines)
 

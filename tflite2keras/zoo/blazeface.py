@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import keras
 
+from ..errors import InvalidArgumentError
+
 from .blocks import Namer, blaze_block, conv_act, detection_head
 
 #: Values regressed per anchor: box (4) plus six (x, y) face keypoints.
@@ -60,7 +62,7 @@ def blazeface(variant: str = "short_range", names: str = "readable") -> keras.Mo
         of shapes ``(batch, 896, 16)`` and ``(batch, 896, 1)``.
 
     Raises:
-        ValueError: unknown ``variant`` or ``names``.
+        InvalidArgumentError: unknown ``variant`` or ``names``.
 
     Example:
         >>> model = blazeface(names="keras")
@@ -68,30 +70,36 @@ def blazeface(variant: str = "short_range", names: str = "readable") -> keras.Mo
         6
     """
     if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {tuple(VARIANTS)}, got {variant!r}")
+        raise InvalidArgumentError(f"variant must be one of {tuple(VARIANTS)}, got {variant!r}")
     namer = Namer(names)
     size, stem_filters, stages = VARIANTS[variant]
 
     image = keras.Input((size, size, 3), name="image")
-    x = conv_act(image, stem_filters, namer, "stem", kernel_size=5, stride=2, padding="same", activation="relu")
+    x = conv_act(
+        image, stem_filters, namer, "stem",
+        kernel_size=5, stride=2, padding="same", activation="relu",
+    )
     features = []
     for stage, widths in enumerate(stages, start=1):
         for k, filters in enumerate(widths):
             stride = 2 if stage > 1 and k == 0 else 1
+            prefix = f"stage{stage}_block{k + 1}"
             x = blaze_block(
-                x, filters, namer, f"stage{stage}_block{k + 1}", stride=stride, kernel_size=KERNEL_SIZE, activation="relu"
+                x, filters, namer, prefix, stride=stride, kernel_size=KERNEL_SIZE, activation="relu"
             )
         features.append(x)
     stride8, stride16 = features[-2:]
 
     # MediaPipe created both classifiers before both regressors.
+    values = REGRESSOR_VALUES
     classes8 = detection_head(stride8, 2, 1, namer, "head8_classifier", "classificator_8")
     classes16 = detection_head(stride16, 6, 1, namer, "head16_classifier", "classificator_16")
-    boxes8 = detection_head(stride8, 2, REGRESSOR_VALUES, namer, "head8_regressor", "regressor_8")
-    boxes16 = detection_head(stride16, 6, REGRESSOR_VALUES, namer, "head16_regressor", "regressor_16")
+    boxes8 = detection_head(stride8, 2, values, namer, "head8_regressor", "regressor_8")
+    boxes16 = detection_head(stride16, 6, values, namer, "head16_regressor", "regressor_16")
 
-    regressors = keras.layers.Concatenate(axis=1, name=namer.plain("regressors"))([boxes8, boxes16])
-    classificators = keras.layers.Concatenate(axis=1, name=namer.plain("classificators"))([classes8, classes16])
+    concat = keras.layers.Concatenate
+    regressors = concat(axis=1, name=namer.plain("regressors"))([boxes8, boxes16])
+    classificators = concat(axis=1, name=namer.plain("classificators"))([classes8, classes16])
     return keras.Model(image, [regressors, classificators], name=f"blazeface_{variant}")
 
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import keras
 
+from ..errors import InvalidArgumentError
+
 from .blocks import Namer, blaze_block, conv_act, detection_head
 
 INPUT_SIZE = 192
@@ -53,11 +55,14 @@ VARIANTS: dict[str, _Variant] = {
 _STAGE_FILTERS = (32, 64, 128, 256, 256)
 
 
-def _stage(x: keras.KerasTensor, filters: int, blocks: int, stage: int, namer: Namer, first_stride: int) -> keras.KerasTensor:
-    """Run ``blocks`` BlazeBlocks named ``stage{stage}_block{k}``; the first one uses ``first_stride``."""
+def _stage(
+    x: keras.KerasTensor, filters: int, blocks: int, stage: int, namer: Namer, first_stride: int
+) -> keras.KerasTensor:
+    """Run ``blocks`` BlazeBlocks ``stage{stage}_block{k}``, the first one with ``first_stride``."""
     for k in range(blocks):
         stride = first_stride if k == 0 else 1
-        x = blaze_block(x, filters, namer, f"stage{stage}_block{k + 1}", stride=stride, kernel_size=KERNEL_SIZE)
+        prefix = f"stage{stage}_block{k + 1}"
+        x = blaze_block(x, filters, namer, prefix, stride=stride, kernel_size=KERNEL_SIZE)
     return x
 
 
@@ -66,7 +71,10 @@ def _fpn_level(
 ) -> keras.KerasTensor:
     """Upsample ``x`` 2x, project it to ``filters`` channels and refine its sum with ``skip``."""
     prefix = f"fpn{level}"
-    up = keras.layers.UpSampling2D(2, interpolation="bilinear", name=namer.plain(f"{prefix}_upsample"))(x)
+    # TFLite's RESIZE_BILINEAR here has half_pixel_centers=True, align_corners=False: the
+    # semantics of tf.image.resize, which UpSampling2D(interpolation="bilinear") uses.
+    upsample_name = namer.plain(f"{prefix}_upsample")
+    up = keras.layers.UpSampling2D(2, interpolation="bilinear", name=upsample_name)(x)
     lateral = conv_act(up, filters, namer, f"{prefix}_lateral", kernel_size=1)
     y = keras.layers.Add(name=namer.plain(f"{prefix}_add"))([skip, lateral])
     for k in range(2):
@@ -78,11 +86,12 @@ def _heads(
     x: keras.KerasTensor, level: int, anchors: int, num_classes: int, namer: Namer
 ) -> tuple[keras.KerasTensor, keras.KerasTensor]:
     """Classifier then regressor head of one pyramid level (MediaPipe's creation order)."""
+    head, original = f"head{level}", f"palm_{level}_NO_PRUNING"
     classes = detection_head(
-        x, anchors, num_classes, namer, f"head{level}_classifier", f"classifier_palm_{level}_NO_PRUNING"
+        x, anchors, num_classes, namer, f"{head}_classifier", f"classifier_{original}"
     )
     boxes = detection_head(
-        x, anchors, REGRESSOR_VALUES, namer, f"head{level}_regressor", f"regressor_palm_{level}_NO_PRUNING"
+        x, anchors, REGRESSOR_VALUES, namer, f"{head}_regressor", f"regressor_{original}"
     )
     return classes, boxes
 
@@ -106,7 +115,7 @@ def blazepalm(variant: str = "lite", num_classes: int = 1, names: str = "readabl
         of shapes ``(batch, 2016, 18)`` and ``(batch, 2016, num_classes)``.
 
     Raises:
-        ValueError: unknown ``variant`` or ``names``, or ``num_classes`` below 1.
+        InvalidArgumentError: unknown ``variant`` or ``names``, or ``num_classes`` below 1.
 
     Example:
         >>> model = blazepalm("full", num_classes=3)
@@ -114,9 +123,9 @@ def blazepalm(variant: str = "lite", num_classes: int = 1, names: str = "readabl
         [(None, 2016, 18), (None, 2016, 3)]
     """
     if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {tuple(VARIANTS)}, got {variant!r}")
+        raise InvalidArgumentError(f"variant must be one of {tuple(VARIANTS)}, got {variant!r}")
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be an integer >= 1, got {num_classes!r}")
+        raise InvalidArgumentError(f"num_classes must be an integer >= 1, got {num_classes!r}")
     namer = Namer(names)
     config = VARIANTS[variant]
 
@@ -134,8 +143,9 @@ def blazepalm(variant: str = "lite", num_classes: int = 1, names: str = "readabl
     x = _fpn_level(x, stride8, _STAGE_FILTERS[2], 8, namer)
     classes8, boxes8 = _heads(x, 8, 2, num_classes, namer)
 
-    regressors = keras.layers.Concatenate(axis=1, name=namer.plain("regressors"))([boxes8, boxes16])
-    classificators = keras.layers.Concatenate(axis=1, name=namer.plain("classificators"))([classes8, classes16])
+    concat = keras.layers.Concatenate
+    regressors = concat(axis=1, name=namer.plain("regressors"))([boxes8, boxes16])
+    classificators = concat(axis=1, name=namer.plain("classificators"))([classes8, classes16])
     return keras.Model(image, [regressors, classificators], name=f"blazepalm_{variant}")
 
 

@@ -22,6 +22,8 @@ from typing import Literal
 
 import keras
 
+from ..errors import InvalidArgumentError
+
 from ..layers import ChannelPadding
 
 #: The two layer-naming modes of the zoo models.
@@ -41,12 +43,12 @@ class Namer:
         mode: ``"readable"`` or ``"keras"``.
 
     Raises:
-        ValueError: ``mode`` is not one of :data:`NAMING_MODES`.
+        InvalidArgumentError: ``mode`` is not one of :data:`NAMING_MODES`.
     """
 
     def __init__(self, mode: str) -> None:
         if mode not in NAMING_MODES:
-            raise ValueError(f"names must be one of {NAMING_MODES}, got {mode!r}")
+            raise InvalidArgumentError(f"names must be one of {NAMING_MODES}, got {mode!r}")
         self.mode = mode
         self._counts: dict[str, int] = {}
 
@@ -165,10 +167,11 @@ def blaze_block(
     branch = pw(dw(x))
     shortcut = x
     if stride == 2:
-        pool = keras.layers.MaxPooling2D(2, strides=2, padding="same", name=namer.plain(f"{prefix}_pool"))
-        shortcut = pool(shortcut)
+        pool_name = namer.plain(f"{prefix}_pool")
+        shortcut = keras.layers.MaxPooling2D(2, strides=2, padding="same", name=pool_name)(shortcut)
     if filters > channels:
-        shortcut = ChannelPadding(pad_after=filters - channels, name=namer.plain(f"{prefix}_pad"))(shortcut)
+        pad = ChannelPadding(pad_after=filters - channels, name=namer.plain(f"{prefix}_pad"))
+        shortcut = pad(shortcut)
     y = keras.layers.Add(name=namer.plain(f"{prefix}_add"))([shortcut, branch])
     return activate(y, activation, namer, f"{prefix}_act")
 
