@@ -45,7 +45,7 @@ def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match]) -> list[Pair
         ``tensor=None``; the activation layer after it gets the fused output.
     """
     weight_op = {m.layer.name: m.op for m in matches}
-    tensor_of: dict[int, int] = {id(k): t for k, t in zip(keras_model.inputs, tfl.inputs)}
+    tensor_of: dict[int, int] = {id(k): t for k, t in zip(keras_model.inputs, input_tensors(keras_model, tfl))}
     before_act: dict[int, Operator] = {}  # Keras tensors equal to an op's result before its fused activation
     claimed: set[int] = set()
     pairs: list[Pair] = []
@@ -85,6 +85,26 @@ def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match]) -> list[Pair
             tensor_of[out] = op.outputs[0]
             pairs.append(Pair(layer, op, op.outputs[0]))
     return pairs
+
+
+def input_tensors(keras_model: Any, tfl: TFLiteModel) -> list[int]:
+    """The TFLite input tensor of each Keras input, paired by name where possible.
+
+    The TF converter may order inputs differently from Keras; its signature def (and
+    ``serving_default_<name>:0`` tensor names) keep the Keras input names.
+    """
+    by_name: dict[str, int] = {}
+    for signature in tfl.signature_defs.values():
+        by_name.update(signature.get("inputs", {}))
+    for index in tfl.inputs:
+        name = tfl.tensor(index).name
+        by_name.setdefault(name, index)
+        if name.startswith("serving_default_") and name.endswith(":0"):
+            by_name.setdefault(name[len("serving_default_"):-2], index)
+    names = [getattr(k, "name", None) for k in keras_model.inputs]
+    if len(keras_model.inputs) > 1 and all(n in by_name for n in names) and len({by_name[n] for n in names}) == len(names):
+        return [by_name[n] for n in names]
+    return list(tfl.inputs)
 
 
 def _reachable(tfl: TFLiteModel, tensor: int) -> set[int]:

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import _render
-from .align import align
+from .align import align, input_tensors
 from .lint import Finding, lint
 from .mapping import MappingTable, find_table
 from .matching import match_layers
@@ -132,7 +132,8 @@ def verify(keras_model: Any, source: Any, inputs: Sequence[Any] | None = None, s
         pairs = [p for p in align(keras_model, tfl, matches) if p.tensor is not None]
     tensors = [p.tensor for p in pairs]
     stats = _Stats(len(tfl.outputs), len(pairs))
-    keras_outs = _keras_run(keras_model, batch, [p.layer for p in pairs])
+    order = [list(tfl.inputs).index(t) for t in input_tensors(keras_model, tfl)]
+    keras_outs = _keras_run(keras_model, [[s[i] for i in order] for s in batch], [p.layer for p in pairs])
     for i, sample in enumerate(_progress(batch)):
         ref, _ = run(deployed, sample)
         base, inner = run(builtin, sample, tensors)

@@ -9,4 +9,3 @@ register_op(OpSpec("CONCATENATION", layers=("Concatenate",), fused_activation=Tr
 register_op(OpSpec("PAD", layers=("ChannelPadding", "ZeroPadding2D")))
 register_op(OpSpec("RESIZE_BILINEAR", layers=("UpSampling2D", "Resizing")))
 register_op(OpSpec("RESIZE_NEAREST_NEIGHBOR", layers=("UpSampling2D", "Resizing")))
-register_op(OpSpec("DEPTH_TO_SPACE", layers=()))

@@ -1,0 +1,125 @@
+"""The op registry: every registered op has a one-op test against the interpreter."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import keras
+import pytest
+
+import tflite2keras as t2k
+from tflite2keras import registry
+from tflite2keras.align import align
+from tflite2keras.layout import Layout
+from tflite2keras.matching import match_layers
+from tflite2keras.registry import OpSpec, WeightSlot
+
+L = keras.layers
+SHAPE = (11, 13, 6)
+
+
+def _single(layer: Callable[[], Any], shape: tuple[int, ...] = SHAPE) -> Callable[[], keras.Model]:
+    def build() -> keras.Model:
+        inputs = keras.Input(shape)
+        return keras.Model(inputs, layer()(inputs))
+    return build
+
+
+def _binary(layer: Callable[[], Any]) -> Callable[[], keras.Model]:
+    def build() -> keras.Model:
+        a, b = keras.Input(SHAPE, name="first"), keras.Input(SHAPE, name="second")
+        return keras.Model([a, b], layer()([a, b]))
+    return build
+
+
+def _after_conv(layer: Callable[[], Any]) -> Callable[[], keras.Model]:
+    def build() -> keras.Model:
+        inputs = keras.Input(SHAPE)
+        return keras.Model(inputs, layer()(L.Conv2D(5, 3, name="pre")(inputs)))
+    return build
+
+
+#: opcode -> a Keras model whose conversion contains that op. A new registration needs an entry.
+ONE_OP_MODELS: dict[str, Callable[[], keras.Model]] = {
+    "CONV_2D": _single(lambda: L.Conv2D(5, (3, 5), strides=2, padding="same", activation="relu")),
+    "DEPTHWISE_CONV_2D": _single(lambda: L.DepthwiseConv2D((5, 3), depth_multiplier=2)),
+    "TRANSPOSE_CONV": _single(lambda: L.Conv2DTranspose(5, (3, 5), strides=2, padding="same")),
+    "FULLY_CONNECTED": _single(lambda: L.Dense(7, activation="relu"), (9,)),
+    "PRELU": _after_conv(lambda: L.PReLU(shared_axes=[1, 2], alpha_initializer="random_uniform")),
+    "MAX_POOL_2D": _single(lambda: L.MaxPooling2D((3, 2), strides=(2, 1))),
+    "AVERAGE_POOL_2D": _single(lambda: L.AveragePooling2D((2, 3), padding="same")),
+    "MEAN": _single(lambda: L.GlobalAveragePooling2D()),
+    "RELU": _single(lambda: L.ReLU()),
+    "RELU6": _single(lambda: L.ReLU(max_value=6)),
+    "LOGISTIC": _single(lambda: L.Activation("sigmoid")),
+    "TANH": _single(lambda: L.Activation("tanh")),
+    "HARD_SWISH": _single(lambda: L.Activation("hard_swish")),
+    "SOFTMAX": _single(lambda: L.Softmax(), (9,)),
+    "ADD": _binary(lambda: L.Add()),
+    "MUL": _binary(lambda: L.Multiply()),
+    "SUB": _binary(lambda: L.Subtract()),
+    "RESHAPE": _single(lambda: L.Reshape((13, 11, 6))),
+    "CONCATENATION": _binary(lambda: L.Concatenate()),
+    "PAD": _single(lambda: L.ZeroPadding2D(((1, 2), (3, 0)))),
+    "RESIZE_BILINEAR": _single(lambda: L.UpSampling2D(interpolation="bilinear")),
+    "RESIZE_NEAREST_NEIGHBOR": _single(lambda: L.Resizing(17, 19, interpolation="nearest")),
+}
+#: Ops that no TF-converted Keras model contains; each is tested elsewhere, named here.
+TESTED_ELSEWHERE = {
+    "Convolution2DTransposeBias": "test_custom_transpose_conv_matches_transpose_conv_layout",
+}
+
+
+def test_every_registered_op_has_a_test() -> None:
+    missing = sorted(set(registry.specs()) - set(ONE_OP_MODELS) - set(TESTED_ELSEWHERE))
+    assert not missing, f"registered ops without a one-op test: {missing}"
+
+
+@pytest.mark.parametrize("opcode", sorted(ONE_OP_MODELS))
+def test_one_op_model(opcode: str, to_tflite: Any) -> None:
+    build = ONE_OP_MODELS[opcode]
+    keras.utils.set_random_seed(1)
+    source = build()
+    data = to_tflite(source)
+    tfl = t2k.read(data)
+    assert opcode in {op.opcode for op in tfl.operators}
+    keras.utils.set_random_seed(2)
+    target = build()
+    if target.weights:
+        t2k.transplant(target, data)
+    assert not t2k.lint(target, data)
+    report = t2k.verify(target, data, samples=2, per_layer=True)
+    assert report.ok, str(report)
+    matches, _, _ = match_layers(target, tfl, None, None, ())
+    paired = {p.op.opcode for p in align(target, tfl, matches)}
+    assert opcode in paired, f"no Keras layer was paired with {opcode}: {paired}"
+
+
+def test_custom_transpose_conv_matches_transpose_conv_layout() -> None:
+    custom = registry.get("Convolution2DTransposeBias")
+    builtin = registry.get("TRANSPOSE_CONV")
+    assert custom.layers == builtin.layers == ("Conv2DTranspose",)
+    assert custom.weights[0].layout == builtin.weights[0].layout == Layout("OHWI", "HWOI")
+    assert [w.slot for w in custom.weights] == [1, 2]  # MediaPipe: (input, weights, bias)
+
+
+def test_duplicate_registration_needs_override() -> None:
+    spec = OpSpec("TEST_ONLY_OP", layers=("Conv2D",), weights=(WeightSlot(1, "kernel", Layout("OHWI", "HWIO")),))
+    registry.register_op(spec, override=True)
+    with pytest.raises(ValueError, match="override=True"):
+        registry.register_op(spec)
+    assert registry.get("TEST_ONLY_OP").weight_roles == ("kernel",)
+
+
+def test_unknown_op_is_unsupported() -> None:
+    with pytest.raises(t2k.UnsupportedOpError, match="register_op"):
+        registry.get("NO_SUCH_OP")
+
+
+@pytest.mark.parametrize("opcode", sorted(registry.specs()))
+def test_spec_is_well_formed(opcode: str) -> None:
+    spec = registry.get(opcode)
+    assert spec.layers, f"{opcode} maps onto no Keras layer class"
+    for slot in spec.weights:
+        if slot.layout.source != "*":
+            assert len(slot.layout.permutation) == len(slot.layout.target)
