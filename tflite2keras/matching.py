@@ -56,9 +56,10 @@ def match_layers(keras_model: Any, tfl: TFLiteModel, table: MappingTable | None,
     layers = [la for la in weight_layers(keras_model) if la.name not in skipped]
     ops = weight_ops(tfl)
     free = {op.index: op for op in ops}
+    names_of = {op.index: op_names(tfl, op, _name_slots(find(op.opcode))) for op in ops}
     by_name: dict[str, list[int]] = {}
     for op in ops:  # "name": the op's own scope; "~name": any scope fused into its tensors
-        names = op_names(tfl, op, _name_slots(find(op.opcode)))
+        names = names_of[op.index]
         for rank, name in enumerate(names):
             by_name.setdefault(name if rank == 0 else "~" + name, []).append(op.index)
         if names and names[0].endswith("_1"):  # Keras 3 exports layer "conv" under scope "conv_1"
@@ -83,7 +84,7 @@ def match_layers(keras_model: Any, tfl: TFLiteModel, table: MappingTable | None,
         elif table is not None:
             target = table.target(layer.name)
         if target is not None:
-            claim(layer, _resolve(tfl, target[0], target[1], layer, ops), target[1])
+            claim(layer, _resolve(tfl, target[0], target[1], layer, ops, names_of), target[1])
     for prefix in ("", "~", "="):  # 3. names: own scope, then fused scopes, then Keras 3 export scopes
         for layer in layers:
             if layer.name in matches or _bn(layer):
@@ -113,12 +114,12 @@ def _bn(layer: Any) -> bool:
     return type(layer).__name__ == "BatchNormalization"
 
 
-def _resolve(tfl: TFLiteModel, target: Any, rule: str, layer: Any, ops: list[Operator]) -> Operator:
+def _resolve(tfl: TFLiteModel, target: Any, rule: str, layer: Any, ops: list[Operator],
+             names: dict[int, list[str]]) -> Operator:
     """Find the weight op a table or override target names: '#op', a layer scope, or a tensor name."""
     if isinstance(target, (int, np.integer)) or (isinstance(target, str) and target.startswith("#")):
         found = [op for op in ops if op.index == int(str(target).lstrip("#"))]
     else:
-        names = {op.index: op_names(tfl, op, _name_slots(find(op.opcode))) for op in ops}
         found = [op for op in ops if names[op.index][:1] == [target]]
         found = found or [op for op in ops if target in _weight_and_output_names(tfl, op)]
         found = found or [op for op in ops if target in names[op.index]]
