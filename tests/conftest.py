@@ -56,3 +56,11 @@ def to_tflite() -> Callable[..., bytes]:
         return bytes(converter.convert())
 
     return convert
+
+
+@pytest.fixture()
+def scratch_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let a test register ops without leaking them into other tests."""
+    from tflite2keras import registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", registry.specs())

@@ -103,7 +103,7 @@ def test_custom_transpose_conv_matches_transpose_conv_layout() -> None:
     assert [w.slot for w in custom.weights] == [1, 2]  # MediaPipe: (input, weights, bias)
 
 
-def test_duplicate_registration_needs_override() -> None:
+def test_duplicate_registration_needs_override(scratch_registry: None) -> None:
     spec = OpSpec("TEST_ONLY_OP", layers=("Conv2D",), weights=(WeightSlot(1, "kernel", Layout("OHWI", "HWIO")),))
     registry.register_op(spec, override=True)
     with pytest.raises(ValueError, match="override=True"):

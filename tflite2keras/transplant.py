@@ -129,9 +129,10 @@ def transplant(keras_model: Any, source: Any, table: MappingTable | None = None,
         table = find_table(tfl)
     skip = list(skip)
     known = {la.name for la in keras_model.layers} | {la.name for la in _all_layers(keras_model)}
-    missing = sorted(set(skip) - known)
-    if missing:
-        raise MappingError(f"skip names layers the Keras model does not have: {', '.join(missing)}")
+    for what, names in (("skip", skip), ("overrides", list(overrides or {}))):
+        missing = sorted(set(names) - known)
+        if missing:
+            raise MappingError(f"{what} names layers the Keras model does not have: {', '.join(missing)}")
     matches, unmatched, unused = match_layers(keras_model, tfl, table, overrides, skip)
     plan: list[tuple[Any, np.ndarray, Assignment]] = []
     used: set[int] = set()
