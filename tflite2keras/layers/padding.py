@@ -1,8 +1,4 @@
-"""Small registered Keras layers for TFLite ops that have no exact standard layer.
-
-Every layer here is serializable (``get_config``) and registered under the
-``tflite2keras`` package, so models that use them reload with
-``keras.saving.load_model(path, safe_mode=True)``. Importing this module imports Keras.
+"""Channel padding, as TFLite's PAD does on the channel axis for BlazeBlock shortcuts.
 
 Example:
     >>> import keras

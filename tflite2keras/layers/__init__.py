@@ -1,0 +1,18 @@
+"""Small registered Keras layers for TFLite ops that have no exact standard layer.
+
+Every layer here is serializable (``get_config``) and registered under the
+``tflite2keras`` package, so models that use them reload with
+``keras.saving.load_model(path, safe_mode=True)``. Importing this package imports Keras.
+
+Example:
+    >>> import keras
+    >>> from tflite2keras.layers import ChannelPadding
+    >>> tuple(ChannelPadding(pad_after=3)(keras.ops.zeros((1, 4, 4, 5))).shape)
+    (1, 4, 4, 8)
+"""
+
+from __future__ import annotations
+
+from .padding import ChannelPadding
+
+__all__ = ["ChannelPadding"]
