@@ -24,6 +24,7 @@ from .errors import (
     UnsupportedOpError,
     VerificationError,
 )
+from .convert import convert
 from .lint import Finding, lint
 from .mapping import MappingTable
 from .model import Operator, Tensor, TFLiteModel
@@ -53,7 +54,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Finding", "InvalidModelError", "MappingError", "MappingTable", "Operator", "ShapeMismatchError",
+    "Finding", "InvalidModelError", "convert", "MappingError", "MappingTable", "Operator", "ShapeMismatchError",
     "Tensor", "TFLiteModel", "Tflite2KerasError", "TransplantReport", "UnsupportedOpError",
     "VerificationError", "VerifyReport", "errors", "layers", "lint", "read", "register_op", "registry",
     "transplant", "verify", "zoo",

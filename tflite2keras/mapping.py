@@ -30,10 +30,9 @@ from typing import Any
 from . import _render
 from .model import Operator, TFLiteModel
 
-#: Trailing op names TFLite appends to a layer scope; never layer names themselves.
-_OP_SUFFIX = re.compile(r"^(Conv2D|depthwise|BiasAdd|MatMul|mul|Relu\w*|Kernel|Bias|Neg\w*|"
-                        r"FusedBatchNorm\w*|ReadVariableOp|resource|add|Add|Pad|paddings|"
-                        r"\w*_dequantize|Conv2D\d+|depthwise\d+|Tensordot\w*)$")
+#: Trailing TF op names after a layer scope (CamelCase, or a few lowercase ones); never layer names.
+_OP_SUFFIX = re.compile(r"^([A-Z]\w*|(add|mul|sub|depthwise|concat|resize|truediv|paddings|resource|"
+                        r"convolution|batchnorm|mean|split)\d*|\w*_dequantize)$")
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,7 @@ def scope_names(tensor_name: str) -> list[str]:
     out: list[str] = []
     for part in reversed(tensor_name.split(";")):
         parts = [p for p in part.split("/") if p]
-        if len(parts) > 1 and _OP_SUFFIX.match(parts[-1]):
+        while len(parts) > 1 and _OP_SUFFIX.match(parts[-1]):
             parts = parts[:-1]
         for component in reversed(parts):
             if component not in out:

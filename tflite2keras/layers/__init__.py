@@ -14,5 +14,6 @@ Example:
 from __future__ import annotations
 
 from .padding import ChannelPadding
+from .tensor_ops import AddConstant, DepthToSpace, MultiplyConstant, StridedSlice
 
-__all__ = ["ChannelPadding"]
+__all__ = ["AddConstant", "ChannelPadding", "DepthToSpace", "MultiplyConstant", "StridedSlice"]

@@ -1,12 +1,98 @@
-"""Ops that move data around without arithmetic: reshape, concatenation, padding, resize."""
+"""Ops that move data without arithmetic: reshape, concatenation, padding, resize, slicing."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..errors import UnsupportedOpError
 from ..registry import OpSpec, register_op
 from . import checks
 
-register_op(OpSpec("RESHAPE", layers=("Reshape", "Flatten")))
-register_op(OpSpec("CONCATENATION", layers=("Concatenate",), fused_activation=True))
-register_op(OpSpec("PAD", layers=("ChannelPadding", "ZeroPadding2D")))
-register_op(OpSpec("RESIZE_BILINEAR", layers=("UpSampling2D", "Resizing"), checks=(checks.resize,)))
-register_op(OpSpec("RESIZE_NEAREST_NEIGHBOR", layers=("UpSampling2D", "Resizing"), checks=(checks.resize,)))
+
+def convert_reshape(ctx: Any, op: Any) -> list[Any]:
+    import keras
+
+    x = ctx.input(op, 0)
+    out = ctx.tfl.tensor(op.outputs[0]).shape
+    if not out or out[0] != ctx.tfl.tensor(op.inputs[0]).shape[0]:
+        raise UnsupportedOpError(f"op {op.index} (RESHAPE) to {out} changes the batch dimension")
+    return [keras.layers.Reshape(tuple(out[1:]), name=ctx.name(op))(x)]
+
+
+def convert_concatenation(ctx: Any, op: Any) -> list[Any]:
+    import keras
+
+    name = ctx.name(op)
+    layer = keras.layers.Concatenate(axis=int(op.options.get("axis", -1)), name=name)
+    return [ctx.activate(layer([ctx.input(op, i) for i in range(len(op.inputs))]), op, name)]
+
+
+def convert_pad(ctx: Any, op: Any) -> list[Any]:
+    import keras
+
+    from ..layers import ChannelPadding
+
+    pads = [tuple(int(v) for v in p) for p in ctx.constant(op, 1).reshape(-1, 2)]
+    x = ctx.input(op, 0)
+    if len(pads) != 4 or any(pads[0]):
+        raise UnsupportedOpError(f"op {op.index} (PAD) with paddings {pads}: only NHWC spatial/channel padding")
+    name = ctx.name(op)
+    if any(pads[1] + pads[2]):
+        x = keras.layers.ZeroPadding2D((pads[1], pads[2]), name=name if not any(pads[3]) else
+                                       ctx.suffixed(name, "spatial"))(x)
+    if any(pads[3]):
+        x = ChannelPadding(pad_before=pads[3][0], pad_after=pads[3][1], name=name)(x)
+    return [x]
+
+
+def _resize(interpolation: str) -> Any:
+    def convert(ctx: Any, op: Any) -> list[Any]:
+        import keras
+
+        x = ctx.input(op, 0)
+        height, width = ctx.tfl.tensor(op.outputs[0]).shape[1:3]
+        in_h, in_w = ctx.tfl.tensor(op.inputs[0]).shape[1:3]
+        half_pixel = op.options.get("half_pixel_centers") or interpolation == "nearest"
+        if op.options.get("align_corners") or not half_pixel:
+            raise UnsupportedOpError(f"op {op.index} ({op.opcode}) with options {op.options}: only "
+                                     "half-pixel-centre resizing has a converter")
+        if height % in_h == 0 and width % in_w == 0:
+            layer = keras.layers.UpSampling2D((height // in_h, width // in_w), interpolation=interpolation,
+                                              name=ctx.name(op))
+        else:
+            layer = keras.layers.Resizing(height, width, interpolation=interpolation, name=ctx.name(op))
+        return [layer(x)]
+    return convert
+
+
+def convert_depth_to_space(ctx: Any, op: Any) -> list[Any]:
+    from ..layers import DepthToSpace
+
+    return [DepthToSpace(op.options["block_size"], name=ctx.name(op))(ctx.input(op, 0))]
+
+
+def convert_strided_slice(ctx: Any, op: Any) -> list[Any]:
+    from ..layers import StridedSlice
+
+    begin, end, strides = (ctx.constant(op, s).reshape(-1).tolist() for s in (1, 2, 3))
+    o = op.options
+    if o.get("ellipsis_mask") or o.get("new_axis_mask") or o.get("shrink_axis_mask") or o.get("offset"):
+        raise UnsupportedOpError(f"op {op.index} (STRIDED_SLICE) with masks {o}: not supported")
+    if begin[0] != 0 or strides[0] != 1:
+        raise UnsupportedOpError(f"op {op.index} (STRIDED_SLICE) slices the batch axis")
+    begin = [None if o.get("begin_mask", 0) >> i & 1 else b for i, b in enumerate(begin)]
+    end = [None if o.get("end_mask", 0) >> i & 1 else e for i, e in enumerate(end)]
+    layer = StridedSlice([b or 0 for b in begin[1:]], end[1:], strides[1:], name=ctx.name(op))
+    return [layer(ctx.input(op, 0))]
+
+
+register_op(OpSpec("RESHAPE", layers=("Reshape", "Flatten"), converter=convert_reshape))
+register_op(OpSpec("CONCATENATION", layers=("Concatenate",), fused_activation=True,
+                   converter=convert_concatenation))
+register_op(OpSpec("PAD", layers=("ChannelPadding", "ZeroPadding2D"), converter=convert_pad))
+register_op(OpSpec("RESIZE_BILINEAR", layers=("UpSampling2D", "Resizing"), checks=(checks.resize,),
+                   converter=_resize("bilinear")))
+register_op(OpSpec("RESIZE_NEAREST_NEIGHBOR", layers=("UpSampling2D", "Resizing"), checks=(checks.resize,),
+                   converter=_resize("nearest")))
+register_op(OpSpec("DEPTH_TO_SPACE", layers=("DepthToSpace",), converter=convert_depth_to_space))
+register_op(OpSpec("STRIDED_SLICE", layers=("StridedSlice",), converter=convert_strided_slice))

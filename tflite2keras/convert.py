@@ -1,0 +1,182 @@
+"""``convert()``: a trainable Keras functional model built op by op from a TFLite graph.
+
+Each op's converter (registered on its :class:`~tflite2keras.registry.OpSpec`) creates
+standard Keras layers where they express the op exactly and registered layers from
+:mod:`tflite2keras.layers` where they do not. Weights then go in through
+:func:`tflite2keras.transplant`, so there is one code path for layouts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from .errors import UnsupportedOpError
+from .mapping import op_names, scope_names
+from .model import PASS_THROUGH_OPS, Operator, TFLiteModel
+from .reader import read
+from .registry import find
+
+#: Where the docs show how to register a converter from a notebook.
+DOCS_ADDING_AN_OP = "README.md, section 'Adding an op'"
+_ACTIVATIONS = {"NONE": None, "RELU": "relu", "RELU6": "relu6", "TANH": "tanh"}
+
+
+class ConvertContext:
+    """What a converter sees: the TFLite model, the Keras tensors made so far, and naming.
+
+    Attributes:
+        tfl: the TFLite model being converted.
+        tensors: TFLite tensor index -> Keras tensor, for every tensor computed so far.
+        weight_ops: Keras layer name -> ``"#op_index"`` for every layer that takes weights.
+    """
+
+    def __init__(self, tfl: TFLiteModel) -> None:
+        self.tfl = tfl
+        self.tensors: dict[int, Any] = {}
+        self.weight_ops: dict[str, str] = {}
+        self._names: set[str] = set()
+        self._output_names = {t: _sanitize(tfl.tensor(t).name) for t in tfl.outputs}
+
+    def input(self, op: Operator, slot: int = 0) -> Any:
+        """The Keras tensor that feeds ``op``'s input ``slot``."""
+        index = op.inputs[slot]
+        if index not in self.tensors:
+            raise UnsupportedOpError(
+                f"op {op.index} ({op.opcode}) input {slot} is tensor {index} "
+                f"{self.tfl.tensor(index).name!r}, which no converted op computes (a constant where a "
+                "tensor was expected?)"
+            )
+        return self.tensors[index]
+
+    def is_constant(self, op: Operator, slot: int) -> bool:
+        """True when ``op``'s input ``slot`` is a constant (possibly behind DEQUANTIZE/DENSIFY)."""
+        return slot < len(op.inputs) and op.inputs[slot] >= 0 and self.tfl.is_constant(op.inputs[slot])
+
+    def constant(self, op: Operator, slot: int) -> np.ndarray:
+        """The value of ``op``'s constant input ``slot``."""
+        return self.tfl.constant(op.inputs[slot])
+
+    def activation(self, op: Operator) -> str | None:
+        """The Keras name of the op's fused activation, or None."""
+        fused = op.options.get("fused_activation_function", "NONE")
+        if fused not in _ACTIVATIONS:
+            raise UnsupportedOpError(f"op {op.index} ({op.opcode}) has fused activation {fused}, not supported")
+        return _ACTIVATIONS[fused]
+
+    def name(self, op: Operator, weights: bool = False) -> str:
+        """A unique, stable Keras layer name for ``op``.
+
+        The op's output tensor name, when it is a model output; else the layer scope in the
+        TFLite names (``model_1/model/conv2d_4/Conv2D`` -> ``conv2d_4``); else op kind and index.
+        """
+        spec = find(op.opcode)
+        slots = tuple(w.slot for w in spec.weights if w.role != "bias") if (weights and spec) else ()
+        candidates = [self._output_names.get(op.outputs[0], "")] if op.outputs else []
+        candidates += op_names(self.tfl, op, slots)[:1] if slots else []
+        candidates += scope_names(self.tfl.tensor(op.outputs[0]).name)[:1] if op.outputs else []
+        candidates.append(f"{op.opcode.lower()}_{op.index}")
+        for candidate in candidates:
+            candidate = _sanitize(candidate)
+            if candidate and candidate not in self._names and not candidate.startswith("model"):
+                self._names.add(candidate)
+                return candidate
+        fallback = f"{op.opcode.lower()}_{op.index}"
+        self._names.add(fallback)
+        return fallback
+
+    def input_name(self, index: int) -> str:
+        """A unique Keras name for graph input tensor ``index`` (its TFLite name, cleaned)."""
+        name = self.tfl.tensor(index).name.removeprefix("serving_default_").removesuffix(":0")
+        name = _sanitize(name) or f"input_{index}"
+        while name in self._names:
+            name += "_"
+        self._names.add(name)
+        return name
+
+    def suffixed(self, base: str, suffix: str) -> str:
+        """A unique name for a helper layer that follows layer ``base`` (e.g. a fused ReLU)."""
+        name = f"{base}_{suffix}"
+        while name in self._names:
+            name += "_"
+        self._names.add(name)
+        return name
+
+    def takes_weights(self, layer: Any, op: Operator) -> Any:
+        """Record that ``layer`` receives ``op``'s weights; returns the layer."""
+        self.weight_ops[layer.name] = f"#{op.index}"
+        return layer
+
+    def activate(self, x: Any, op: Operator, base: str) -> Any:
+        """Apply the op's fused activation as its own layer (for layers without ``activation=``)."""
+        import keras
+
+        activation = self.activation(op)
+        if activation is None:
+            return x
+        return keras.layers.Activation(activation, name=self.suffixed(base, activation))(x)
+
+
+def convert(source: Any, *, name: str | None = None) -> Any:
+    """Build a trainable Keras model from subgraph 0 of a TFLite model.
+
+    Inputs and outputs keep the TFLite order and names; the batch dimension is free.
+    Every weight tensor of the file becomes a trainable variable.
+
+    Args:
+        source: a ``.tflite`` path, its bytes, or a :class:`TFLiteModel`.
+        name: the Keras model's name (default: the file's stem).
+
+    Returns:
+        A ``keras.Model``.
+
+    Raises:
+        UnsupportedOpError: an op has no registered converter; the message names the op,
+            its index and its input/output tensors.
+
+    Example:
+        >>> import tflite2keras as t2k
+        >>> model = t2k.convert("selfie_segmentation.tflite")        # doctest: +SKIP
+        >>> model.save("selfie.keras")                                # doctest: +SKIP
+    """
+    import keras
+
+    from .transplant import transplant
+
+    tfl = read(source)
+    ctx = ConvertContext(tfl)
+    inputs = []
+    for index in tfl.inputs:
+        tensor = tfl.tensor(index)
+        shape = tuple(d if d > 0 else None for d in (tensor.shape_signature or tensor.shape))[1:]
+        inputs.append(keras.Input(shape=shape, name=ctx.input_name(index), dtype=tensor.dtype.lower()))
+        ctx.tensors[index] = inputs[-1]
+    for op in tfl.operators:
+        if op.opcode in PASS_THROUGH_OPS and tfl.is_constant(op.inputs[0]):
+            continue  # part of a constant: decoded by model.constant()
+        spec = find(op.opcode)
+        if spec is None or spec.converter is None:
+            raise UnsupportedOpError(_unsupported(tfl, op))
+        outputs = spec.converter(ctx, op)
+        for index, value in zip(op.outputs, outputs):
+            ctx.tensors[index] = value
+    missing = [t for t in tfl.outputs if t not in ctx.tensors]
+    if missing:
+        raise UnsupportedOpError(f"no op computes the model outputs {missing}")
+    model_name = _sanitize(name or tfl.source.rsplit(".", 1)[0]) or "converted"
+    model = keras.Model(inputs, [ctx.tensors[t] for t in tfl.outputs], name=model_name)
+    transplant(model, tfl, overrides=ctx.weight_ops, strict=True)
+    return model
+
+
+def _unsupported(tfl: TFLiteModel, op: Operator) -> str:
+    ins = ", ".join(repr(tfl.tensor(t).name) for t in op.inputs if t >= 0)
+    outs = ", ".join(repr(tfl.tensor(t).name) for t in op.outputs)
+    return (f"op {op.index} ({op.opcode}) has no converter; inputs: {ins}; outputs: {outs}. "
+            f"Register one from a notebook with tflite2keras.register_op (see {DOCS_ADDING_AN_OP}).")
+
+
+def _sanitize(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.\-]", "_", name).strip("_")
