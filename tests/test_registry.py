@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import keras
+import numpy as np
 import pytest
+import tensorflow as tf
 
 import tflite2keras as t2k
 from tflite2keras import registry
@@ -64,15 +66,51 @@ ONE_OP_MODELS: dict[str, Callable[[], keras.Model]] = {
     "RESIZE_BILINEAR": _single(lambda: L.UpSampling2D(interpolation="bilinear")),
     "RESIZE_NEAREST_NEIGHBOR": _single(lambda: L.Resizing(17, 19, interpolation="nearest")),
 }
-#: Ops that no TF-converted Keras model contains; each is tested elsewhere, named here.
+#: opcode -> (input shape, TF function) for ops no standard Keras layer converts to.
+TF_FUNCTIONS: dict[str, tuple[tuple[int, ...], Callable[[Any], Any]]] = {
+    "DEPTH_TO_SPACE": ((5, 7, 12), lambda x: tf.nn.depth_to_space(x, 2)),
+    "STRIDED_SLICE": ((11, 13, 6), lambda x: x[:, 1:9, 2:13:3, 1:5]),
+    "MUL": ((5, 7, 3), lambda x: x * tf.constant(np.linspace(0.5, 2, 21, dtype=np.float32).reshape(1, 7, 3))),
+    "ADD": ((5, 7, 3), lambda x: x + tf.constant(np.linspace(-1, 1, 3, dtype=np.float32))),
+}
+#: Ops that no converter test can produce; each is tested elsewhere, named here.
 TESTED_ELSEWHERE = {
     "Convolution2DTransposeBias": "test_custom_transpose_conv_matches_transpose_conv_layout",
 }
 
 
 def test_every_registered_op_has_a_test() -> None:
-    missing = sorted(set(registry.specs()) - set(ONE_OP_MODELS) - set(TESTED_ELSEWHERE))
+    missing = sorted(set(registry.specs()) - set(ONE_OP_MODELS) - set(TF_FUNCTIONS) - set(TESTED_ELSEWHERE))
     assert not missing, f"registered ops without a one-op test: {missing}"
+
+
+def _from_function(shapes: list[tuple[int, ...]], function: Callable[..., Any]) -> bytes:
+    """TFLite bytes of ``function`` traced with a static batch of 1, as MediaPipe's models are."""
+    specs = [tf.TensorSpec((1, *shape), tf.float32) for shape in shapes]
+    concrete = tf.function(function).get_concrete_function(*specs)
+    return bytes(tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert())
+
+
+@pytest.mark.parametrize("opcode", sorted(set(ONE_OP_MODELS) | set(TF_FUNCTIONS)))
+def test_one_op_convert(opcode: str, to_tflite: Any, tmp_path: Any) -> None:
+    if opcode in TF_FUNCTIONS:
+        shape, function = TF_FUNCTIONS[opcode]
+        data = _from_function([shape], function)
+    else:
+        keras.utils.set_random_seed(1)
+        source = ONE_OP_MODELS[opcode]()
+        data = _from_function([tuple(x.shape[1:]) for x in source.inputs],
+                              lambda *xs: source(list(xs) if len(xs) > 1 else xs[0]))
+    tfl = t2k.read(data)
+    assert opcode in {op.opcode for op in tfl.operators}
+    model = t2k.convert(data)
+    report = t2k.verify(model, data, samples=2, per_layer=True)
+    assert report.ok, str(report)
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    sample = [np.random.default_rng(3).uniform(-1, 1, (3, *x.shape[1:])).astype(np.float32) for x in model.inputs]
+    for a, b in zip(keras.tree.flatten(model(sample)), keras.tree.flatten(reloaded(sample))):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 @pytest.mark.parametrize("opcode", sorted(ONE_OP_MODELS))

@@ -10,7 +10,7 @@ pairs the weightless layers too, such as pools, so that ``lint`` can check them 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from .matching import Match
 from .model import Operator, TFLiteModel
@@ -23,21 +23,30 @@ _ACTIVATION_LAYERS = ("ReLU", "Activation")
 
 @dataclass(frozen=True)
 class Pair:
-    """A Keras layer, its TFLite op, and the TFLite tensor its output equals (or None)."""
+    """A Keras layer, its TFLite op, and the TFLite tensor its output equals (or None).
+
+    ``sources`` are the Keras tensors, each with its TFLite tensor, from which the layer's
+    output is computed without passing another compared tensor: the layer's inputs, or,
+    for an activation TFLite fused into a conv, the conv's inputs.
+    """
 
     layer: Any
     op: Operator
     tensor: int | None
     fused: bool = False
+    sources: tuple[tuple[Any, int], ...] = ()
 
 
-def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match]) -> list[Pair]:
+def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match],
+          fits: Callable[[Operator, Any], bool] | None = None) -> list[Pair]:
     """Pair Keras layers with TFLite ops in Keras graph order.
 
     Args:
         keras_model: a functional Keras model.
         tfl: the TFLite model.
         matches: weight matches from :func:`tflite2keras.matching.match_layers`.
+        fits: when given, a weight layer without a match is paired only with an op for
+            which ``fits(op, layer)`` holds (used for structural matching).
 
     Returns:
         One :class:`Pair` per Keras layer that could be paired. A layer whose output
@@ -63,7 +72,7 @@ def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match]) -> list[Pair
                 pairs.append(Pair(layer, op, None, fused=True))
             elif kind == "BatchNormalization" or kind in _ACTIVATION_LAYERS:
                 tensor_of[out] = op.outputs[0]
-                pairs.append(Pair(layer, op, op.outputs[0], fused=True))
+                pairs.append(Pair(layer, op, op.outputs[0], True, _sources(nodes[0].input_tensors, tensor_of)))
             continue
         ins = [tensor_of.get(i) for i in in_ids]
         if not ins or None in ins:
@@ -72,9 +81,10 @@ def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match]) -> list[Pair
             producer = tfl.producer(ins[0])
             if producer is not None:
                 tensor_of[out] = ins[0]
-                pairs.append(Pair(layer, producer, ins[0], fused=True))
+                pairs.append(Pair(layer, producer, ins[0], True, _sources(nodes[0].input_tensors, tensor_of)))
             continue
-        op = weight_op.get(layer.name) or _consumer(tfl, ins, layer, claimed)
+        accept = fits if (fits is not None and layer.weights) else None
+        op = weight_op.get(layer.name) or _consumer(tfl, ins, layer, claimed, accept)
         if op is None:
             continue
         claimed.add(op.index)
@@ -83,8 +93,24 @@ def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match]) -> list[Pair
             pairs.append(Pair(layer, op, None))
         else:
             tensor_of[out] = op.outputs[0]
-            pairs.append(Pair(layer, op, op.outputs[0]))
+            pairs.append(Pair(layer, op, op.outputs[0], False, _sources(nodes[0].input_tensors, tensor_of)))
     return pairs
+
+
+def _sources(keras_tensors: Any, tensor_of: dict[int, int]) -> tuple[tuple[Any, int], ...]:
+    """Walk back from ``keras_tensors`` to the nearest Keras tensors paired with TFLite tensors."""
+    out: dict[int, tuple[Any, int]] = {}
+    stack = list(keras_tensors)
+    while stack:
+        kt = stack.pop()
+        if id(kt) in tensor_of:
+            out.setdefault(id(kt), (kt, tensor_of[id(kt)]))
+            continue
+        history = getattr(kt, "_keras_history", None)
+        if history is None:
+            return ()
+        stack += list(history.operation._inbound_nodes[history.node_index].input_tensors)
+    return tuple(out.values())
 
 
 def input_tensors(keras_model: Any, tfl: TFLiteModel) -> list[int]:
@@ -119,12 +145,15 @@ def _reachable(tfl: TFLiteModel, tensor: int) -> set[int]:
     return seen
 
 
-def _consumer(tfl: TFLiteModel, ins: list[int], layer: Any, claimed: set[int]) -> Operator | None:
+def _consumer(tfl: TFLiteModel, ins: list[int], layer: Any, claimed: set[int],
+              accept: Callable[[Operator, Any], bool] | None = None) -> Operator | None:
     reach = [_reachable(tfl, t) for t in ins]
     for tensor in reach[0]:
         for op in tfl.consumers(tensor):
             spec = find(op.opcode)
             if op.index in claimed or spec is None or not spec.accepts(layer):
+                continue
+            if accept is not None and not accept(op, layer):
                 continue
             if all(any(t in r for t in op.inputs) for r in reach):
                 return op

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from .errors import UnsupportedOpError
-from .mapping import op_names, scope_names
+from .mapping import assign_names, op_names, scope_names
 from .model import PASS_THROUGH_OPS, Operator, TFLiteModel
 from .reader import read
-from .registry import find
+from .registry import find, weight_ops
 
 #: Where the docs show how to register a converter from a notebook.
 DOCS_ADDING_AN_OP = "README.md, section 'Adding an op'"
@@ -39,6 +39,9 @@ class ConvertContext:
         self.weight_ops: dict[str, str] = {}
         self._names: set[str] = set()
         self._output_names = {t: _sanitize(tfl.tensor(t).name) for t in tfl.outputs}
+        self._weight_names = assign_names({
+            op.index: [n for n in op_names(tfl, op, _kernel_slots(op)) if not n.startswith("model")]
+            for op in weight_ops(tfl)})
 
     def input(self, op: Operator, slot: int = 0) -> Any:
         """The Keras tensor that feeds ``op``'s input ``slot``."""
@@ -72,10 +75,8 @@ class ConvertContext:
         The op's output tensor name, when it is a model output; else the layer scope in the
         TFLite names (``model_1/model/conv2d_4/Conv2D`` -> ``conv2d_4``); else op kind and index.
         """
-        spec = find(op.opcode)
-        slots = tuple(w.slot for w in spec.weights if w.role != "bias") if (weights and spec) else ()
         candidates = [self._output_names.get(op.outputs[0], "")] if op.outputs else []
-        candidates += op_names(self.tfl, op, slots)[:1] if slots else []
+        candidates += [self._weight_names.get(op.index, "")] if weights else []
         candidates += scope_names(self.tfl.tensor(op.outputs[0]).name)[:1] if op.outputs else []
         candidates.append(f"{op.opcode.lower()}_{op.index}")
         for candidate in candidates:
@@ -176,6 +177,11 @@ def _unsupported(tfl: TFLiteModel, op: Operator) -> str:
     outs = ", ".join(repr(tfl.tensor(t).name) for t in op.outputs)
     return (f"op {op.index} ({op.opcode}) has no converter; inputs: {ins}; outputs: {outs}. "
             f"Register one from a notebook with tflite2keras.register_op (see {DOCS_ADDING_AN_OP}).")
+
+
+def _kernel_slots(op: Operator) -> tuple[int, ...]:
+    spec = find(op.opcode)
+    return tuple(w.slot for w in spec.weights if w.role != "bias") if spec else ()
 
 
 def _sanitize(name: str) -> str:

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import re
 from dataclasses import dataclass, field, replace
@@ -132,6 +133,43 @@ def op_names(model: TFLiteModel, op: Operator, weight_slots: tuple[int, ...]) ->
     for name in tensors:
         names += [n for n in scope_names(name) if n not in names]
     return names
+
+
+def assign_names(candidates: dict[int, list[str]]) -> dict[int, str]:
+    """Give each op one of its candidate names, each name to one op, rarest names first.
+
+    A fused, deduplicated constant names several layers, so ``depthwise_conv2d_20`` may be
+    a candidate of three ops while only one of them is that layer. Pairs are taken in
+    order of (how many unnamed ops still list the name, its rank in the op's list, op
+    index), so every op first gets a name only it carries.
+
+    Example:
+        >>> assign_names({178: ["dw_20", "dw_15"], 181: ["dw_20", "dw_16"], 236: ["dw_20", "bn_55"]})
+        {178: 'dw_15', 181: 'dw_16', 236: 'dw_20'}
+    """
+    holders: dict[str, set[int]] = {}
+    for op, names in candidates.items():
+        for name in names:
+            holders.setdefault(name, set()).add(op)
+    heap = [(len(holders[n]), rank, op, n) for op, names in candidates.items() for rank, n in enumerate(names)]
+    heapq.heapify(heap)
+    out: dict[int, str] = {}
+    taken: set[str] = set()
+    while heap:
+        count, rank, op, name = heapq.heappop(heap)
+        if op in out or name in taken:
+            continue
+        live = len(holders[name])
+        if live < count:
+            heapq.heappush(heap, (live, rank, op, name))
+            continue
+        out[op] = name
+        taken.add(name)
+        for other in candidates[op]:  # names this op gave up are now rarer for their other holders
+            holders[other].discard(op)
+            for holder in holders[other]:
+                heapq.heappush(heap, (len(holders[other]), candidates[holder].index(other), holder, other))
+    return dict(sorted(out.items()))
 
 
 def fingerprint(model: TFLiteModel) -> str:

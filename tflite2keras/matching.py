@@ -57,13 +57,6 @@ def match_layers(keras_model: Any, tfl: TFLiteModel, table: MappingTable | None,
     ops = weight_ops(tfl)
     free = {op.index: op for op in ops}
     names_of = {op.index: op_names(tfl, op, _name_slots(find(op.opcode))) for op in ops}
-    by_name: dict[str, list[int]] = {}
-    for op in ops:  # "name": the op's own scope; "~name": any scope fused into its tensors
-        names = names_of[op.index]
-        for rank, name in enumerate(names):
-            by_name.setdefault(name if rank == 0 else "~" + name, []).append(op.index)
-        if names and names[0].endswith("_1"):  # Keras 3 exports layer "conv" under scope "conv_1"
-            by_name.setdefault("=" + names[0][:-2], []).append(op.index)
     matches: dict[str, Match] = {}
 
     def claim(layer: Any, op: Operator, rule: str) -> None:
@@ -85,25 +78,58 @@ def match_layers(keras_model: Any, tfl: TFLiteModel, table: MappingTable | None,
             target = table.target(layer.name)
         if target is not None:
             claim(layer, _resolve(tfl, target[0], target[1], layer, ops, names_of), target[1])
-    for prefix in ("", "~", "="):  # 3. names: own scope, then fused scopes, then Keras 3 export scopes
-        for layer in layers:
-            if layer.name in matches or _bn(layer):
-                continue
-            candidates = [i for i in by_name.get(prefix + layer.name, [])
-                          if i in free and find(free[i].opcode).accepts(layer)]
-            if candidates:
-                claim(layer, free[candidates[0]], "name")
-    remaining = [op for op in ops if op.index in free]
-    for layer in layers:  # 4. structure: graph order, op kind and weight shapes
-        if layer.name in matches or _bn(layer):
-            continue
-        for op in remaining:
-            if op.index in free and _fits(tfl, op, layer):
+    pending = [la for la in layers if la.name not in matches and not _bn(la)]
+    for layer, index in _by_name(pending, names_of, free):  # 3. names
+        claim(layer, free[index], "name")
+    pending = [la for la in pending if la.name not in matches]
+    if pending:  # 4. structure: follow the graph from the inputs, by op kind and weight shape
+        from .align import align
+
+        fits = lambda op, layer: op.index in free and _fits(tfl, op, layer)  # noqa: E731
+        for pair in align(keras_model, tfl, list(matches.values()), fits=fits):
+            if pair.layer in pending and pair.layer.name not in matches and pair.op.index in free:
+                claim(pair.layer, pair.op, "structure")
+    for layer in pending:  # 5. structure, in graph order, for what the walk could not reach
+        if layer.name not in matches:
+            op = next((op for op in ops if op.index in free and _fits(tfl, op, layer)), None)
+            if op is not None:
                 claim(layer, op, "structure")
-                break
     ordered = [matches[la.name] for la in layers if la.name in matches]
     unmatched = [la for la in layers if la.name not in matches and not _bn(la)]
     return ordered, unmatched, [op for op in ops if op.index in free]
+
+
+def _by_name(layers: list[Any], names_of: dict[int, list[str]], free: dict[int, Operator]) -> list[tuple[Any, int]]:
+    """Pair layers with ops whose TFLite names carry the layer's name, one to one.
+
+    Fused and deduplicated constants carry the names of several layers, so a name can
+    point at several ops. Layers that only one free op names are paired first; each
+    pairing removes an op, which can make another layer's choice unique. What stays
+    ambiguous goes to the op where the name ranks best (its own scope before fused
+    ones), then to the first in graph order. A Keras 3 export names layer ``conv``'s
+    scope ``conv_1``; that counts when nothing else names the layer.
+    """
+    def candidates(layer: Any) -> list[tuple[int, int]]:
+        found = [(names.index(layer.name), i) for i, names in names_of.items()
+                 if i in free and layer.name in names and find(free[i].opcode).accepts(layer)]
+        return found or [(0, i) for i, names in names_of.items() if i in free and names[:1] == [layer.name + "_1"]
+                         and find(free[i].opcode).accepts(layer)]
+
+    taken: set[int] = set()
+    pairs: list[tuple[Any, int]] = []
+    todo = {la.name: (la, candidates(la)) for la in layers}
+    while todo:
+        live = {n: (la, [(r, i) for r, i in c if i not in taken]) for n, (la, c) in todo.items()}
+        live = {n: v for n, v in live.items() if v[1]}
+        if not live:
+            break
+        unique = [(n, v) for n, v in live.items() if len({i for _, i in v[1]}) == 1]
+        name, (layer, options) = unique[0] if unique else min(live.items(), key=lambda kv: min(kv[1][1]))
+        index = min(options)[1]
+        pairs.append((layer, index))
+        taken.add(index)
+        todo = {n: v for n, v in live.items() if n != name}
+    return pairs
 
 
 def _name_slots(spec: OpSpec | None) -> tuple[int, ...]:

@@ -10,6 +10,7 @@ gives the noise floor on intermediate tensors, which XNNPACK does not expose.
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any, Iterable
 
 import numpy as np
@@ -44,7 +45,9 @@ def make_interpreter(tfl: TFLiteModel, kernels: str = "xnnpack", preserve: bool 
     elif kernels == "builtin_ref":
         kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_REF
     try:
-        interpreter = module.Interpreter(**kwargs)
+        with warnings.catch_warnings():  # preserving tensors is what per-layer checks are for
+            warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors.*")
+            interpreter = module.Interpreter(**kwargs)
         interpreter.allocate_tensors()
     except (RuntimeError, ValueError) as err:
         custom = sorted({op.opcode for op in tfl.operators if op.is_custom})
