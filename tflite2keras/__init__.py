@@ -30,6 +30,7 @@ from .mapping import MappingTable
 from .model import Operator, Tensor, TFLiteModel
 from .reader import read
 from .registry import register_op
+from .surgery import truncate
 from .transplant import TransplantReport, transplant
 from .verify import VerifyReport, verify
 
@@ -57,5 +58,5 @@ __all__ = [
     "Finding", "InvalidModelError", "convert", "MappingError", "MappingTable", "Operator", "ShapeMismatchError",
     "Tensor", "TFLiteModel", "Tflite2KerasError", "TransplantReport", "UnsupportedOpError",
     "VerificationError", "VerifyReport", "errors", "layers", "lint", "read", "register_op", "registry",
-    "transplant", "verify", "zoo",
+    "transplant", "truncate", "verify", "zoo",
 ]

@@ -167,7 +167,9 @@ def convert(source: Any, *, name: str | None = None) -> Any:
     if missing:
         raise UnsupportedOpError(f"no op computes the model outputs {missing}")
     model_name = _sanitize(name or tfl.source.rsplit(".", 1)[0]) or "converted"
-    model = keras.Model(inputs, [ctx.tensors[t] for t in tfl.outputs], name=model_name)
+    outputs = [ctx.tensors[t] for t in tfl.outputs]
+    model = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
+                        name=model_name)
     transplant(model, tfl, overrides=ctx.weight_ops, strict=True)
     return model
 

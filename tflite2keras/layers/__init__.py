@@ -13,7 +13,11 @@ Example:
 
 from __future__ import annotations
 
+from .mediapipe import Landmarks2TransformMatrix, TransformLandmarks, TransformTensorBilinear
 from .padding import ChannelPadding
 from .tensor_ops import AddConstant, DepthToSpace, MultiplyConstant, StridedSlice
 
-__all__ = ["AddConstant", "ChannelPadding", "DepthToSpace", "MultiplyConstant", "StridedSlice"]
+__all__ = [
+    "AddConstant", "ChannelPadding", "DepthToSpace", "Landmarks2TransformMatrix", "MultiplyConstant",
+    "StridedSlice", "TransformLandmarks", "TransformTensorBilinear",
+]

@@ -90,12 +90,12 @@ def _two_rows(matrix: Any) -> tuple[Any, ...]:
 def _check_matrix(shape: Shape, layer: str) -> None:
     sizes = shape[1:]
     if None not in sizes and (len(sizes) == 0 or math.prod(sizes) < 8):
-        raise InvalidArgumentError(f"{layer} needs a matrix with at least 8 values per batch entry. Received: shape={shape}")
+        raise InvalidArgumentError(f"{layer} needs at least 8 matrix values per batch entry. Received: shape={shape}")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class TransformTensorBilinear(keras.layers.Layer):
-    """Sample an NHWC tensor at affinely transformed pixel positions (MediaPipe ``TransformTensorBilinear`` v2).
+    """Sample an NHWC tensor at transformed positions (MediaPipe ``TransformTensorBilinear`` v2).
 
     Output pixel ``(x, y)`` reads input position ``M @ (x + 0.5, y + 0.5) - 0.5`` (rows 0
     and 1 of the matrix, columns 0, 1, 3), bilinearly. A position with ``x < 0``,
@@ -122,26 +122,24 @@ class TransformTensorBilinear(keras.layers.Layer):
         super().__init__(**kwargs)
         self.output_height = int(output_height)
         self.output_width = int(output_width)
-        if self.output_height < 1 or self.output_width < 1:
-            raise InvalidArgumentError(
-                f"output size must be positive. Received: output_height={output_height}, output_width={output_width}"
-            )
+        if min(self.output_height, self.output_width) < 1:
+            raise InvalidArgumentError(f"output size must be positive. Received: {output_height}x{output_width}")
 
     def call(self, inputs: Sequence[Any]) -> Any:
         image, matrix = inputs
         height, width, channels = (ops.shape(image)[i] for i in (1, 2, 3))
         m0, m1, _, m3, m4, m5, _, m7 = _two_rows(ops.cast(matrix, image.dtype))
         # The half-pixel correction folded into the translation, in double as the kernel does it.
-        m3, m7 = (ops.cast(ops.cast(t, "float64") + (ops.cast(a, "float64") * 0.5 + ops.cast(b, "float64") * 0.5 - 0.5),
-                           image.dtype) for t, a, b in ((m3, m0, m1), (m7, m4, m5)))
+        f64 = lambda v: ops.cast(v, "float64")  # noqa: E731
+        m3 = ops.cast(f64(m3) + (f64(m0) * 0.5 + f64(m1) * 0.5 - 0.5), image.dtype)
+        m7 = ops.cast(f64(m7) + (f64(m4) * 0.5 + f64(m5) * 0.5 - 0.5), image.dtype)
         xs = ops.cast(ops.arange(self.output_width), image.dtype)[None, None, :]
         ys = ops.cast(ops.arange(self.output_height), image.dtype)[None, :, None]
         col = lambda v: v[:, None, None]  # noqa: E731
         tx = (col(m0) * xs + col(m1) * ys) + col(m3)
         ty = (col(m4) * xs + col(m5) * ys) + col(m7)
-        w_max = ops.cast(width - 1, image.dtype)
-        h_max = ops.cast(height - 1, image.dtype)
-        inside = (tx >= 0) & (tx <= w_max) & (ty >= 0) & (ty <= h_max)
+        w_max, h_max = ops.cast(width - 1, image.dtype), ops.cast(height - 1, image.dtype)
+        inside = (tx >= 0) & (tx <= w_max) & (ty >= 0) & (ty <= h_max)  # no blending with a border
         x0f, y0f = ops.floor(tx), ops.floor(ty)
         right, lower = tx - x0f, ty - y0f
         x0 = ops.clip(ops.cast(x0f, "int32"), 0, width - 1)
@@ -158,10 +156,9 @@ class TransformTensorBilinear(keras.layers.Layer):
             value = ops.reshape(value, (batch, self.output_height, self.output_width, channels))
             return ops.where(ok[..., None], value, ops.zeros_like(value))
 
-        q11 = read(y0, x0, inside)
-        q21 = read(y0, x1, x1_ok)
-        q12 = read(y1, x0, y1_ok)
-        q22 = read(y1, x1, x1_ok & y1_ok)
+        # Corners past the last row/column read 0 (their weight is 0 there anyway).
+        q11, q21 = read(y0, x0, inside), read(y0, x1, x1_ok)
+        q12, q22 = read(y1, x0, y1_ok), read(y1, x1, x1_ok & y1_ok)
         right, lower = right[..., None], lower[..., None]
         upper_row = (1.0 - right) * q11 + right * q21
         lower_row = (1.0 - right) * q12 + right * q22
@@ -174,7 +171,7 @@ class TransformTensorBilinear(keras.layers.Layer):
     def compute_output_shape(self, input_shape: Sequence[Shape]) -> Shape:
         image_shape, matrix_shape = input_shape
         if len(image_shape) != 4:
-            raise InvalidArgumentError(f"TransformTensorBilinear needs a 4D NHWC tensor. Received: shape={image_shape}")
+            raise InvalidArgumentError(f"TransformTensorBilinear needs an NHWC tensor. Received: shape={image_shape}")
         _check_matrix(tuple(matrix_shape), "TransformTensorBilinear")
         return (image_shape[0], self.output_height, self.output_width, image_shape[3])
 
@@ -213,6 +210,9 @@ class Landmarks2TransformMatrix(keras.layers.Layer):
                [0., 1., 0., 0.]], dtype=float32)
     """
 
+    _FIELDS = ("left_rotation_idx", "right_rotation_idx", "subset_idxs", "output_height", "output_width",
+               "scale_x", "scale_y", "target_rotation_radians")
+
     def __init__(self, left_rotation_idx: int, right_rotation_idx: int, subset_idxs: Sequence[int],
                  output_height: int, output_width: int, scale_x: float, scale_y: float,
                  target_rotation_radians: float = 0.0, **kwargs: Any) -> None:
@@ -227,15 +227,11 @@ class Landmarks2TransformMatrix(keras.layers.Layer):
         self.target_rotation_radians = float(target_rotation_radians)
         indices = [self.left_rotation_idx, self.right_rotation_idx, *self.subset_idxs]
         if not self.subset_idxs or min(indices) < 0 or min(self.output_height, self.output_width) < 1:
-            raise InvalidArgumentError(
-                "Landmarks2TransformMatrix needs non-negative landmark indices, a non-empty subset and a "
-                f"positive output size. Received: {self._options()}"
-            )
+            raise InvalidArgumentError("Landmarks2TransformMatrix needs non-negative indices, a non-empty subset "
+                                       f"and a positive output size. Received: {self._options()}")
 
     def _options(self) -> dict[str, Any]:
-        names = ("left_rotation_idx", "right_rotation_idx", "subset_idxs", "output_height", "output_width",
-                 "scale_x", "scale_y", "target_rotation_radians")
-        return {name: getattr(self, name) for name in names}
+        return {name: getattr(self, name) for name in self._FIELDS}
 
     def call(self, inputs: Any) -> Any:
         left = inputs[:, self.left_rotation_idx]
@@ -266,12 +262,10 @@ class Landmarks2TransformMatrix(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 3 or input_shape[2] != 3:
-            raise InvalidArgumentError(f"Landmarks2TransformMatrix needs landmarks of shape (batch, n, 3). Received: shape={input_shape}")
+            raise InvalidArgumentError(f"Landmarks2TransformMatrix needs (batch, n, 3). Received: shape={input_shape}")
         largest = max(self.left_rotation_idx, self.right_rotation_idx, *self.subset_idxs)
         if input_shape[1] is not None and largest >= input_shape[1]:
-            raise InvalidArgumentError(
-                f"landmark index {largest} is out of range for {input_shape[1]} landmarks. Received: shape={input_shape}"
-            )
+            raise InvalidArgumentError(f"landmark index {largest} is out of range. Received: shape={input_shape}")
         return (input_shape[0], 4, 4)
 
     def get_config(self) -> dict[str, Any]:
@@ -313,9 +307,7 @@ class TransformLandmarks(keras.layers.Layer):
     def compute_output_shape(self, input_shape: Sequence[Shape]) -> Shape:
         landmarks_shape, matrix_shape = input_shape
         if len(landmarks_shape) != 3 or landmarks_shape[2] not in (2, 3):
-            raise InvalidArgumentError(
-                f"TransformLandmarks needs landmarks of shape (batch, n, 2 or 3). Received: shape={landmarks_shape}"
-            )
+            raise InvalidArgumentError(f"TransformLandmarks needs (batch, n, 2 or 3). Received: shape={landmarks_shape}")
         _check_matrix(tuple(matrix_shape), "TransformLandmarks")
         return tuple(landmarks_shape)
 

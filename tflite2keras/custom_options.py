@@ -1,0 +1,208 @@
+"""Decode the custom options of MediaPipe's custom TFLite ops into named fields.
+
+A custom op stores its attributes as opaque bytes (``Operator.custom_options``). The
+four MediaPipe ops of the corpus use two encodings, read exactly as MediaPipe's
+kernels (``mediapipe/util/tflite/operations``) and the TFLite GPU delegate's parsers
+read them:
+
+* ``Convolution2DTransposeBias``: a raw little-endian C struct, the first 12 bytes of
+  ``TfLiteTransposeConvParams``: ``int32 padding`` (1 SAME, 2 VALID; 0 "unknown" gets
+  no padding like VALID), ``int32 stride_width``, ``int32 stride_height``.
+* ``Landmarks2TransformMatrix`` (version 2), ``TransformTensorBilinear`` (version 2)
+  and ``TransformLandmarks``: a flexbuffers map. ``TransformLandmarks`` version 2
+  ignores its options (the corpus stores none).
+
+Example:
+    >>> from tflite2keras import custom_options
+    >>> custom_options.parse("Convolution2DTransposeBias", bytes([1, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0]))
+    {'padding': 'SAME', 'stride_width': 2, 'stride_height': 2}
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import Any, Callable
+
+from flatbuffers import flexbuffers
+
+from .errors import InvalidModelError, Tflite2KerasError, UnsupportedOpError
+
+#: ``TfLitePadding`` codes as the MediaPipe kernel treats them (only SAME pads).
+_PADDING = {0: "VALID", 1: "SAME", 2: "VALID"}
+_INT32 = (-(2**31), 2**31 - 1)
+
+
+def parse(opcode: str, data: bytes | None, *, index: int | None = None) -> dict[str, Any]:
+    """Decode a MediaPipe custom op's options into a dict of named, validated fields.
+
+    Args:
+        opcode: the custom code, e.g. ``"TransformTensorBilinear"``.
+        data: the operator's ``custom_options`` bytes (None or empty when it has none).
+        index: the operator's index, only used to name it in error messages.
+
+    Returns:
+        ``Convolution2DTransposeBias``: ``padding`` ("SAME"/"VALID"), ``stride_width``,
+        ``stride_height``. ``Landmarks2TransformMatrix``: ``left_rotation_idx``,
+        ``right_rotation_idx``, ``subset_idxs`` (a flat tuple), ``output_height``,
+        ``output_width``, ``scale_x``, ``scale_y``, ``target_rotation_radians`` (0.0 when
+        absent, as MediaPipe reads a missing key). ``TransformTensorBilinear``:
+        ``output_height``, ``output_width``. ``TransformLandmarks``: ``{}``, or the
+        version-1 keys ``dimensions`` / ``scale`` when present.
+
+    Raises:
+        UnsupportedOpError: ``opcode`` is not one of the four ops, or the options are
+            those of an older op version (Landmarks2TransformMatrix v1).
+        InvalidModelError: the bytes are truncated, not the expected encoding, miss a
+            required field, or hold a value MediaPipe's kernel would reject.
+
+    Example:
+        >>> from flatbuffers import flexbuffers
+        >>> raw = flexbuffers.Dumps({"output_height": 16, "output_width": 16})
+        >>> parse("TransformTensorBilinear", bytes(raw))
+        {'output_height': 16, 'output_width': 16}
+    """
+    decoder = _DECODERS.get(opcode)
+    where = f"op {index} ({opcode})" if index is not None else opcode
+    if decoder is None:
+        raise UnsupportedOpError(
+            f"{where}: no custom-options decoder for this op; known: {sorted(_DECODERS)}"
+        )
+    raw = bytes(data or b"")
+    try:
+        return decoder(raw)
+    except Tflite2KerasError as err:
+        raise type(err)(f"{where} custom options: {err}") from err
+    except Exception as err:  # flexbuffers/struct raise many types on corrupt bytes
+        raise InvalidModelError(
+            f"{where} custom options: {len(raw)} bytes are malformed ({type(err).__name__}: {err})"
+        ) from err
+
+
+def supported_ops() -> tuple[str, ...]:
+    """The custom codes :func:`parse` decodes.
+
+    Example:
+        >>> "TransformLandmarks" in supported_ops()
+        True
+    """
+    return tuple(sorted(_DECODERS))
+
+
+# -- raw C struct -------------------------------------------------------------------
+def _transpose_conv_bias(raw: bytes) -> dict[str, Any]:
+    if len(raw) < 12:
+        raise InvalidModelError(f"expected a 12-byte TfLiteTransposeConvParams struct, received {len(raw)} bytes")
+    padding, stride_w, stride_h = struct.unpack_from("<iii", raw)
+    if padding not in _PADDING:
+        raise InvalidModelError(f"padding code must be 0, 1 (SAME) or 2 (VALID). Received: padding={padding}")
+    if stride_w < 1 or stride_h < 1:
+        raise InvalidModelError(
+            f"strides must be positive. Received: stride_width={stride_w}, stride_height={stride_h}"
+        )
+    return {"padding": _PADDING[padding], "stride_width": stride_w, "stride_height": stride_h}
+
+
+# -- flexbuffers --------------------------------------------------------------------
+def _flex_map(raw: bytes) -> dict[str, Any]:
+    """The root map's entries as ``{key: Ref}``, with lengths checked against the data."""
+    root = flexbuffers.GetRoot(raw)
+    if not root.IsMap:
+        raise InvalidModelError("expected a flexbuffers map at the root")
+    root_map = root.AsMap
+    keys, values = root_map.Keys, root_map.Values
+    if not len(keys) == len(values) <= len(raw):
+        raise InvalidModelError(f"the map claims {len(keys)} keys and {len(values)} values in {len(raw)} bytes")
+    return {key.AsKey: values[i] for i, key in enumerate(keys)}
+
+
+def _int(entries: dict[str, Any], key: str, minimum: int) -> int:
+    ref = _required(entries, key)
+    if not ref.IsInt:
+        raise InvalidModelError(f"{key} must be an integer, received flexbuffer type {ref._type.name}")
+    value = ref.AsInt
+    if not max(minimum, _INT32[0]) <= value <= _INT32[1]:
+        raise InvalidModelError(f"{key} must be an int32 >= {minimum}. Received: {key}={value}")
+    return value
+
+
+def _float(entries: dict[str, Any], key: str, positive: bool, default: float | None = None) -> float:
+    if default is not None and key not in entries:
+        return default
+    ref = _required(entries, key)
+    if not (ref.IsFloat or ref.IsInt):
+        raise InvalidModelError(f"{key} must be a number, received flexbuffer type {ref._type.name}")
+    value = float(ref.AsFloat)
+    if not math.isfinite(value) or (positive and value <= 0):
+        kind = "finite positive" if positive else "finite"
+        raise InvalidModelError(f"{key} must be a {kind} number. Received: {key}={value}")
+    return value
+
+
+def _int_vector(entries: dict[str, Any], key: str, limit: int) -> tuple[int, ...]:
+    ref = _required(entries, key)
+    if ref.IsTypedVector or ref.IsFixedTypedVector:
+        vector = ref.AsTypedVector if ref.IsTypedVector else ref.AsFixedTypedVector
+    elif ref.IsVector:
+        vector = ref.AsVector
+    else:
+        raise InvalidModelError(f"{key} must be a vector of integers, received flexbuffer type {ref._type.name}")
+    if len(vector) > limit:
+        raise InvalidModelError(f"{key} claims {len(vector)} entries, more than {limit} bytes can hold")
+    items = [vector[i] for i in range(len(vector))]
+    if not all(item.IsInt for item in items):
+        raise InvalidModelError(f"{key} must hold integers only")
+    return tuple(item.AsInt for item in items)
+
+
+def _required(entries: dict[str, Any], key: str) -> Any:
+    if key not in entries:
+        raise InvalidModelError(f"the required key {key!r} is missing; present: {sorted(entries)}")
+    return entries[key]
+
+
+def _landmarks_to_transform_matrix(raw: bytes) -> dict[str, Any]:
+    entries = _flex_map(raw)
+    if "subset_idxs" not in entries and "subset" in entries:
+        raise UnsupportedOpError("these are version-1 options (subset, landmarks_range, ...); "
+                                 "only version 2 is supported")
+    subset = _int_vector(entries, "subset_idxs", len(raw))
+    if not subset or min(subset) < 0:
+        raise InvalidModelError(f"subset_idxs must be non-empty and non-negative. Received: {subset}")
+    return {
+        "left_rotation_idx": _int(entries, "left_rotation_idx", 0),
+        "right_rotation_idx": _int(entries, "right_rotation_idx", 0),
+        "subset_idxs": subset,
+        "output_height": _int(entries, "output_height", 1),
+        "output_width": _int(entries, "output_width", 1),
+        "scale_x": _float(entries, "scale_x", positive=True),
+        "scale_y": _float(entries, "scale_y", positive=True),
+        "target_rotation_radians": _float(entries, "target_rotation_radians", positive=False, default=0.0),
+    }
+
+
+def _transform_tensor_bilinear(raw: bytes) -> dict[str, Any]:
+    entries = _flex_map(raw)
+    return {"output_height": _int(entries, "output_height", 1), "output_width": _int(entries, "output_width", 1)}
+
+
+def _transform_landmarks(raw: bytes) -> dict[str, Any]:
+    if not raw:
+        return {}
+    entries = _flex_map(raw)
+    out: dict[str, Any] = {}
+    if "dimensions" in entries:
+        out["dimensions"] = _int(entries, "dimensions", 2)
+    if "scale" in entries:
+        out["scale"] = _float(entries, "scale", positive=False)
+    return out
+
+
+_DECODERS: dict[str, Callable[[bytes], dict[str, Any]]] = {
+    "Convolution2DTransposeBias": _transpose_conv_bias,
+    "Landmarks2TransformMatrix": _landmarks_to_transform_matrix,
+    "TransformLandmarks": _transform_landmarks,
+    "TransformTensorBilinear": _transform_tensor_bilinear,
+}
+
+__all__ = ["parse", "supported_ops"]

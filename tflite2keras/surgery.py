@@ -1,0 +1,70 @@
+"""Cut a TFLite model down to the ops that compute chosen tensors.
+
+The interpreter cannot run a model with custom ops it does not know (MediaPipe's
+``Landmarks2TransformMatrix`` ...), but it can run the part before them. ``truncate``
+keeps the ops those tensors depend on and makes the tensors the model's outputs, so the
+part can be verified on its own.
+
+Example:
+    >>> import tflite2keras as t2k
+    >>> model = t2k.read("face_landmark_with_attention.tflite")                # doctest: +SKIP
+    >>> first_custom = next(op for op in model.operators if op.is_custom)       # doctest: +SKIP
+    >>> prefix = t2k.truncate(model, [first_custom.inputs[0]])                  # doctest: +SKIP
+    >>> t2k.verify(t2k.convert(prefix), prefix).ok                              # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .errors import InvalidArgumentError
+from .model import TFLiteModel
+from .reader import read
+
+
+def needed_ops(tfl: TFLiteModel, tensors: Sequence[int]) -> list[int]:
+    """Indices of the ops that the given tensors depend on, in graph order."""
+    keep: set[int] = set()
+    stack = list(tensors)
+    while stack:
+        op = tfl.producer(stack.pop())
+        if op is not None and op.index not in keep:
+            keep.add(op.index)
+            stack += [t for t in op.inputs if t >= 0]
+    return sorted(keep)
+
+
+def truncate(source: Any, outputs: Sequence[int | str]) -> bytes:
+    """A copy of the model that computes only ``outputs`` (tensor indices or names).
+
+    Args:
+        source: a ``.tflite`` path, its bytes, or a :class:`TFLiteModel`.
+        outputs: the tensors that become the new model's outputs, in this order.
+
+    Returns:
+        The new model's bytes (subgraph 0 only; buffers are kept as they are).
+
+    Raises:
+        InvalidArgumentError: no outputs, or an output is a constant or a graph input.
+    """
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema  # TF's object API for the schema
+
+    tfl = read(source)
+    indices = [tfl.tensor(t).index for t in outputs]
+    if not indices:
+        raise InvalidArgumentError("truncate needs at least one output tensor")
+    for index in indices:
+        if tfl.producer(index) is None:
+            raise InvalidArgumentError(f"tensor {index} {tfl.tensor(index).name!r} is not computed by any op")
+    keep = needed_ops(tfl, indices)
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(tfl.data, 0))
+    graph = model.subgraphs[0]
+    graph.operators = [graph.operators[i] for i in keep]
+    graph.outputs = indices
+    model.subgraphs = [graph]
+    model.signatureDefs = []
+    builder = flatbuffers.Builder(len(tfl.data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
