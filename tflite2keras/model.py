@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +93,10 @@ NUMPY_DTYPES: dict[str, np.dtype] = {
 }
 #: Ops that only re-encode a constant: their output is "the same weight".
 PASS_THROUGH_OPS = ("DEQUANTIZE", "DENSIFY")
+#: A sparse tensor may expand to at most this many dense elements per byte of the file
+#: (at least ``_MIN_SPARSE_LIMIT``): a corrupt shape must not allocate gigabytes.
+_SPARSE_EXPANSION = 64
+_MIN_SPARSE_LIMIT = 2**24
 
 
 class TFLiteModel:
@@ -226,13 +231,26 @@ class TFLiteModel:
                     f"tensor {tensor.index} {tensor.name!r} is not a constant: it has no data"
                     + (f" and is computed by op {op.index} ({op.opcode})" if op else "")
                 )
-            return np.array(self.constant(op.inputs[0]))
+            value = self.constant(op.inputs[0])
+            if value.shape != tensor.shape:
+                raise InvalidModelError(
+                    f"tensor {tensor.index} {tensor.name!r} has shape {tensor.shape}, but op {op.index} "
+                    f"({op.opcode}) computes it from tensor {op.inputs[0]} of shape {value.shape}"
+                )
+            return np.array(value)
+        elements = math.prod(tensor.shape)  # Python ints: np.prod can wrap around to a plausible size
         if tensor.is_sparse:
+            limit = max(_MIN_SPARSE_LIMIT, _SPARSE_EXPANSION * len(self.data))
+            if elements > limit:
+                raise InvalidModelError(
+                    f"sparse tensor {tensor.index} {tensor.name!r}: shape {tensor.shape} has {elements} "
+                    f"elements, more than the {limit} a {len(self.data)}-byte file can plausibly encode"
+                )
             stored = densify(stored, tensor.shape, tensor.sparsity, tensor.name)
-        elif stored.size != int(np.prod(tensor.shape, dtype=np.int64)):
+        elif stored.size != elements:
             raise InvalidModelError(
                 f"tensor {tensor.index} {tensor.name!r}: shape {tensor.shape} needs "
-                f"{int(np.prod(tensor.shape, dtype=np.int64))} values, the buffer holds {stored.size}"
+                f"{elements} values, the buffer holds {stored.size}"
             )
         stored = stored.reshape(tensor.shape)
         if tensor.quantization is not None and stored.dtype.kind in "iu":
@@ -283,9 +301,21 @@ def _dequantize(q: np.ndarray, tensor: Tensor) -> np.ndarray:
     assert quant is not None
     scales = quant.scales.astype(np.float32)
     zero_points = quant.zero_points.astype(np.float32) if quant.zero_points.size else np.zeros_like(scales)
-    if scales.size == 1:
-        return (scales[0] * (q.astype(np.float32) - zero_points.reshape(-1)[0])).astype(np.float32)
-    axis = quant.quantized_dimension
+    with np.errstate(over="ignore", invalid="ignore"):  # checked below, with the tensor's name
+        if scales.size == 1:
+            value = (scales[0] * (q.astype(np.float32) - zero_points.reshape(-1)[0])).astype(np.float32)
+        else:
+            value = _dequantize_per_channel(q, tensor, quant.quantized_dimension, scales, zero_points)
+    if not np.isfinite(value).all():
+        raise InvalidModelError(
+            f"tensor {tensor.index} {tensor.name!r}: scales {scales[:4]} and zero points {zero_points[:4]} "
+            "dequantize to values beyond float32"
+        )
+    return value
+
+
+def _dequantize_per_channel(q: np.ndarray, tensor: Tensor, axis: int, scales: np.ndarray,
+                            zero_points: np.ndarray) -> np.ndarray:
     if not 0 <= axis < q.ndim or q.shape[axis] != scales.size or zero_points.size not in (1, scales.size):
         raise InvalidModelError(
             f"tensor {tensor.index} {tensor.name!r}: {scales.size} per-channel scales along axis {axis} "

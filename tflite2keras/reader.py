@@ -88,6 +88,7 @@ def _parse(data: bytes, name: str) -> TFLiteModel:
                for i in range(_count(graph.TensorsLength(), data, "the tensor list"))]
     operators = [_operator(graph.Operators(i), i, opcodes, len(tensors), data)
                  for i in range(_count(graph.OperatorsLength(), data, "the operator list"))]
+    _check_order(operators)
     inputs = _indices(_ints(graph, "Inputs", data, "graph inputs"), len(tensors), "graph input")
     outputs = _indices(_ints(graph, "Outputs", data, "graph outputs"), len(tensors), "graph output")
     return TFLiteModel(
@@ -148,6 +149,8 @@ def _tensor(t: Any, index: int, num_buffers: int, data: bytes) -> Tensor:
     q = t.Quantization()
     if q is not None and not q.ScaleIsNone() and _count(q.ScaleLength(), data, f"{what} scales"):
         scales = np.array(q.ScaleAsNumpy(), dtype=np.float32)
+        if not np.isfinite(scales).all():
+            raise InvalidModelError(f"{what} has non-finite quantization scales {scales[~np.isfinite(scales)][:4]}")
         zero_points = np.array(q.ZeroPointAsNumpy(), dtype=np.int64) if not q.ZeroPointIsNone() else np.zeros(0, np.int64)
         quant = Quantization(scales, zero_points, int(q.QuantizedDimension()))
     sparsity = t.Sparsity()
@@ -178,6 +181,23 @@ def _operator(op: Any, index: int, opcodes: list[tuple[str, int]], num_tensors: 
     elif not opcode.isupper() or opcode == "CUSTOM":
         custom = b""
     return Operator(index, opcode, version, inputs, outputs, fields, custom)
+
+
+def _check_order(operators: list[Operator]) -> None:
+    """Every input must be written by an earlier op: TFLite runs ops in file order, and
+    a cycle would send ``constant()`` through DEQUANTIZE/DENSIFY forever."""
+    first_writer: dict[int, int] = {}
+    for op in operators:
+        for t in op.outputs:
+            first_writer.setdefault(t, op.index)
+    for op in operators:
+        for t in op.inputs:
+            writer = first_writer.get(t)
+            if writer is not None and writer >= op.index:
+                raise InvalidModelError(
+                    f"op {op.index} ({op.opcode}) reads tensor {t}, which op {writer} writes: "
+                    "ops must come after the ops that compute their inputs"
+                )
 
 
 def _signatures(root: Any, data: bytes) -> dict[str, dict[str, dict[str, int]]]:
