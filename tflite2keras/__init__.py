@@ -24,7 +24,7 @@ from .errors import (
     UnsupportedOpError,
     VerificationError,
 )
-from .convert import convert
+from .convert import convert, load
 from .lint import Finding, lint
 from .mapping import MappingTable
 from .model import Operator, Tensor, TFLiteModel
@@ -55,7 +55,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Finding", "InvalidModelError", "convert", "MappingError", "MappingTable", "Operator", "ShapeMismatchError",
+    "Finding", "InvalidModelError", "convert", "load", "MappingError", "MappingTable", "Operator", "ShapeMismatchError",
     "Tensor", "TFLiteModel", "Tflite2KerasError", "TransplantReport", "UnsupportedOpError",
     "VerificationError", "VerifyReport", "errors", "layers", "lint", "read", "register_op", "registry",
     "transplant", "truncate", "verify", "zoo",

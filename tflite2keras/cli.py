@@ -1,8 +1,9 @@
-"""Command line: ``tflite2keras inspect FILE``.
+"""Command line: ``tflite2keras inspect | convert | verify``.
 
 Example:
     $ tflite2keras inspect palm_detection_lite.tflite
-    $ tflite2keras inspect --tensors pose_detection.tflite
+    $ tflite2keras convert selfie_segmentation.tflite -o selfie.keras --verify
+    $ tflite2keras verify selfie.keras selfie_segmentation.tflite --per-layer
 """
 
 from __future__ import annotations
@@ -36,6 +37,31 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from .convert import convert
+    from .verify import verify
+
+    model = convert(args.file)
+    model.save(args.output)
+    print(f"converted {args.file} -> {args.output}: {len(model.layers)} layers, "
+          f"{sum(int(v.numpy().size) for v in model.trainable_weights)} trainable parameters")
+    if args.verify:
+        report = verify(model, args.file, per_layer=args.per_layer)
+        print(report)
+        return 0 if report.ok else 1
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .convert import load
+    from .verify import verify
+
+    model = load(args.model)
+    report = verify(model, args.file, samples=args.samples, per_layer=args.per_layer)
+    print(report)
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with one subcommand per verb."""
     parser = argparse.ArgumentParser(
@@ -52,6 +78,27 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--tensors", action="store_true", help="also list every tensor")
     inspect.add_argument("--sparse", action="store_true", help="also list the sparse tensors")
     inspect.set_defaults(run=_inspect)
+    convert = commands.add_parser(
+        "convert", help="build a trainable Keras model from a .tflite file and save it as .keras",
+        description="Build a trainable Keras 3 model op by op from a TFLite file, with its exact weights, "
+                    "and save it. The result reloads with keras.saving.load_model(path, safe_mode=True).",
+    )
+    convert.add_argument("file", help="a .tflite file")
+    convert.add_argument("-o", "--output", required=True, help="where to save the model (.keras)")
+    convert.add_argument("--verify", action="store_true", help="compare with the TFLite interpreter afterwards")
+    convert.add_argument("--per-layer", action="store_true", help="with --verify, also check every layer")
+    convert.set_defaults(run=_convert)
+    verify = commands.add_parser(
+        "verify", help="compare a saved Keras model with the TFLite interpreter",
+        description="Run a saved .keras model and the TFLite interpreter on seeded random inputs and print "
+                    "the max error per output next to the interpreter's own noise floor. Exit status 1 when "
+                    "an output (or, with --per-layer, a layer) is out of bound.",
+    )
+    verify.add_argument("model", help="a .keras file")
+    verify.add_argument("file", help="the .tflite file it came from")
+    verify.add_argument("--samples", type=int, default=4, help="how many random inputs (default 4)")
+    verify.add_argument("--per-layer", action="store_true", help="also check every layer on its own")
+    verify.set_defaults(run=_verify)
     return parser
 
 

@@ -174,6 +174,21 @@ def convert(source: Any, *, name: str | None = None) -> Any:
     return model
 
 
+def load(path: Any) -> Any:
+    """Load a saved converted model with ``safe_mode=True``, registering our layers first.
+
+    ``keras.saving.load_model`` works too once ``tflite2keras.layers`` has been imported.
+
+    Example:
+        >>> model = t2k.load("selfie.keras")   # doctest: +SKIP
+    """
+    import keras
+
+    from . import layers  # noqa: F401  (registers the custom layer classes)
+
+    return keras.saving.load_model(path, safe_mode=True)
+
+
 def _unsupported(tfl: TFLiteModel, op: Operator) -> str:
     ins = ", ".join(repr(tfl.tensor(t).name) for t in op.inputs if t >= 0)
     outs = ", ".join(repr(tfl.tensor(t).name) for t in op.outputs)

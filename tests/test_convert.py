@@ -1,0 +1,167 @@
+"""convert(): every corpus model converts; the runnable ones verify per output and per layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tflite2keras as t2k
+from tflite2keras import corpus
+from tflite2keras.cli import main as cli
+
+ATTENTION = "face_landmark_with_attention"
+RUNNABLE = [name for name in corpus.MODELS if name != ATTENTION]
+
+
+@pytest.fixture(scope="module")
+def converted(corpus_model: Any) -> dict[str, keras.Model]:
+    """Each corpus model converted once per test module."""
+    cache: dict[str, keras.Model] = {}
+
+    class Lazy(dict):  # type: ignore[type-arg]
+        def __missing__(self, name: str) -> keras.Model:
+            cache[name] = t2k.convert(corpus_model(name))
+            self[name] = cache[name]
+            return cache[name]
+
+    return Lazy()
+
+
+def _outputs(model: keras.Model, x: Any) -> list[np.ndarray]:
+    return [np.asarray(y) for y in keras.tree.flatten(model(x, training=False))]
+
+
+def _sample(model: keras.Model, batch: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-1, 1, (batch, *model.inputs[0].shape[1:])).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", RUNNABLE)
+def test_corpus_model_verifies_per_output_and_per_layer(name: str, converted: Any, corpus_model: Any) -> None:
+    model = converted[name]
+    report = t2k.verify(model, corpus_model(name), samples=4)
+    assert report.ok, str(report)
+    layers = t2k.verify(model, corpus_model(name), samples=1, per_layer=True)
+    assert layers.ok and len(layers.layers) > 20, str(layers)
+
+
+@pytest.mark.parametrize("name", corpus.MODELS)
+def test_converted_model_is_clean_keras(name: str, converted: Any, corpus_model: Any, tmp_path: Path) -> None:
+    model = converted[name]
+    tfl = t2k.read(corpus_model(name))
+    assert not [la for la in model.layers if isinstance(la, keras.layers.Lambda)]
+    names = [la.name for la in model.layers]
+    assert len(names) == len(set(names))
+    assert [tuple(o.shape[1:]) for o in model.outputs] == [tfl.tensor(t).shape[1:] for t in tfl.outputs]
+    assert all(o.shape[0] is None for o in model.inputs)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path, safe_mode=True)
+    x = _sample(model, 2)
+    for a, b in zip(_outputs(model, x), _outputs(reloaded, x)):
+        np.testing.assert_array_equal(a, b)
+        assert np.isfinite(a).all()
+
+
+def test_attention_model_prefix_verifies_and_whole_model_runs(converted: Any, corpus_model: Any) -> None:
+    path = corpus_model(ATTENTION)
+    tfl = t2k.read(path)
+    first = min(op.index for op in tfl.operators if op.is_custom)
+    cut = sorted({t for op in tfl.operators if op.is_custom for t in op.inputs
+                  if t >= 0 and tfl.producer(t) is not None and tfl.producer(t).index < first})
+    prefix = t2k.truncate(tfl, cut)
+    prefix_model = t2k.convert(prefix)
+    report = t2k.verify(prefix_model, prefix, samples=2, per_layer=True)
+    assert report.ok and len(report.outputs) == len(cut), str(report)
+    whole = converted[ATTENTION]  # same names, same weights: its prefix is the verified model
+    x = _sample(whole, 2)
+    inner = keras.Model(whole.input, [whole.get_layer(o._keras_history.operation.name).output
+                                       for o in keras.tree.flatten(prefix_model.outputs)])
+    for a, b in zip(_outputs(inner, x), _outputs(prefix_model, x)):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    outputs = _outputs(whole, x)
+    assert [o.shape[1:] for o in outputs] == [tfl.tensor(t).shape[1:] for t in tfl.outputs]
+    assert all(np.isfinite(o).all() for o in outputs)
+
+
+def test_batch_sixteen_matches_batch_one(converted: Any) -> None:
+    model = converted["palm_detection_full"]
+    x = _sample(model, 16)
+    full = _outputs(model, x)
+    single = _outputs(model, x[5:6])
+    for a, b in zip(full, single):
+        np.testing.assert_allclose(a[5:6], b, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["palm_detection_full", "selfie_segmentation", "hand_landmark_lite", ATTENTION])
+def test_one_gradient_step_changes_every_weight(name: str, converted: Any) -> None:
+    model = keras.models.clone_model(converted[name])
+    model.set_weights(converted[name].get_weights())
+    assert len(model.trainable_weights) == len(model.weights) > 0
+    x = _sample(model, 2)
+    rng = np.random.default_rng(1)
+    projections = [rng.normal(size=o.shape[1:]).astype(np.float32) for o in keras.tree.flatten(model.outputs)]
+    before = [v.numpy().copy() for v in model.trainable_weights]
+    with tf.GradientTape() as tape:
+        outputs = keras.tree.flatten(model(x, training=True))
+        loss = sum(tf.reduce_sum(o * p) for o, p in zip(outputs, projections))
+    grads = tape.gradient(loss, model.trainable_weights)
+    keras.optimizers.SGD(1e-3).apply_gradients(zip(grads, model.trainable_weights))
+    unchanged = [v.path for v, b in zip(model.trainable_weights, before) if np.array_equal(v.numpy(), b)]
+    assert not unchanged, f"weights a gradient step did not change: {unchanged}"
+
+
+def test_fit_to_own_outputs_under_perturbation_reduces_loss(converted: Any) -> None:
+    source = converted["palm_detection_lite"]
+    x = _sample(source, 8, seed=3)
+    targets = _outputs(source, x)
+    model = keras.models.clone_model(source)
+    rng = np.random.default_rng(2)
+    model.set_weights([w + rng.normal(scale=0.02, size=w.shape).astype(w.dtype) * np.abs(w).mean()
+                       for w in source.get_weights()])
+    model.compile(optimizer=keras.optimizers.Adam(3e-6), loss=["mse", "mse"])  # outputs reach ~500: small steps
+    start = model.evaluate(x, targets, verbose=0)[0]
+    model.fit(x, targets, epochs=5, batch_size=4, verbose=0)
+    end = model.evaluate(x, targets, verbose=0)[0]
+    assert end < start * 0.9, (start, end)
+
+
+def test_same_architecture_transplants_by_name(to_tflite: Any) -> None:
+    def build(seed: int) -> keras.Model:
+        keras.utils.set_random_seed(seed)
+        inputs = keras.Input((13, 11, 3), batch_size=1)
+        x = keras.layers.Conv2D(6, 3, activation="relu", name="stem")(inputs)
+        x = keras.layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
+        x = keras.layers.PReLU(shared_axes=[1, 2], alpha_initializer="random_uniform", name="act")(x)
+        return keras.Model(inputs, keras.layers.Conv2D(4, 1, name="head")(x))
+
+    first, second = to_tflite(build(1)), to_tflite(build(2))
+    model = t2k.convert(first)
+    report = t2k.transplant(model, second)
+    assert set(report.rules) == {"name"}
+    assert t2k.verify(model, second, samples=2).ok
+
+
+def test_unknown_op_names_op_tensors_and_docs() -> None:
+    concrete = tf.function(lambda x: tf.math.cumsum(x, axis=1)).get_concrete_function(
+        tf.TensorSpec((1, 5, 3), tf.float32))
+    data = bytes(tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert())
+    with pytest.raises(t2k.UnsupportedOpError) as caught:
+        t2k.convert(data)
+    message = str(caught.value)
+    for needle in ("op 0", "CUMSUM", "inputs:", "outputs:", "Adding an op"):
+        assert needle in message, (needle, message)
+
+
+def test_cli_convert_and_verify(corpus_model: Any, tmp_path: Path, capsys: Any) -> None:
+    path = str(corpus_model("hand_recrop"))
+    out = str(tmp_path / "recrop.keras")
+    assert cli(["convert", path, "-o", out, "--verify"]) == 0
+    assert cli(["verify", out, path, "--samples", "2", "--per-layer"]) == 0
+    text = capsys.readouterr().out
+    assert "converted" in text and "OK" in text and "layers within bound" in text
+    assert t2k.load(out).count_params() > 0
