@@ -8,13 +8,12 @@ standard Keras layers where they express the op exactly and registered layers fr
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 
 from .errors import UnsupportedOpError
-from .mapping import assign_names, op_names, scope_names
+from .mapping import assign_names, op_names, sanitize, scope_names
 from .model import PASS_THROUGH_OPS, Operator, TFLiteModel
 from .reader import read
 from .registry import find, weight_ops
@@ -38,7 +37,7 @@ class ConvertContext:
         self.tensors: dict[int, Any] = {}
         self.weight_ops: dict[str, str] = {}
         self._names: set[str] = set()
-        self._output_names = {t: _sanitize(tfl.tensor(t).name) for t in tfl.outputs}
+        self._output_names = {t: sanitize(tfl.tensor(t).name) for t in tfl.outputs}
         self._weight_names = assign_names({
             op.index: [n for n in op_names(tfl, op, _kernel_slots(op)) if not n.startswith("model")]
             for op in weight_ops(tfl)})
@@ -80,7 +79,7 @@ class ConvertContext:
         candidates += scope_names(self.tfl.tensor(op.outputs[0]).name)[:1] if op.outputs else []
         candidates.append(f"{op.opcode.lower()}_{op.index}")
         for candidate in candidates:
-            candidate = _sanitize(candidate)
+            candidate = sanitize(candidate)
             if candidate and candidate not in self._names and not candidate.startswith("model"):
                 self._names.add(candidate)
                 return candidate
@@ -91,7 +90,7 @@ class ConvertContext:
     def input_name(self, index: int) -> str:
         """A unique Keras name for graph input tensor ``index`` (its TFLite name, cleaned)."""
         name = self.tfl.tensor(index).name.removeprefix("serving_default_").removesuffix(":0")
-        name = _sanitize(name) or f"input_{index}"
+        name = sanitize(name) or f"input_{index}"
         while name in self._names:
             name += "_"
         self._names.add(name)
@@ -166,7 +165,7 @@ def convert(source: Any, *, name: str | None = None) -> Any:
     missing = [t for t in tfl.outputs if t not in ctx.tensors]
     if missing:
         raise UnsupportedOpError(f"no op computes the model outputs {missing}")
-    model_name = _sanitize(name or tfl.source.rsplit(".", 1)[0]) or "converted"
+    model_name = sanitize(name or tfl.source.rsplit(".", 1)[0]) or "converted"
     outputs = [ctx.tensors[t] for t in tfl.outputs]
     model = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
                         name=model_name)
@@ -201,5 +200,3 @@ def _kernel_slots(op: Operator) -> tuple[int, ...]:
     return tuple(w.slot for w in spec.weights if w.role != "bias") if spec else ()
 
 
-def _sanitize(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.\-]", "_", name).strip("_")

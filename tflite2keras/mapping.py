@@ -125,13 +125,26 @@ def scope_names(tensor_name: str) -> list[str]:
     return out
 
 
+def sanitize(name: str) -> str:
+    """A TFLite name as a valid Keras layer name (``serving:0`` -> ``serving_0``).
+
+    Example:
+        >>> sanitize("StatefulPartitionedCall_1:0")
+        'StatefulPartitionedCall_1_0'
+    """
+    return re.sub(r"[^A-Za-z0-9_.\-]", "_", name).strip("_")
+
+
 def op_names(model: TFLiteModel, op: Operator, weight_slots: tuple[int, ...]) -> list[str]:
-    """Candidate layer names of a weight op: from its weights (bias excluded), then its output."""
+    """Candidate layer names of a weight op: from its weights (bias excluded), then its output.
+
+    Names are given as valid Keras layer names (see :func:`sanitize`).
+    """
     names: list[str] = []
     tensors = [model.source_of(op.inputs[s]).name for s in weight_slots if s < len(op.inputs) and op.inputs[s] >= 0]
     tensors += [model.tensor(t).name for t in op.outputs]
     for name in tensors:
-        names += [n for n in scope_names(name) if n not in names]
+        names += [n for n in map(sanitize, scope_names(name)) if n and n not in names]
     return names
 
 
