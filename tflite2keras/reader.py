@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import flatbuffers
 import numpy as np
 import tflite
 
 from . import options as _options
 from .errors import InvalidModelError, Tflite2KerasError
+from .flatbuf import I8, I32, U8, U32, U64, Table
 from .model import Operator, Quantization, SubgraphInfo, Tensor, TFLiteModel
 from .sparse import sparsity_from_flatbuffer
 
@@ -57,6 +59,8 @@ def read(source: str | os.PathLike[str] | bytes | bytearray | memoryview | TFLit
         )
     try:
         return _parse(data, name)
+    except InvalidModelError as err:
+        raise InvalidModelError(f"{name} is a corrupt TFLite flatbuffer: {err}") from err
     except Tflite2KerasError:
         raise
     except Exception as err:  # the flatbuffer runtime raises many types on corrupt data
@@ -70,49 +74,49 @@ def _count(length: int, data: bytes, what: str, item_bytes: int = 4) -> int:
     return length
 
 
-def _ints(obj: Any, field: str, data: bytes, what: str) -> tuple[int, ...]:
-    if getattr(obj, f"{field}IsNone")():
-        return ()
-    n = _count(getattr(obj, f"{field}Length")(), data, what)
-    return tuple(int(v) for v in getattr(obj, f"{field}AsNumpy")()[:n])
-
-
 def _parse(data: bytes, name: str) -> TFLiteModel:
     root = tflite.Model.GetRootAs(data, 0)
-    if _count(root.SubgraphsLength(), data, "the subgraph list") == 0:
+    model = Table.root(data)
+    graphs = model.tables(_MODEL_SUBGRAPHS)
+    if not graphs:
         raise InvalidModelError(f"{name} has no subgraphs")
-    graph = root.Subgraphs(0)
-    buffers = _buffers(root, data)
+    graph = graphs[0]
+    buffers = _buffers(model.tables(_MODEL_BUFFERS), data)
     opcodes = [_opcode(root.OperatorCodes(i)) for i in range(_count(root.OperatorCodesLength(), data, "opcodes"))]
-    tensors = [_tensor(graph.Tensors(i), i, len(buffers), data)
-               for i in range(_count(graph.TensorsLength(), data, "the tensor list"))]
-    operators = [_operator(graph.Operators(i), i, opcodes, len(tensors), data)
-                 for i in range(_count(graph.OperatorsLength(), data, "the operator list"))]
+    tensors = [_tensor(t, i, len(buffers)) for i, t in enumerate(graph.tables(_GRAPH_TENSORS))]
+    operators = [_operator(op, i, opcodes, len(tensors)) for i, op in enumerate(graph.tables(_GRAPH_OPERATORS))]
     _check_order(operators)
-    inputs = _indices(_ints(graph, "Inputs", data, "graph inputs"), len(tensors), "graph input")
-    outputs = _indices(_ints(graph, "Outputs", data, "graph outputs"), len(tensors), "graph output")
+    inputs = _indices(graph.ints(_GRAPH_INPUTS), len(tensors), "graph input")
+    outputs = _indices(graph.ints(_GRAPH_OUTPUTS), len(tensors), "graph output")
     return TFLiteModel(
         data, tensors=tensors, operators=operators, inputs=inputs, outputs=outputs, buffers=buffers,
         signature_defs=_signatures(root, data), metadata=_metadata(root, data),
-        subgraphs=tuple(_subgraph(root.Subgraphs(i), i) for i in range(1, root.SubgraphsLength())),
+        subgraphs=tuple(_subgraph(g, i) for i, g in enumerate(graphs) if i),
         version=int(root.Version()), description=(root.Description() or b"").decode("utf-8", "replace"),
         source=name,
     )
 
 
-def _buffers(root: Any, data: bytes) -> list[tuple[int, int]]:
+# Field ids (vtable slots) from TFLite's schema.fbs.
+_MODEL_SUBGRAPHS, _MODEL_BUFFERS = 2, 4
+_GRAPH_TENSORS, _GRAPH_INPUTS, _GRAPH_OUTPUTS, _GRAPH_OPERATORS, _GRAPH_NAME = 0, 1, 2, 3, 4
+_TENSOR_SHAPE, _TENSOR_TYPE, _TENSOR_BUFFER, _TENSOR_NAME, _TENSOR_QUANT = 0, 1, 2, 3, 4
+_TENSOR_VARIABLE, _TENSOR_SPARSITY, _TENSOR_SIGNATURE = 5, 6, 7
+_QUANT_SCALE, _QUANT_ZERO_POINT, _QUANT_DIMENSION = 2, 3, 6
+_OP_CODE, _OP_INPUTS, _OP_OUTPUTS, _OP_OPTIONS_TYPE, _OP_OPTIONS, _OP_CUSTOM = 0, 1, 2, 3, 4, 5
+_OP_OPTIONS2_TYPE, _OP_OPTIONS2 = 11, 12
+_BUFFER_DATA, _BUFFER_OFFSET, _BUFFER_SIZE = 0, 1, 2
+
+
+def _buffers(tables: list[Table], data: bytes) -> list[tuple[int, int]]:
     """(start, length) of every buffer's bytes within ``data``; offset buffers are supported."""
     spans = []
-    for i in range(_count(root.BuffersLength(), data, "the buffer list")):
-        buf = root.Buffers(i)
-        offset, size = int(buf.Offset()), int(buf.Size())
+    for i, buf in enumerate(tables):
+        offset, size = int(buf.scalar(_BUFFER_OFFSET, U64, 0)), int(buf.scalar(_BUFFER_SIZE, U64, 0))
         if offset > 1:  # large models keep data after the flatbuffer, addressed by offset
             start, length = offset, size
-        elif buf.DataIsNone():
-            start, length = 0, 0
         else:
-            slot = buf._tab.Offset(4)
-            start, length = buf._tab.Vector(slot), buf._tab.VectorLen(slot)
+            start, length = buf.vector(_BUFFER_DATA, 1) or (0, 0)
         if length and (start < 0 or start + length > len(data)):
             raise InvalidModelError(
                 f"buffer {i} spans bytes {start}..{start + length}, past the end of the {len(data)}-byte file"
@@ -135,51 +139,53 @@ def _indices(values: tuple[int, ...], limit: int, what: str, optional: bool = Fa
     return values
 
 
-def _tensor(t: Any, index: int, num_buffers: int, data: bytes) -> Tensor:
-    name = (t.Name() or b"").decode("utf-8", "replace")
+def _tensor(t: Table, index: int, num_buffers: int) -> Tensor:
+    name = t.string(_TENSOR_NAME)
     what = f"tensor {index} {name!r}"
-    type_name = _TYPE_NAMES.get(int(t.Type()), f"TYPE_{t.Type()}")
-    buffer = int(t.Buffer())
+    kind = int(t.scalar(_TENSOR_TYPE, I8, 0))
+    buffer = int(t.scalar(_TENSOR_BUFFER, U32, 0))
     if not 0 <= buffer < max(num_buffers, 1):
         raise InvalidModelError(f"{what} uses buffer {buffer}, but the model has {num_buffers} buffers")
-    shape = _ints(t, "Shape", data, f"{what} shape")
+    shape = t.ints(_TENSOR_SHAPE)
     if any(d < 0 for d in shape):
         raise InvalidModelError(f"{what} has a negative dimension in shape {shape}")
     quant = None
-    q = t.Quantization()
-    if q is not None and not q.ScaleIsNone() and _count(q.ScaleLength(), data, f"{what} scales"):
-        scales = np.array(q.ScaleAsNumpy(), dtype=np.float32)
+    q = t.table(_TENSOR_QUANT)
+    scales = q.array(_QUANT_SCALE, "<f4") if q is not None else None
+    if q is not None and scales is not None and scales.size:
         if not np.isfinite(scales).all():
             raise InvalidModelError(f"{what} has non-finite quantization scales {scales[~np.isfinite(scales)][:4]}")
-        zero_points = np.array(q.ZeroPointAsNumpy(), dtype=np.int64) if not q.ZeroPointIsNone() else np.zeros(0, np.int64)
-        quant = Quantization(scales, zero_points, int(q.QuantizedDimension()))
-    sparsity = t.Sparsity()
+        zero_points = q.array(_QUANT_ZERO_POINT, "<i8")
+        quant = Quantization(scales.astype(np.float32), np.zeros(0, np.int64) if zero_points is None
+                             else zero_points.astype(np.int64), int(q.scalar(_QUANT_DIMENSION, I32, 0)))
+    sparsity = t.table(_TENSOR_SPARSITY)
+    if sparsity is not None:
+        params = tflite.SparsityParameters()
+        params.Init(t.data, sparsity.pos)
     return Tensor(
-        index=index, name=name, shape=shape,
-        shape_signature=_ints(t, "ShapeSignature", data, f"{what} shape signature") or shape,
-        dtype=type_name, buffer=buffer, quantization=quant,
-        sparsity=sparsity_from_flatbuffer(sparsity, name) if sparsity is not None else None,
-        is_variable=bool(t.IsVariable()),
+        index=index, name=name, shape=shape, shape_signature=t.ints(_TENSOR_SIGNATURE) or shape,
+        dtype=_TYPE_NAMES.get(kind, f"TYPE_{kind}"), buffer=buffer, quantization=quant,
+        sparsity=sparsity_from_flatbuffer(params, name) if sparsity is not None else None,
+        is_variable=bool(t.scalar(_TENSOR_VARIABLE, U8, 0)),
     )
 
 
-def _operator(op: Any, index: int, opcodes: list[tuple[str, int]], num_tensors: int, data: bytes) -> Operator:
-    code_index = int(op.OpcodeIndex())
+def _operator(op: Table, index: int, opcodes: list[tuple[str, int]], num_tensors: int) -> Operator:
+    code_index = int(op.scalar(_OP_CODE, U32, 0))
     if not 0 <= code_index < len(opcodes):
         raise InvalidModelError(f"op {index} uses opcode {code_index}, but the model has {len(opcodes)} opcodes")
     opcode, version = opcodes[code_index]
     what = f"op {index} ({opcode})"
-    inputs = _indices(_ints(op, "Inputs", data, f"{what} inputs"), num_tensors, f"{what} input", optional=True)
-    outputs = _indices(_ints(op, "Outputs", data, f"{what} outputs"), num_tensors, f"{what} output")
-    _, fields = _options.decode(int(op.BuiltinOptionsType()), op.BuiltinOptions())
-    if not op.BuiltinOptions2Type() == 0:
-        fields.update(_options.decode(int(op.BuiltinOptions2Type()), op.BuiltinOptions2(), tflite.BuiltinOptions2)[1])
-    custom = None
-    if not op.CustomOptionsIsNone():
-        n = _count(op.CustomOptionsLength(), data, f"{what} custom options", 1)
-        custom = bytes(op.CustomOptionsAsNumpy()[:n])
-    elif not opcode.isupper() or opcode == "CUSTOM":
-        custom = b""
+    inputs = _indices(op.ints(_OP_INPUTS), num_tensors, f"{what} input", optional=True)
+    outputs = _indices(op.ints(_OP_OUTPUTS), num_tensors, f"{what} output")
+    fields: dict[str, Any] = {}
+    for type_slot, table_slot, union in ((_OP_OPTIONS_TYPE, _OP_OPTIONS, tflite.BuiltinOptions),
+                                         (_OP_OPTIONS2_TYPE, _OP_OPTIONS2, tflite.BuiltinOptions2)):
+        kind, table = int(op.scalar(type_slot, U8, 0)), op.table(table_slot)
+        if kind and table is not None:
+            fields.update(_options.decode(kind, flatbuffers.table.Table(op.data, table.pos), union)[1])
+    raw = op.array(_OP_CUSTOM, "u1")
+    custom = bytes(raw) if raw is not None else (b"" if not opcode.isupper() or opcode == "CUSTOM" else None)
     return Operator(index, opcode, version, inputs, outputs, fields, custom)
 
 
@@ -218,6 +224,6 @@ def _metadata(root: Any, data: bytes) -> tuple[str, ...]:
     return tuple((root.Metadata(i).Name() or b"").decode("utf-8", "replace") for i in range(n))
 
 
-def _subgraph(graph: Any, index: int) -> SubgraphInfo:
-    name = (graph.Name() or b"").decode("utf-8", "replace")
-    return SubgraphInfo(index, name, int(graph.TensorsLength()), int(graph.OperatorsLength()))
+def _subgraph(graph: Table, index: int) -> SubgraphInfo:
+    tensors, operators = (graph.vector(slot, 4) or (0, 0) for slot in (_GRAPH_TENSORS, _GRAPH_OPERATORS))
+    return SubgraphInfo(index, graph.string(_GRAPH_NAME), tensors[1], operators[1])
