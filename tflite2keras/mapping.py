@@ -23,7 +23,7 @@ import heapq
 import json
 import re
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -199,10 +199,15 @@ def fingerprint(model: TFLiteModel) -> str:
 
 
 def shipped_tables() -> list[MappingTable]:
-    """Every table shipped in ``tflite2keras/tables``."""
+    """Every table shipped in ``tflite2keras/tables`` (read once per process)."""
+    return list(_load_shipped())
+
+
+@lru_cache(maxsize=1)
+def _load_shipped() -> tuple[MappingTable, ...]:
     folder = resources.files("tflite2keras") / "tables"
-    return [MappingTable.from_dict(json.loads(f.read_text())) for f in sorted(folder.iterdir(), key=str)
-            if f.name.endswith(".json")]
+    return tuple(MappingTable.from_dict(json.loads(f.read_text())) for f in sorted(folder.iterdir(), key=str)
+                 if f.name.endswith(".json"))
 
 
 def find_table(model: TFLiteModel) -> MappingTable | None:

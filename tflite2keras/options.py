@@ -14,8 +14,9 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 import tflite
 
@@ -106,3 +107,42 @@ def decode(union_type: int, table: Any, union: type = tflite.BuiltinOptions) -> 
             continue
         fields[snake_case(accessor)] = value
     return cls.__name__, fields
+
+
+class LazyOptions(Mapping[str, Any]):
+    """An operator's options, decoded from the flatbuffer on first access.
+
+    Most uses of a model (``transplant``, ``constant``) never look at options, so
+    ``read()`` does not pay for decoding them. A corrupt options table raises
+    :class:`~tflite2keras.errors.InvalidModelError` when first read.
+    """
+
+    __slots__ = ("_decode", "_fields", "_what")
+
+    def __init__(self, decode: Callable[[], dict[str, Any]], what: str) -> None:
+        self._decode: Callable[[], dict[str, Any]] | None = decode
+        self._fields: dict[str, Any] = {}
+        self._what = what
+
+    def _get(self) -> dict[str, Any]:
+        if self._decode is not None:
+            from .errors import InvalidModelError
+
+            try:
+                self._fields = self._decode()
+            except Exception as err:  # the flatbuffer runtime raises many types on corrupt data
+                raise InvalidModelError(f"{self._what}: corrupt options ({type(err).__name__}: {err})") from err
+            self._decode = None
+        return self._fields
+
+    def __getitem__(self, key: str) -> Any:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __repr__(self) -> str:
+        return repr(self._get())

@@ -32,7 +32,9 @@ def read(source: str | os.PathLike[str] | bytes | bytearray | memoryview | TFLit
         source: a path to a ``.tflite`` file, the file's bytes, or an already read model.
 
     Returns:
-        The parsed model. Constants are decoded on demand with ``model.constant(...)``.
+        The parsed model. Constants are decoded on demand with ``model.constant(...)``,
+        and each op's options on first access (a corrupt options table raises
+        :class:`InvalidModelError` then).
 
     Raises:
         InvalidModelError: the data are not a valid TFLite flatbuffer.
@@ -178,15 +180,20 @@ def _operator(op: Table, index: int, opcodes: list[tuple[str, int]], num_tensors
     what = f"op {index} ({opcode})"
     inputs = _indices(op.ints(_OP_INPUTS), num_tensors, f"{what} input", optional=True)
     outputs = _indices(op.ints(_OP_OUTPUTS), num_tensors, f"{what} output")
-    fields: dict[str, Any] = {}
-    for type_slot, table_slot, union in ((_OP_OPTIONS_TYPE, _OP_OPTIONS, tflite.BuiltinOptions),
-                                         (_OP_OPTIONS2_TYPE, _OP_OPTIONS2, tflite.BuiltinOptions2)):
-        kind, table = int(op.scalar(type_slot, U8, 0)), op.table(table_slot)
-        if kind and table is not None:
-            fields.update(_options.decode(kind, flatbuffers.table.Table(op.data, table.pos), union)[1])
+    unions = [(int(op.scalar(type_slot, U8, 0)), op.table(table_slot), union)
+              for type_slot, table_slot, union in ((_OP_OPTIONS_TYPE, _OP_OPTIONS, tflite.BuiltinOptions),
+                                                   (_OP_OPTIONS2_TYPE, _OP_OPTIONS2, tflite.BuiltinOptions2))]
+
+    def decode() -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        for kind, table, union in unions:
+            if kind and table is not None:
+                fields.update(_options.decode(kind, flatbuffers.table.Table(op.data, table.pos), union)[1])
+        return fields
+
     raw = op.array(_OP_CUSTOM, "u1")
     custom = bytes(raw) if raw is not None else (b"" if not opcode.isupper() or opcode == "CUSTOM" else None)
-    return Operator(index, opcode, version, inputs, outputs, fields, custom)
+    return Operator(index, opcode, version, inputs, outputs, _options.LazyOptions(decode, what), custom)
 
 
 def _check_order(operators: list[Operator]) -> None:

@@ -263,12 +263,12 @@ def _leftovers(report: TransplantReport, tfl: TFLiteModel, matches: list[Match],
 
 
 def _assign_all(plan: list[tuple[Any, np.ndarray, Assignment]]) -> None:
-    """Write every variable; if any write fails, restore the ones already written."""
-    backup = [(v, np.array(v.numpy())) for v, _, _ in plan]
-    try:
-        for variable, value, _ in plan:
-            variable.assign(value.astype(variable.dtype, copy=False))
-    except Exception:
-        for variable, old in backup:
-            variable.assign(old)
-        raise
+    """Write every variable. Shapes were checked while planning and values are cast here,
+    before the first write, so nothing that can fail on bad input happens mid-way."""
+    cast = [(variable, np.asarray(value, dtype=variable.dtype)) for variable, value, _ in plan]
+    for (variable, value), (_, _, a) in zip(cast, plan):
+        if value.shape != tuple(variable.shape):
+            raise ShapeMismatchError(f"Keras layer {a.layer!r} variable {a.variable!r}: expected shape "
+                                     f"{tuple(variable.shape)}, received {value.shape} from {a.tensor!r}")
+    for variable, value in cast:
+        variable.assign(value)
