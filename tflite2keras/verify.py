@@ -151,7 +151,7 @@ def verify(keras_model: Any, source: Any, inputs: Sequence[Any] | None = None, s
         inner.append(inner_i)
         if per_layer:
             other = run(ref_kernels, sample, wanted)[1] if ref_kernels is not None else inner_i
-            stats.add_layers([], [inner_i[p.tensor] for p in pairs], [other[p.tensor] for p in pairs])
+            stats.add_layers([inner_i[p.tensor] for p in pairs], [other[p.tensor] for p in pairs])
     if per_layer:
         stats.set_layer_errors(_layer_errors(pairs, inner))
     for j, index in enumerate(tfl.outputs):
@@ -198,11 +198,12 @@ class _Stats:
     def add_outputs(self, keras: list[np.ndarray], ref: list[np.ndarray], other: list[np.ndarray]) -> None:
         self._add("output", keras, ref, other)
 
-    def add_layers(self, keras: list[np.ndarray], ref: list[np.ndarray], other: list[np.ndarray]) -> None:
+    def add_layers(self, ref: list[np.ndarray], other: list[np.ndarray]) -> None:
         """Reference magnitude and noise per layer (errors come from :meth:`set_layer_errors`)."""
-        self._add("layer", [r for r in ref], ref, other)
+        self._add("layer", ref, ref, other)
 
     def set_layer_errors(self, errors: list[float]) -> None:
+        """Each layer's own error, measured on the interpreter's inputs."""
         self.values["layer"][:, 0] = errors
 
     def check(self, kind: str, j: int, name: str, tensor: str, shape: tuple[int, ...], atol: float,
