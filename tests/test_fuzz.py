@@ -320,7 +320,7 @@ def test_fuzz_corpus_model(corpus_model, name: str, count: int) -> None:
 
 def test_fuzz_int8_per_channel_model() -> None:
     """The corpus has no quantization parameters; a converted int8 model does."""
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
     import keras
 
     keras.utils.set_random_seed(3)

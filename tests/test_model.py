@@ -114,7 +114,7 @@ def test_integer_constants_keep_their_dtype(palm: TFLiteModel) -> None:
 @pytest.fixture(scope="module")
 def synthetic() -> dict[str, Any]:
     """The Keras model, its weights, and its float32 / float16 / int8 TFLite conversions."""
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
     import keras
 
     keras.utils.set_random_seed(0)
