@@ -6,6 +6,9 @@ For each model: the time ``convert()`` takes; Keras latency (under ``tf.function
 over the interpreter's (default XNNPACK kernels), as a ratio of interleaved medians; and the
 same at batch 16 as a throughput ratio (the interpreter runs 16 single-image calls, as it
 would on a phone). Absolute times on a shared machine are noise; the ratios are the result.
+
+Threads: by default each side uses its own default (TensorFlow: all cores; the interpreter:
+one thread). ``--threads N`` gives both sides N threads, for a like-for-like comparison.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ CONVERT_SECONDS = 3.0
 LATENCY_RATIO = 2.0
 
 
-def measure(name: str, repeats: int) -> dict[str, float]:
+def measure(name: str, repeats: int, threads: int | None = None) -> dict[str, float]:
     """Convert time and the two interleaved ratios for one corpus model."""
     import tensorflow as tf
 
@@ -44,7 +47,7 @@ def measure(name: str, repeats: int) -> dict[str, float]:
     call = tf.function(lambda xs: model(xs, training=False))
     one, sixteen = (sample if len(sample) > 1 else sample[0]), (batch if len(batch) > 1 else batch[0])
     call(one), call(sixteen)  # trace both shapes
-    interpreter = make_interpreter(tfl)
+    interpreter = make_interpreter(tfl, threads=threads)
     times: dict[str, list[float]] = {"keras1": [], "tfl1": [], "keras16": [], "tfl16": []}
     for _ in range(repeats):
         for key, job in (("keras1", lambda: call(one)), ("tfl1", lambda: run(interpreter, sample)),
@@ -62,10 +65,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", nargs="*", default=list(corpus.MODELS))
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for both TensorFlow (intra-op) and the interpreter (default: each its own)")
     args = parser.parse_args()
+    if args.threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    print(f"threads: {args.threads or 'defaults (TensorFlow: all cores; interpreter: 1)'}")
     print(f"{'model':34} {'convert s':>9} {'keras/tfl b1':>12} {'keras/tfl b16':>13}")
     for name in args.models:
-        row = measure(name, args.repeats)
+        row = measure(name, args.repeats, args.threads)
         if not row:
             print(f"{name:34} {'(custom ops the interpreter cannot run)':>36}")
             continue

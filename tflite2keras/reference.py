@@ -31,15 +31,17 @@ def interpreter_module() -> tuple[Any, str]:
         return tf.lite, "tf.lite"
 
 
-def make_interpreter(tfl: TFLiteModel, kernels: str = "xnnpack", preserve: bool = False) -> Any:
-    """An allocated interpreter over ``tfl``'s bytes with the given kernel set.
+def make_interpreter(tfl: TFLiteModel, kernels: str = "xnnpack", preserve: bool = False,
+                     threads: int | None = None) -> Any:
+    """An allocated interpreter over ``tfl``'s bytes with the given kernel set (and thread count).
 
     Raises:
         VerificationError: the interpreter refuses the model (e.g. an unregistered custom op).
     """
     module, _ = interpreter_module()
     resolver = getattr(module, "OpResolverType", None) or module.experimental.OpResolverType
-    kwargs: dict[str, Any] = {"model_content": tfl.data, "experimental_preserve_all_tensors": preserve}
+    kwargs: dict[str, Any] = {"model_content": tfl.data, "experimental_preserve_all_tensors": preserve,
+                              "num_threads": threads}
     if kernels == "builtin":
         kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     elif kernels == "builtin_ref":
