@@ -9,7 +9,9 @@ TFLite's ``schema.fbs``.
 Example:
     >>> import flatbuffers
     >>> b = flatbuffers.Builder(0)
-    >>> b.StartObject(2); b.PrependInt32Slot(1, 7, 0); b.Finish(b.EndObject())
+    >>> b.StartObject(2)
+    >>> b.PrependInt32Slot(1, 7, 0)
+    >>> end = b.Finish(b.EndObject())
     >>> Table.root(bytes(b.Output())).scalar(1, I32, 0)
     7
 """
