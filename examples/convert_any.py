@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 
 import tflite2keras as t2k  # noqa: E402
 from tflite2keras import _render, corpus  # noqa: E402
+from tflite2keras.surgery import inputs_before  # noqa: E402
 
 
 def verify_any(model: object, tfl: t2k.TFLiteModel, per_layer: bool) -> tuple[t2k.VerifyReport, str]:
@@ -28,9 +29,7 @@ def verify_any(model: object, tfl: t2k.TFLiteModel, per_layer: bool) -> tuple[t2
     if not custom:
         return t2k.verify(model, tfl, per_layer=per_layer), "whole model"
     first = min(op.index for op in custom)
-    cut = sorted({t for op in custom for t in op.inputs
-                  if t >= 0 and tfl.producer(t) is not None and tfl.producer(t).index < first})
-    prefix = t2k.truncate(tfl, cut)
+    prefix = t2k.truncate(tfl, inputs_before(tfl, custom))
     return t2k.verify(t2k.convert(prefix), prefix, per_layer=per_layer), f"ops 0..{first - 1}"
 
 

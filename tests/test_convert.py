@@ -13,6 +13,7 @@ import tensorflow as tf
 import tflite2keras as t2k
 from tflite2keras import corpus
 from tflite2keras.cli import main as cli
+from tflite2keras.surgery import inputs_before
 
 ATTENTION = "face_landmark_with_attention"
 RUNNABLE = [name for name in corpus.MODELS if name != ATTENTION]
@@ -70,9 +71,8 @@ def test_converted_model_is_clean_keras(name: str, converted: Any, corpus_model:
 def test_attention_model_prefix_verifies_and_whole_model_runs(converted: Any, corpus_model: Any) -> None:
     path = corpus_model(ATTENTION)
     tfl = t2k.read(path)
-    first = min(op.index for op in tfl.operators if op.is_custom)
-    cut = sorted({t for op in tfl.operators if op.is_custom for t in op.inputs
-                  if t >= 0 and tfl.producer(t) is not None and tfl.producer(t).index < first})
+    cut = inputs_before(tfl, [op for op in tfl.operators if op.is_custom])
+    assert len(cut) == 4
     prefix = t2k.truncate(tfl, cut)
     prefix_model = t2k.convert(prefix)
     report = t2k.verify(prefix_model, prefix, samples=2, per_layer=True)

@@ -7,9 +7,10 @@ part can be verified on its own.
 
 Example:
     >>> import tflite2keras as t2k
+    >>> from tflite2keras.surgery import inputs_before
     >>> model = t2k.read("face_landmark_with_attention.tflite")                # doctest: +SKIP
-    >>> first_custom = next(op for op in model.operators if op.is_custom)       # doctest: +SKIP
-    >>> prefix = t2k.truncate(model, [first_custom.inputs[0]])                  # doctest: +SKIP
+    >>> custom = [op for op in model.operators if op.is_custom]                 # doctest: +SKIP
+    >>> prefix = t2k.truncate(model, inputs_before(model, custom))              # doctest: +SKIP
     >>> t2k.verify(t2k.convert(prefix), prefix).ok                              # doctest: +SKIP
     True
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .errors import InvalidArgumentError
-from .model import TFLiteModel
+from .model import Operator, TFLiteModel
 from .reader import read
 
 
@@ -33,6 +34,16 @@ def needed_ops(tfl: TFLiteModel, tensors: Sequence[int]) -> list[int]:
             keep.add(op.index)
             stack += [t for t in op.inputs if t >= 0]
     return sorted(keep)
+
+
+def inputs_before(tfl: TFLiteModel, ops: Sequence[Operator]) -> list[int]:
+    """The tensors that ``ops`` read from ops running before the first of them.
+
+    Passed to :func:`truncate`, they cut a model just before ops the interpreter cannot run.
+    """
+    first = min(op.index for op in ops)
+    return sorted({t for op in ops for t in op.inputs
+                   if t >= 0 and (producer := tfl.producer(t)) is not None and producer.index < first})
 
 
 def truncate(source: Any, outputs: Sequence[int | str]) -> bytes:
