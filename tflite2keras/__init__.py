@@ -34,11 +34,6 @@ from .surgery import truncate
 from .transplant import TransplantReport, transplant
 from .verify import VerifyReport, verify
 
-# The modules above are shadowed by their functions of the same name; bind the functions last.
-from .lint import lint  # noqa: E402,F811
-from .transplant import transplant  # noqa: E402,F811
-from .verify import verify  # noqa: E402,F811
-
 __version__ = "0.1.0"
 
 # Submodules that import Keras (or fetch files): loaded on first attribute access.

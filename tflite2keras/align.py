@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .mapping import input_name
 from .matching import Match
 from .model import Operator, TFLiteModel
 from .registry import find
@@ -88,7 +89,7 @@ def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match],
         if op is None:
             continue
         claimed.add(op.index)
-        if _activation_fused_away(op, layer) or _folds_batchnorm(layer):
+        if _activation_fused_away(op, layer) or batchnorm_after(layer) is not None:
             before_act[out] = op
             pairs.append(Pair(layer, op, None))
         else:
@@ -125,8 +126,7 @@ def input_tensors(keras_model: Any, tfl: TFLiteModel) -> list[int]:
     for index in tfl.inputs:
         name = tfl.tensor(index).name
         by_name.setdefault(name, index)
-        if name.startswith("serving_default_") and name.endswith(":0"):
-            by_name.setdefault(name[len("serving_default_"):-2], index)
+        by_name.setdefault(input_name(name), index)
     names = [getattr(k, "name", None) for k in keras_model.inputs]
     if len(keras_model.inputs) > 1 and all(n in by_name for n in names) and len({by_name[n] for n in names}) == len(names):
         return [by_name[n] for n in names]
@@ -160,10 +160,16 @@ def _consumer(tfl: TFLiteModel, ins: list[int], layer: Any, claimed: set[int],
     return None
 
 
-def _folds_batchnorm(layer: Any) -> bool:
-    """The layer's output feeds only a BatchNormalization, which TFLite folded into its op."""
-    children = [n.operation for n in getattr(layer, "_outbound_nodes", [])]
-    return len(children) == 1 and type(children[0]).__name__ == "BatchNormalization"
+def single_child(layer: Any) -> Any:
+    """The only layer that reads ``layer``'s output, or None when there are none or several."""
+    children = [node.operation for node in getattr(layer, "_outbound_nodes", [])]
+    return children[0] if len(children) == 1 else None
+
+
+def batchnorm_after(layer: Any) -> Any:
+    """The BatchNormalization that alone reads ``layer``'s output (TFLite folds it into the op), or None."""
+    child = single_child(layer)
+    return child if child is not None and type(child).__name__ == "BatchNormalization" else None
 
 
 def _activation_fused_away(op: Operator, layer: Any) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .errors import UnsupportedOpError
-from .mapping import assign_names, op_names, sanitize, scope_names
+from .mapping import assign_names, input_name, op_names, sanitize, scope_names
 from .model import PASS_THROUGH_OPS, Operator, TFLiteModel
 from .reader import read
 from .registry import find, weight_ops
@@ -39,7 +39,7 @@ class ConvertContext:
         self._names: set[str] = set()
         self._output_names = {t: sanitize(tfl.tensor(t).name) for t in tfl.outputs}
         self._weight_names = assign_names({
-            op.index: [n for n in op_names(tfl, op, _kernel_slots(op)) if not n.startswith("model")]
+            op.index: [n for n in op_names(tfl, op, find(op.opcode).name_slots) if not n.startswith("model")]
             for op in weight_ops(tfl)})
 
     def input(self, op: Operator, slot: int = 0) -> Any:
@@ -55,7 +55,7 @@ class ConvertContext:
 
     def is_constant(self, op: Operator, slot: int) -> bool:
         """True when ``op``'s input ``slot`` is a constant (possibly behind DEQUANTIZE/DENSIFY)."""
-        return slot < len(op.inputs) and op.inputs[slot] >= 0 and self.tfl.is_constant(op.inputs[slot])
+        return op.has_input(slot) and self.tfl.is_constant(op.inputs[slot])
 
     def constant(self, op: Operator, slot: int) -> np.ndarray:
         """The value of ``op``'s constant input ``slot``."""
@@ -77,28 +77,20 @@ class ConvertContext:
         candidates = [self._output_names.get(op.outputs[0], "")] if op.outputs else []
         candidates += [self._weight_names.get(op.index, "")] if weights else []
         candidates += scope_names(self.tfl.tensor(op.outputs[0]).name)[:1] if op.outputs else []
-        candidates.append(f"{op.opcode.lower()}_{op.index}")
-        for candidate in candidates:
-            candidate = sanitize(candidate)
+        for candidate in map(sanitize, candidates):
             if candidate and candidate not in self._names and not candidate.startswith("model"):
-                self._names.add(candidate)
-                return candidate
-        fallback = f"{op.opcode.lower()}_{op.index}"
-        self._names.add(fallback)
-        return fallback
+                return self._unique(candidate)
+        return self._unique(f"{op.opcode.lower()}_{op.index}")
 
     def input_name(self, index: int) -> str:
         """A unique Keras name for graph input tensor ``index`` (its TFLite name, cleaned)."""
-        name = self.tfl.tensor(index).name.removeprefix("serving_default_").removesuffix(":0")
-        name = sanitize(name) or f"input_{index}"
-        while name in self._names:
-            name += "_"
-        self._names.add(name)
-        return name
+        return self._unique(sanitize(input_name(self.tfl.tensor(index).name)) or f"input_{index}")
 
     def suffixed(self, base: str, suffix: str) -> str:
         """A unique name for a helper layer that follows layer ``base`` (e.g. a fused ReLU)."""
-        name = f"{base}_{suffix}"
+        return self._unique(f"{base}_{suffix}")
+
+    def _unique(self, name: str) -> str:
         while name in self._names:
             name += "_"
         self._names.add(name)
@@ -193,10 +185,5 @@ def _unsupported(tfl: TFLiteModel, op: Operator) -> str:
     outs = ", ".join(repr(tfl.tensor(t).name) for t in op.outputs)
     return (f"op {op.index} ({op.opcode}) has no converter; inputs: {ins}; outputs: {outs}. "
             f"Register one from a notebook with tflite2keras.register_op (see {DOCS_ADDING_AN_OP}).")
-
-
-def _kernel_slots(op: Operator) -> tuple[int, ...]:
-    spec = find(op.opcode)
-    return tuple(w.slot for w in spec.weights if w.role != "bias") if spec else ()
 
 

@@ -135,13 +135,25 @@ def sanitize(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]", "_", name).strip("_")
 
 
+def input_name(tensor_name: str) -> str:
+    """The Keras input name a TF-exported input tensor carries (``serving_default_x:0`` -> ``x``).
+
+    Example:
+        >>> input_name("serving_default_image:0"), input_name("input_1")
+        ('image', 'input_1')
+    """
+    if tensor_name.startswith("serving_default_") and tensor_name.endswith(":0"):
+        return tensor_name[len("serving_default_"):-2]
+    return tensor_name
+
+
 def op_names(model: TFLiteModel, op: Operator, weight_slots: tuple[int, ...]) -> list[str]:
     """Candidate layer names of a weight op: from its weights (bias excluded), then its output.
 
     Names are given as valid Keras layer names (see :func:`sanitize`).
     """
     names: list[str] = []
-    tensors = [model.source_of(op.inputs[s]).name for s in weight_slots if s < len(op.inputs) and op.inputs[s] >= 0]
+    tensors = [model.source_of(op.inputs[s]).name for s in weight_slots if op.has_input(s)]
     tensors += [model.tensor(t).name for t in op.outputs]
     for name in tensors:
         names += [n for n in map(sanitize, scope_names(name)) if n and n not in names]
@@ -193,7 +205,7 @@ def fingerprint(model: TFLiteModel) -> str:
     for op in weight_ops(model):
         spec = find(op.opcode)
         shapes = [model.tensor(op.inputs[w.slot]).shape for w in spec.weights  # type: ignore[union-attr]
-                  if w.slot < len(op.inputs) and op.inputs[w.slot] >= 0]
+                  if op.has_input(w.slot)]
         parts.append(f"{op.opcode}{shapes}")
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
 

@@ -29,15 +29,19 @@ class Match:
     rule: str
 
 
-def weight_layers(model: Any) -> list[Any]:
-    """Every layer that owns variables, nested models flattened, in graph order."""
+def all_layers(model: Any) -> list[Any]:
+    """Every layer, nested models included (each model before its own layers), in graph order."""
     out: list[Any] = []
     for layer in model.layers:
-        if hasattr(layer, "layers") and layer.layers:
-            out += weight_layers(layer)
-        elif layer.weights:
-            out.append(layer)
+        out.append(layer)
+        if hasattr(layer, "layers"):
+            out += all_layers(layer)
     return out
+
+
+def weight_layers(model: Any) -> list[Any]:
+    """Every layer that owns variables, nested models flattened, in graph order."""
+    return [la for la in all_layers(model) if la.weights and not getattr(la, "layers", None)]
 
 
 def match_layers(keras_model: Any, tfl: TFLiteModel, table: MappingTable | None,
@@ -56,7 +60,7 @@ def match_layers(keras_model: Any, tfl: TFLiteModel, table: MappingTable | None,
     layers = [la for la in weight_layers(keras_model) if la.name not in skipped]
     ops = weight_ops(tfl)
     free = {op.index: op for op in ops}
-    names_of = {op.index: op_names(tfl, op, _name_slots(find(op.opcode))) for op in ops}
+    names_of = {op.index: op_names(tfl, op, find(op.opcode).name_slots) for op in ops}
     matches: dict[str, Match] = {}
 
     def claim(layer: Any, op: Operator, rule: str) -> None:
@@ -132,10 +136,6 @@ def _by_name(layers: list[Any], names_of: dict[int, list[str]], free: dict[int, 
     return pairs
 
 
-def _name_slots(spec: OpSpec | None) -> tuple[int, ...]:
-    return tuple(w.slot for w in spec.weights if w.role != "bias") if spec else ()
-
-
 def _bn(layer: Any) -> bool:
     return type(layer).__name__ == "BatchNormalization"
 
@@ -162,7 +162,7 @@ def _weight_and_output_names(tfl: TFLiteModel, op: Operator) -> set[str]:
     slots = [w.slot for w in spec.weights] if spec else []
     names = {tfl.tensor(t).name for t in op.outputs}
     for s in slots:
-        if s < len(op.inputs) and op.inputs[s] >= 0:
+        if op.has_input(s):
             names |= {tfl.tensor(op.inputs[s]).name, tfl.source_of(op.inputs[s]).name}
     return names
 
@@ -173,7 +173,7 @@ def _fits(tfl: TFLiteModel, op: Operator, layer: Any) -> bool:
         return False
     variables = {v.name: tuple(v.shape) for v in layer.weights}
     for slot in spec.weights:
-        if slot.role not in variables or slot.slot >= len(op.inputs) or op.inputs[slot.slot] < 0:
+        if slot.role not in variables or not op.has_input(slot.slot):
             continue
         if not _shape_fits(slot.layout, tfl.tensor(op.inputs[slot.slot]).shape, variables[slot.role]):
             return False

@@ -69,6 +69,10 @@ class Operator:
     options: Mapping[str, Any] = field(default_factory=dict)
     custom_options: bytes | None = None
 
+    def has_input(self, slot: int) -> bool:
+        """True when input ``slot`` exists and is not TFLite's "absent" marker (-1)."""
+        return slot < len(self.inputs) and self.inputs[slot] >= 0
+
     @property
     def is_custom(self) -> bool:
         """True for custom ops such as ``Convolution2DTransposeBias``."""

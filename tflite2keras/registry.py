@@ -68,6 +68,12 @@ class OpSpec:
         """The Keras variable names this op's weights fill, in slot order."""
         return tuple(w.role for w in self.weights)
 
+    @property
+    def name_slots(self) -> tuple[int, ...]:
+        """Weight slots whose tensor names carry the layer's name: all but the bias, whose
+        constant is often shared by several ops and named after another layer."""
+        return tuple(w.slot for w in self.weights if w.role != "bias")
+
     def accepts(self, layer: Any) -> bool:
         """True when ``layer`` (an instance) is of one of :attr:`layers` or a subclass."""
         return any(cls.__name__ in self.layers for cls in type(layer).__mro__)
@@ -134,7 +140,7 @@ def weight_ops(model: TFLiteModel) -> list[Operator]:
         spec = find(op.opcode)
         if spec is None or not spec.weights:
             continue
-        if any(w.slot < len(op.inputs) and op.inputs[w.slot] >= 0 and model.is_constant(op.inputs[w.slot])
+        if any(op.has_input(w.slot) and model.is_constant(op.inputs[w.slot])
                for w in spec.weights):
             out.append(op)
     return out

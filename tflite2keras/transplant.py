@@ -16,9 +16,10 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import _render
+from .align import batchnorm_after
 from .errors import MappingError, ShapeMismatchError
 from .mapping import MappingTable, find_table, op_names
-from .matching import Match, match_layers
+from .matching import Match, all_layers, match_layers
 from .model import TFLiteModel
 from .reader import read
 
@@ -128,7 +129,7 @@ def transplant(keras_model: Any, source: Any, table: MappingTable | None = None,
     if table is None:
         table = find_table(tfl)
     skip = list(skip)
-    known = {la.name for la in _all_layers(keras_model)}
+    known = {la.name for la in all_layers(keras_model)}
     for what, names in (("skip", skip), ("overrides", list(overrides or {}))):
         missing = sorted(set(names) - known)
         if missing:
@@ -149,22 +150,13 @@ def transplant(keras_model: Any, source: Any, table: MappingTable | None = None,
     return report
 
 
-def _all_layers(model: Any) -> list[Any]:
-    out = []
-    for layer in model.layers:
-        out.append(layer)
-        if hasattr(layer, "layers"):
-            out += _all_layers(layer)
-    return out
-
-
 def _plan_layer(tfl: TFLiteModel, match: Match) -> list[tuple[Any, np.ndarray, Assignment]]:
     layer, op = match.layer, match.op
     variables = {v.name: v for v in layer.weights}
     plan = []
     for slot in match.spec.weights:
         variable = variables.get(slot.role)
-        if slot.slot >= len(op.inputs) or op.inputs[slot.slot] < 0:
+        if not op.has_input(slot.slot):
             if not slot.optional:
                 raise MappingError(f"op {op.index} ({op.opcode}) has no input {slot.slot} ({slot.role})")
             if variable is not None:  # TFLite dropped an all-zero bias
@@ -176,7 +168,7 @@ def _plan_layer(tfl: TFLiteModel, match: Match) -> list[tuple[Any, np.ndarray, A
         what = (f"Keras layer {layer.name!r} variable {slot.role!r} <- TFLite tensor {tensor.index} "
                 f"{tensor.name!r} (op {op.index} {op.opcode}, matched by {match.rule})")
         if variable is None:
-            if slot.role == "bias" and (_bn_after(layer) is not None or not np.any(tfl.constant(tensor.index))):
+            if slot.role == "bias" and (batchnorm_after(layer) is not None or not np.any(tfl.constant(tensor.index))):
                 continue  # the BN after this layer takes the folded bias; or a zero bias needs no variable
             raise ShapeMismatchError(f"{what}: the layer has no such variable (use_bias=False?)")
         value = slot.layout.apply(tfl.constant(tensor.index), tuple(variable.shape), what)
@@ -189,25 +181,18 @@ def _plan_layer(tfl: TFLiteModel, match: Match) -> list[tuple[Any, np.ndarray, A
     return plan
 
 
-def _bn_after(layer: Any) -> Any:
-    children = [n.operation for n in getattr(layer, "_outbound_nodes", [])]
-    if len(children) == 1 and type(children[0]).__name__ == "BatchNormalization":
-        return children[0]
-    return None
-
-
 def _plan_batchnorms(tfl: TFLiteModel, matches: list[Match], plan: list[tuple[Any, np.ndarray, Assignment]],
                      skip: list[str]) -> list[tuple[Any, np.ndarray, Assignment]]:
     """BN after a filled layer: exact identity plus the folded bias (moved out of the layer)."""
     extra = []
     for match in matches:
-        bn = _bn_after(match.layer)
+        bn = batchnorm_after(match.layer)
         if bn is None or bn.name in skip:
             continue
         channels = int(bn.moving_mean.shape[0])
         bias, tensor, tensor_index = np.zeros(channels, np.float32), "(none: zero)", None
         bias_slots = [w.slot for w in match.spec.weights if w.role == "bias"]
-        if bias_slots and bias_slots[0] < len(match.op.inputs) and match.op.inputs[bias_slots[0]] >= 0:
+        if bias_slots and match.op.has_input(bias_slots[0]):
             source = tfl.source_of(match.op.inputs[bias_slots[0]])
             bias, tensor, tensor_index = tfl.constant(source.index).reshape(-1), source.name, source.index
         for i, (variable, value, a) in enumerate(plan):  # the layer's own bias becomes zero

@@ -9,6 +9,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ..align import batchnorm_after, single_child
 from ..model import Operator, TFLiteModel
 from ..registry import Mismatch
 
@@ -24,14 +25,24 @@ def kernel_size(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismat
         yield "kernel_size", tuple(layer.kernel_size), tuple(tfl)
 
 
+def op_strides(op: Operator) -> tuple[int, int]:
+    """The op's (stride_h, stride_w)."""
+    return op.options.get("stride_h", 1), op.options.get("stride_w", 1)
+
+
+def op_dilation(op: Operator) -> tuple[int, int]:
+    """The op's (dilation_h_factor, dilation_w_factor)."""
+    return op.options.get("dilation_h_factor", 1), op.options.get("dilation_w_factor", 1)
+
+
 def strides(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
-    tfl = (op.options.get("stride_h", 1), op.options.get("stride_w", 1))
+    tfl = op_strides(op)
     if tuple(layer.strides) != tfl:
         yield "strides", tuple(layer.strides), tfl
 
 
 def dilation(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
-    tfl = (op.options.get("dilation_h_factor", 1), op.options.get("dilation_w_factor", 1))
+    tfl = op_dilation(op)
     if tuple(layer.dilation_rate) != tfl:
         yield "dilation_rate", tuple(layer.dilation_rate), tfl
 
@@ -44,7 +55,7 @@ def pool_size(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch
 
 def padding(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
     """Effective spatial padding (top, bottom, left, right), counting explicit PAD / ZeroPadding2D."""
-    window = _window(op, layer, model)
+    window = window_of(op, model)
     tfl_in = model.tensor(op.inputs[0])
     before = model.producer(tfl_in.index)
     tfl_explicit = (0, 0, 0, 0)
@@ -52,8 +63,8 @@ def padding(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
         pads = np.asarray(model.constant(before.inputs[1])).reshape(-1, 2)
         if len(pads) == 4:
             tfl_explicit = (int(pads[1][0]), int(pads[1][1]), int(pads[2][0]), int(pads[2][1]))
-    tfl = _add(tfl_explicit, _implicit(op.options.get("padding", "VALID"), tfl_in.shape[1:3], window,
-                                       (op.options.get("stride_h", 1), op.options.get("stride_w", 1))))
+    tfl = _add(tfl_explicit, implicit_pads(op.options.get("padding", "VALID"), tfl_in.shape[1:3], window,
+                                           op_strides(op)))
     keras_in = tuple(layer.input.shape[1:3])
     keras_explicit = (0, 0, 0, 0)
     parent = _parent(layer)
@@ -64,7 +75,7 @@ def padding(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
         keras_in = (keras_in[0] + t + b, keras_in[1] + left + r) if None not in keras_in else keras_in
     if None in keras_in:
         return
-    keras = _add(keras_explicit, _implicit(layer.padding.upper(), keras_in, window, tuple(layer.strides)))
+    keras = _add(keras_explicit, implicit_pads(layer.padding.upper(), keras_in, window, tuple(layer.strides)))
     if keras != tfl:
         yield "padding", f"{layer.padding} {keras}", f"{op.options.get('padding')} {tfl}"
 
@@ -75,9 +86,8 @@ def activation(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatc
     keras = getattr(layer, "activation", None)
     keras_name = getattr(keras, "__name__", "linear") if keras is not None else "linear"
     if keras_name == "linear" and tfl != "linear":
-        follower = _single_child(layer)
-        if follower is not None and type(follower).__name__ == "BatchNormalization":
-            follower = _single_child(follower)  # TFLite folds the BN, then fuses the activation
+        bn = batchnorm_after(layer)  # TFLite folds the BN, then fuses the activation
+        follower = single_child(bn if bn is not None else layer)
         keras_name = _activation_layer_name(follower) if follower is not None else keras_name
     if keras_name != tfl:
         yield "activation", keras_name, tfl
@@ -85,9 +95,8 @@ def activation(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatc
 
 def use_bias(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
     """A Keras layer without bias cannot hold a non-zero TFLite bias."""
-    has = len(op.inputs) > 2 and op.inputs[2] >= 0
-    nonzero = has and bool(np.any(model.constant(op.inputs[2])))
-    if not layer.use_bias and nonzero and not _followed_by_batchnorm(layer):
+    nonzero = op.has_input(2) and bool(np.any(model.constant(op.inputs[2])))
+    if not layer.use_bias and nonzero and batchnorm_after(layer) is None:
         yield "use_bias", False, True
 
 
@@ -125,16 +134,18 @@ def resize(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
         yield "output size", keras_size, size
 
 
-def _window(op: Operator, layer: Any, model: TFLiteModel) -> tuple[int, int]:
+def window_of(op: Operator, model: TFLiteModel) -> tuple[int, int]:
+    """The (height, width) a pool or (dilated) conv kernel covers."""
     if "filter_height" in op.options:
         return op.options["filter_height"], op.options["filter_width"]
-    kernel = model.tensor(op.inputs[1]).shape
-    dh, dw = op.options.get("dilation_h_factor", 1), op.options.get("dilation_w_factor", 1)
+    kernel = model.tensor(op.inputs[1]).shape  # OHWI and 1HW(CM) both keep H, W at axes 1, 2
+    dh, dw = op_dilation(op)
     return (kernel[1] - 1) * dh + 1, (kernel[2] - 1) * dw + 1
 
 
-def _implicit(mode: str, size: tuple[int, ...], window: tuple[int, int], stride: tuple[int, ...]
-              ) -> tuple[int, int, int, int]:
+def implicit_pads(mode: str, size: tuple[int, ...], window: tuple[int, int], stride: tuple[int, ...]
+                  ) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) padding that ``mode`` ("SAME" or "VALID") adds, as TF and TFLite do."""
     if mode != "SAME":
         return (0, 0, 0, 0)
     pads = []
@@ -152,20 +163,6 @@ def _add(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, int, int, int]:
 def _parent(layer: Any) -> Any:
     history = getattr(layer.input, "_keras_history", None)
     return history[0] if history else None
-
-
-def _children(layer: Any) -> list[Any]:
-    return [node.operation for node in getattr(layer, "_outbound_nodes", [])]
-
-
-def _single_child(layer: Any) -> Any:
-    children = _children(layer)
-    return children[0] if len(children) == 1 else None
-
-
-def _followed_by_batchnorm(layer: Any) -> bool:
-    child = _single_child(layer)
-    return child is not None and type(child).__name__ == "BatchNormalization"
 
 
 def _activation_layer_name(layer: Any) -> str:

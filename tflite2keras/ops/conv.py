@@ -13,19 +13,7 @@ _CONV_CHECKS = (checks.kernel_size, checks.strides, checks.dilation, checks.padd
                 checks.activation, checks.use_bias)
 
 
-def _strides(op: Any) -> tuple[int, int]:
-    return op.options.get("stride_h", 1), op.options.get("stride_w", 1)
-
-
-def _dilation(op: Any) -> tuple[int, int]:
-    return op.options.get("dilation_h_factor", 1), op.options.get("dilation_w_factor", 1)
-
-
-def _has_bias(ctx: Any, op: Any, slot: int) -> bool:
-    return slot < len(op.inputs) and op.inputs[slot] >= 0
-
-
-def fold_pad(ctx: Any, op: Any, window: tuple[int, int]) -> tuple[Any, str]:
+def fold_pad(ctx: Any, op: Any) -> tuple[Any, str]:
     """The conv's input and padding, folding a preceding spatial PAD into 'same' where exact."""
     x = ctx.input(op, 0)
     mode = op.options.get("padding", "VALID").lower()
@@ -36,25 +24,21 @@ def fold_pad(ctx: Any, op: Any, window: tuple[int, int]) -> tuple[Any, str]:
     if len(pads) != 4 or pads[0].any() or pads[3].any() or before.inputs[0] not in ctx.tensors:
         return x, mode
     size = ctx.tfl.tensor(before.inputs[0]).shape[1:3]
-    same = checks._implicit("SAME", size, window, _strides(op))
+    same = checks.implicit_pads("SAME", size, checks.window_of(op, ctx.tfl), checks.op_strides(op))
     if tuple(int(v) for v in pads[1:3].reshape(-1)) == same:
         return ctx.tensors[before.inputs[0]], "same"
     return x, mode
-
-
-def _window(kernel_hw: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int]:
-    return tuple((k - 1) * d + 1 for k, d in zip(kernel_hw, dilation))  # type: ignore[return-value]
 
 
 def convert_conv2d(ctx: Any, op: Any) -> list[Any]:
     import keras
 
     out_c, kh, kw, in_c = ctx.tfl.tensor(op.inputs[1]).shape
-    x, padding = fold_pad(ctx, op, _window((kh, kw), _dilation(op)))
+    x, padding = fold_pad(ctx, op)
     groups = int(x.shape[-1]) // in_c if x.shape[-1] else 1
-    layer = keras.layers.Conv2D(out_c, (kh, kw), strides=_strides(op), padding=padding, groups=groups,
-                                dilation_rate=_dilation(op), activation=ctx.activation(op),
-                                use_bias=_has_bias(ctx, op, 2), name=ctx.name(op, weights=True))
+    layer = keras.layers.Conv2D(out_c, (kh, kw), strides=checks.op_strides(op), padding=padding, groups=groups,
+                                dilation_rate=checks.op_dilation(op), activation=ctx.activation(op),
+                                use_bias=op.has_input(2), name=ctx.name(op, weights=True))
     return [ctx.takes_weights(layer, op)(x)]
 
 
@@ -62,11 +46,11 @@ def convert_depthwise(ctx: Any, op: Any) -> list[Any]:
     import keras
 
     _, kh, kw, channels = ctx.tfl.tensor(op.inputs[1]).shape
-    x, padding = fold_pad(ctx, op, _window((kh, kw), _dilation(op)))
-    layer = keras.layers.DepthwiseConv2D((kh, kw), strides=_strides(op), padding=padding,
+    x, padding = fold_pad(ctx, op)
+    layer = keras.layers.DepthwiseConv2D((kh, kw), strides=checks.op_strides(op), padding=padding,
                                          depth_multiplier=channels // int(x.shape[-1]),
-                                         dilation_rate=_dilation(op), activation=ctx.activation(op),
-                                         use_bias=_has_bias(ctx, op, 2), name=ctx.name(op, weights=True))
+                                         dilation_rate=checks.op_dilation(op), activation=ctx.activation(op),
+                                         use_bias=op.has_input(2), name=ctx.name(op, weights=True))
     return [ctx.takes_weights(layer, op)(x)]
 
 
@@ -86,13 +70,13 @@ def transpose_conv(ctx: Any, op: Any, x: Any, strides: tuple[int, int], bias_slo
         raise UnsupportedOpError(f"op {op.index} ({op.opcode}): output size {(height, width)} from input "
                                  f"{(in_h, in_w)} matches neither 'same' nor 'valid' padding")
     layer = keras.layers.Conv2DTranspose(out_c, (kh, kw), strides=strides, padding=padding,
-                                         activation=activation, use_bias=_has_bias(ctx, op, bias_slot),
+                                         activation=activation, use_bias=op.has_input(bias_slot),
                                          name=ctx.name(op, weights=True))
     return ctx.takes_weights(layer, op)(x)
 
 
 def convert_transpose_conv(ctx: Any, op: Any) -> list[Any]:
-    return [transpose_conv(ctx, op, ctx.input(op, 2), _strides(op), 3, ctx.activation(op))]
+    return [transpose_conv(ctx, op, ctx.input(op, 2), checks.op_strides(op), 3, ctx.activation(op))]
 
 
 def convert_fully_connected(ctx: Any, op: Any) -> list[Any]:
@@ -102,7 +86,7 @@ def convert_fully_connected(ctx: Any, op: Any) -> list[Any]:
     x = ctx.input(op, 0)
     if len(x.shape) != 2 and not op.options.get("keep_num_dims"):
         x = keras.layers.Reshape((in_features,), name=ctx.suffixed(ctx.name(op), "flatten"))(x)
-    layer = keras.layers.Dense(units, activation=ctx.activation(op), use_bias=_has_bias(ctx, op, 2),
+    layer = keras.layers.Dense(units, activation=ctx.activation(op), use_bias=op.has_input(2),
                                name=ctx.name(op, weights=True))
     return [ctx.takes_weights(layer, op)(x)]
 

@@ -22,7 +22,7 @@ def convert_transpose_conv_bias(ctx: Any, op: Any) -> list[Any]:
     out_c, kh, kw, _ = ctx.tfl.tensor(op.inputs[1]).shape
     x = ctx.input(op, 0)
     arguments = conv2d_transpose_arguments(_options(op), tuple(x.shape[1:3]), (kh, kw))
-    layer = keras.layers.Conv2DTranspose(out_c, (kh, kw), use_bias=len(op.inputs) > 2 and op.inputs[2] >= 0,
+    layer = keras.layers.Conv2DTranspose(out_c, (kh, kw), use_bias=op.has_input(2),
                                          name=ctx.name(op, weights=True), **arguments)
     return [ctx.takes_weights(layer, op)(x)]
 

@@ -18,7 +18,7 @@ def _pool(kind: str) -> Any:
         name = ctx.name(op)
         layer = getattr(keras.layers, kind)(
             (op.options["filter_height"], op.options["filter_width"]),
-            strides=(op.options["stride_h"], op.options["stride_w"]),
+            strides=checks.op_strides(op),
             padding=op.options.get("padding", "VALID").lower(), name=name)
         return [ctx.activate(layer(ctx.input(op, 0)), op, name)]
     return convert
