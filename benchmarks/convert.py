@@ -5,7 +5,9 @@ Run: ``python benchmarks/convert.py [--models palm_detection_full ...] [--repeat
 For each model: the time ``convert()`` takes; Keras latency (under ``tf.function``, batch 1)
 over the interpreter's (default XNNPACK kernels), as a ratio of interleaved medians; and the
 same at batch 16 as a throughput ratio (the interpreter runs 16 single-image calls, as it
-would on a phone). Absolute times on a shared machine are noise; the ratios are the result.
+would on a phone). Each batch size has its own interleaved loop, after ten untimed calls per
+side (oneDNN builds its kernels over the first few calls, which would otherwise skew the
+medians). Absolute times on a shared machine are noise; the ratios are the result.
 
 Threads: by default each side uses its own default (TensorFlow: all cores; the interpreter:
 one thread). ``--threads N`` gives both sides N threads, for a like-for-like comparison.
@@ -29,6 +31,8 @@ from tflite2keras.reference import make_interpreter, random_inputs, run  # noqa:
 #: Targets from the project's issue: convert time and palm_detection_full latency ratio.
 CONVERT_SECONDS = 3.0
 LATENCY_RATIO = 2.0
+#: Untimed calls per side before timing starts.
+WARMUP = 10
 
 
 def measure(name: str, repeats: int, threads: int | None = None) -> dict[str, float]:
@@ -49,13 +53,19 @@ def measure(name: str, repeats: int, threads: int | None = None) -> dict[str, fl
     call(one), call(sixteen)  # trace both shapes
     interpreter = make_interpreter(tfl, threads=threads)
     times: dict[str, list[float]] = {"keras1": [], "tfl1": [], "keras16": [], "tfl16": []}
-    for _ in range(repeats):
-        for key, job in (("keras1", lambda: call(one)), ("tfl1", lambda: run(interpreter, sample)),
-                         ("keras16", lambda: call(sixteen)),
-                         ("tfl16", lambda: [run(interpreter, sample) for _ in range(16)])):
-            t = time.perf_counter()
-            job()
-            times[key].append(time.perf_counter() - t)
+    # Batch 1 and batch 16 in separate interleaved loops, so one batch size's work does not
+    # sit between the two sides of the other's comparison.
+    for jobs in ((("keras1", lambda: call(one)), ("tfl1", lambda: run(interpreter, sample))),
+                 (("keras16", lambda: call(sixteen)),
+                  ("tfl16", lambda: [run(interpreter, sample) for _ in range(16)]))):
+        for _ in range(WARMUP):  # oneDNN builds and caches its kernels over the first calls
+            for _key, job in jobs:
+                job()
+        for _ in range(repeats):
+            for key, job in jobs:
+                t = time.perf_counter()
+                job()
+                times[key].append(time.perf_counter() - t)
     med = {k: statistics.median(v) for k, v in times.items()}
     return {"convert_s": seconds, "latency_ratio": med["keras1"] / med["tfl1"],
             "batch16_ratio": med["keras16"] / med["tfl16"], "tfl_ms": med["tfl1"] * 1e3}

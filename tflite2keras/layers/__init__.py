@@ -13,11 +13,12 @@ Example:
 
 from __future__ import annotations
 
+from .activation import PReLU
 from .mediapipe import Landmarks2TransformMatrix, TransformLandmarks, TransformTensorBilinear
 from .padding import ChannelPadding
 from .tensor_ops import AddConstant, DepthToSpace, MultiplyConstant, StridedSlice
 
 __all__ = [
     "AddConstant", "ChannelPadding", "DepthToSpace", "Landmarks2TransformMatrix", "MultiplyConstant",
-    "StridedSlice", "TransformLandmarks", "TransformTensorBilinear",
+    "PReLU", "StridedSlice", "TransformLandmarks", "TransformTensorBilinear",
 ]

@@ -16,14 +16,14 @@ def _layer(factory: Any) -> Any:
 
 
 def convert_prelu(ctx: Any, op: Any) -> list[Any]:
-    import keras
+    from ..layers import PReLU
 
     x = ctx.input(op, 0)
     shape = tuple(x.shape[1:])
     alpha = ctx.tfl.tensor(op.inputs[1]).shape
     alpha = (1,) * (len(shape) - len(alpha)) + tuple(alpha)
     shared = [i + 1 for i, (a, d) in enumerate(zip(alpha, shape)) if a == 1 and d != 1]
-    layer = keras.layers.PReLU(shared_axes=shared or None, name=ctx.name(op, weights=True))
+    layer = PReLU(shared_axes=shared or None, name=ctx.name(op, weights=True))
     return [ctx.takes_weights(layer, op)(x)]
 
 

@@ -24,7 +24,7 @@ import keras
 
 from ..errors import InvalidArgumentError
 
-from ..layers import ChannelPadding
+from ..layers import ChannelPadding, PReLU
 
 #: The two layer-naming modes of the zoo models.
 NAMING_MODES: tuple[str, ...] = ("readable", "keras")
@@ -82,7 +82,7 @@ def activate(x: keras.KerasTensor, kind: Activation, namer: Namer, name: str) ->
         The activated feature map.
     """
     if kind == "prelu":
-        return keras.layers.PReLU(shared_axes=[1, 2], name=namer.weight(name, "p_re_lu"))(x)
+        return PReLU(shared_axes=[1, 2], name=namer.weight(name, "p_re_lu"))(x)
     return keras.layers.ReLU(name=namer.plain(name))(x)
 
 
