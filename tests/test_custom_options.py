@@ -13,7 +13,7 @@ from flatbuffers import flexbuffers
 import tflite2keras as t2k
 from tflite2keras import custom_options
 from tflite2keras.errors import InvalidModelError, UnsupportedOpError
-from tflite2keras.layers.mediapipe import transpose_conv_bias_output_size
+from tflite2keras.ops.mediapipe import transpose_conv_bias_output_size
 
 SELFIE = ("selfie_segmentation", "selfie_segmentation_landscape")
 FACE = "face_landmark_with_attention"

@@ -23,9 +23,8 @@ from tflite2keras.layers.mediapipe import (
     Landmarks2TransformMatrix,
     TransformLandmarks,
     TransformTensorBilinear,
-    conv2d_transpose_arguments,
-    transpose_conv_bias_output_size,
 )
+from tflite2keras.ops.mediapipe import conv2d_transpose_arguments, transpose_conv_bias_output_size
 
 F = np.float32
 ATOL = 1e-5

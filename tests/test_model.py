@@ -28,7 +28,7 @@ import tflite
 from tflite2keras import read
 from tflite2keras.errors import InvalidModelError
 from tflite2keras.layout import DEPTHWISE, OHWI_TO_HWIO, OI_TO_IO, VECTOR
-from tflite2keras.model import TFLiteModel
+from tflite2keras.model import Operator, Tensor, TFLiteModel
 
 # The synthetic model: input 11x13x3 -> Conv2D(7, 3x5) -> DepthwiseConv2D(5x3, x2) -> Dense(9).
 _INPUT = (11, 13, 3)
@@ -371,3 +371,27 @@ def test_sparse_tensor_with_a_larger_shape_mismatches_densify(corpus_model) -> N
     assert densify.opcode == "DENSIFY"
     with pytest.raises(InvalidModelError, match=r"has shape \(96, 1, 1, 384\), but op \d+ \(DENSIFY\)"):
         model.constant(densify.outputs[0])
+
+
+def _dequantize_chain(hops: int) -> TFLiteModel:
+    """A float16 constant behind ``hops`` chained DEQUANTIZE ops."""
+    data = np.arange(6, dtype="<f2").tobytes()
+    tensors = [Tensor(0, "w", (2, 3), (2, 3), "FLOAT16", 1)]
+    tensors += [Tensor(i, f"w_{i}", (2, 3), (2, 3), "FLOAT32", 0) for i in range(1, hops + 1)]
+    operators = [Operator(i, "DEQUANTIZE", 1, (i,), (i + 1,)) for i in range(hops)]
+    return TFLiteModel(data, tensors=tensors, operators=operators, inputs=(), outputs=(hops,),
+                       buffers=[(0, 0), (0, len(data))], signature_defs={}, metadata=(), subgraphs=(),
+                       version=3, description="")
+
+
+def test_short_dequantize_chain_decodes() -> None:
+    model = _dequantize_chain(3)
+    assert model.is_constant(3) and model.source_of(3).index == 0
+    np.testing.assert_array_equal(model.constant(3), np.arange(6, dtype=np.float32).reshape(2, 3))
+
+
+def test_runaway_dequantize_chain_is_rejected_without_recursion() -> None:
+    model = _dequantize_chain(5000)  # deeper than Python's recursion limit
+    assert not model.is_constant(5000)
+    with pytest.raises(InvalidModelError, match=r"tensor 5000 'w_5000' is not a constant: it comes from tensor"):
+        model.constant(5000)

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _render
 from .errors import InvalidModelError
+from .quant import dequantize
 from .sparse import Sparsity, densify
 
 
@@ -98,6 +99,8 @@ NUMPY_DTYPES: dict[str, np.dtype] = {
 }
 #: Ops that only re-encode a constant: their output is "the same weight".
 PASS_THROUGH_OPS = ("DEQUANTIZE", "DENSIFY")
+#: Most DEQUANTIZE/DENSIFY hops followed from a tensor back to its stored bytes.
+MAX_PASS_THROUGH = 8
 #: A sparse tensor may expand to at most this many dense elements per byte of the file
 #: (at least ``_MIN_SPARSE_LIMIT``): a corrupt shape must not allocate gigabytes.
 _SPARSE_EXPANSION = 64
@@ -184,21 +187,23 @@ class TFLiteModel:
 
     def is_constant(self, key: int | str) -> bool:
         """True when the tensor has stored data, or is DEQUANTIZE/DENSIFY of a constant."""
-        tensor = self.tensor(key)
-        if self.raw(tensor.index).size or tensor.is_sparse:
-            return True
-        op = self.producer(tensor.index)
-        return op is not None and op.opcode in PASS_THROUGH_OPS and bool(op.inputs) and self.is_constant(op.inputs[0])
+        source = self.source_of(key)
+        return bool(self.raw(source.index).size or source.is_sparse)
 
     def source_of(self, key: int | str) -> Tensor:
-        """Follow DEQUANTIZE/DENSIFY back to the tensor that stores the weight's bytes."""
+        """Follow DEQUANTIZE/DENSIFY back to the tensor that stores the weight's bytes.
+
+        Stops at a tensor with data (or a sparse one), at any other producer, and after
+        :data:`MAX_PASS_THROUGH` hops, so a crafted chain cannot run away.
+        """
         tensor = self.tensor(key)
-        seen = 0
-        while not self.raw(tensor.index).size:
-            op = self.producer(tensor.index)
-            if op is None or op.opcode not in PASS_THROUGH_OPS or not op.inputs or seen > 8:
+        for _ in range(MAX_PASS_THROUGH):
+            if self.raw(tensor.index).size or tensor.is_sparse:
                 break
-            tensor, seen = self.tensor(op.inputs[0]), seen + 1
+            op = self.producer(tensor.index)
+            if op is None or op.opcode not in PASS_THROUGH_OPS or not op.inputs:
+                break
+            tensor = self.tensor(op.inputs[0])
         return tensor
 
     # -- constants -----------------------------------------------------------------
@@ -230,17 +235,21 @@ class TFLiteModel:
         if not stored.size and tensor.is_sparse and tensor.dtype in NUMPY_DTYPES:
             stored = np.empty(0, NUMPY_DTYPES[tensor.dtype])  # an all-zero sparse tensor stores nothing
         elif not stored.size:
-            op = self.producer(tensor.index)
-            if op is None or op.opcode not in PASS_THROUGH_OPS or not op.inputs:
+            source = self.source_of(tensor.index)
+            if source is tensor or not self.is_constant(source.index):
+                op = self.producer(source.index)
                 raise InvalidModelError(
-                    f"tensor {tensor.index} {tensor.name!r} is not a constant: it has no data"
+                    f"tensor {tensor.index} {tensor.name!r} is not a constant: "
+                    + ("it has no data" if source is tensor else f"it comes from tensor {source.index}, which has no data")
                     + (f" and is computed by op {op.index} ({op.opcode})" if op else "")
                 )
-            value = self.constant(op.inputs[0])
+            value = self.constant(source.index)
             if value.shape != tensor.shape:
+                op = self.producer(tensor.index)
+                assert op is not None  # a tensor without data that has a source has a producer
                 raise InvalidModelError(
                     f"tensor {tensor.index} {tensor.name!r} has shape {tensor.shape}, but op {op.index} "
-                    f"({op.opcode}) computes it from tensor {op.inputs[0]} of shape {value.shape}"
+                    f"({op.opcode}) computes it from tensor {source.index} of shape {value.shape}"
                 )
             return np.array(value)
         elements = math.prod(tensor.shape)  # Python ints: np.prod can wrap around to a plausible size
@@ -259,7 +268,7 @@ class TFLiteModel:
             )
         stored = stored.reshape(tensor.shape)
         if tensor.quantization is not None and stored.dtype.kind in "iu":
-            return _dequantize(stored, tensor)
+            return dequantize(stored, tensor)
         if stored.dtype.kind == "f":
             return stored.astype(np.float32)
         return stored.copy()
@@ -299,34 +308,3 @@ class TFLiteModel:
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "x".join(str(d) for d in shape) or "scalar"
-
-
-def _dequantize(q: np.ndarray, tensor: Tensor) -> np.ndarray:
-    quant = tensor.quantization
-    assert quant is not None
-    scales = quant.scales.astype(np.float32)
-    zero_points = quant.zero_points.astype(np.float32) if quant.zero_points.size else np.zeros_like(scales)
-    with np.errstate(over="ignore", invalid="ignore"):  # checked below, with the tensor's name
-        if scales.size == 1:
-            value = (scales[0] * (q.astype(np.float32) - zero_points.reshape(-1)[0])).astype(np.float32)
-        else:
-            value = _dequantize_per_channel(q, tensor, quant.quantized_dimension, scales, zero_points)
-    if not np.isfinite(value).all():
-        raise InvalidModelError(
-            f"tensor {tensor.index} {tensor.name!r}: scales {scales[:4]} and zero points {zero_points[:4]} "
-            "dequantize to values beyond float32"
-        )
-    return value
-
-
-def _dequantize_per_channel(q: np.ndarray, tensor: Tensor, axis: int, scales: np.ndarray,
-                            zero_points: np.ndarray) -> np.ndarray:
-    if not 0 <= axis < q.ndim or q.shape[axis] != scales.size or zero_points.size not in (1, scales.size):
-        raise InvalidModelError(
-            f"tensor {tensor.index} {tensor.name!r}: {scales.size} per-channel scales along axis {axis} "
-            f"do not fit shape {tensor.shape}"
-        )
-    shape = [1] * q.ndim
-    shape[axis] = -1
-    zp = zero_points.reshape(-1) if zero_points.size == scales.size else np.repeat(zero_points, scales.size)
-    return (scales.reshape(shape) * (q.astype(np.float32) - zp.reshape(shape))).astype(np.float32)

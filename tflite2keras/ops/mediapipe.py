@@ -3,11 +3,60 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from .. import custom_options
 from ..layout import OHWI_TO_HWOI
 from ..registry import OpSpec, WeightSlot, register_op
+
+
+def transpose_conv_bias_output_size(input_size: int, kernel_size: int, stride: int, padding: str) -> int:
+    """The output extent MediaPipe's ``Convolution2DTransposeBias`` gives one spatial axis.
+
+    SAME pads ``P = max(0, kernel - 1 - (input - 1) % stride)`` (``P // 2`` before);
+    VALID pads nothing. The output is ``stride * (input - 1) + kernel - P``.
+
+    Example:
+        >>> transpose_conv_bias_output_size(128, 2, 2, "SAME"), transpose_conv_bias_output_size(5, 2, 2, "SAME")
+        (256, 9)
+    """
+    pad = max(0, kernel_size - 1 - (input_size - 1) % stride) if padding.upper() == "SAME" else 0
+    return stride * (input_size - 1) + kernel_size - pad
+
+
+def conv2d_transpose_arguments(options: dict[str, Any], input_hw: Sequence[int],
+                               kernel_hw: Sequence[int]) -> dict[str, Any]:
+    """``keras.layers.Conv2DTranspose`` arguments that reproduce ``Convolution2DTransposeBias`` exactly.
+
+    The weights are OHWI; Keras wants HWOI: ``kernel = weights.transpose(1, 2, 0, 3)``,
+    ``bias`` as is. ``padding="same"`` with ``output_padding=None`` is exact when
+    ``input * stride`` equals MediaPipe's size (always for the corpus: even inputs,
+    kernel 2, stride 2); otherwise an ``output_padding`` (always ``< stride``) sets the size,
+    and TF derives the same leading padding ``P // 2``. VALID maps to
+    ``padding="valid", output_padding=0`` (the default ``None`` adds rows when kernel < stride).
+
+    Args:
+        options: ``custom_options.parse("Convolution2DTransposeBias", ...)``.
+        input_hw: the op input's (height, width).
+        kernel_hw: the weights' (height, width), dims 1 and 2 of OHWI.
+
+    Returns:
+        ``strides``, ``padding`` and ``output_padding`` for ``Conv2DTranspose``.
+
+    Example:
+        >>> opts = {"padding": "SAME", "stride_width": 2, "stride_height": 2}
+        >>> conv2d_transpose_arguments(opts, (128, 128), (2, 2))
+        {'strides': (2, 2), 'padding': 'same', 'output_padding': None}
+    """
+    strides = (int(options["stride_height"]), int(options["stride_width"]))
+    padding = str(options["padding"]).upper()
+    if padding == "VALID":
+        return {"strides": strides, "padding": "valid", "output_padding": (0, 0)}
+    sizes = [transpose_conv_bias_output_size(i, k, s, padding) for i, k, s in zip(input_hw, kernel_hw, strides)]
+    if all(n == i * s for n, i, s in zip(sizes, input_hw, strides)):
+        return {"strides": strides, "padding": "same", "output_padding": None}
+    extra = tuple(n - (i - 1) * s - k % 2 for n, i, k, s in zip(sizes, input_hw, kernel_hw, strides))
+    return {"strides": strides, "padding": "same", "output_padding": extra}
 
 
 def _options(op: Any) -> dict[str, Any]:
@@ -16,8 +65,6 @@ def _options(op: Any) -> dict[str, Any]:
 
 def convert_transpose_conv_bias(ctx: Any, op: Any) -> list[Any]:
     import keras
-
-    from ..layers.mediapipe import conv2d_transpose_arguments
 
     out_c, kh, kw, _ = ctx.tfl.tensor(op.inputs[1]).shape
     x = ctx.input(op, 0)
