@@ -1,0 +1,45 @@
+"""Dequantizing stored integer weights, per tensor and per channel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tflite2keras.errors import InvalidModelError
+from tflite2keras.model import Quantization, Tensor
+from tflite2keras.quant import dequantize
+
+
+def _tensor(shape: tuple[int, ...], scales: list[float], zero_points: list[int], axis: int = 0) -> Tensor:
+    quant = Quantization(np.array(scales, np.float32), np.array(zero_points, np.int64), axis)
+    return Tensor(7, "conv/w", shape, shape, "INT8", 1, quantization=quant)
+
+
+def test_per_tensor() -> None:
+    q = np.array([[-128, 0, 127]], np.int8)
+    out = dequantize(q, _tensor((1, 3), [0.5], [3]))
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, 0.5 * (q.astype(np.float32) - 3))
+
+
+def test_per_channel_along_a_middle_axis() -> None:
+    q = np.random.default_rng(0).integers(-128, 128, size=(3, 5, 2)).astype(np.int8)
+    scales, zps = [0.1, 0.2, 0.3, 0.4, 0.5], [0, 1, -1, 2, -2]
+    out = dequantize(q, _tensor((3, 5, 2), scales, zps, axis=1))
+    expected = np.float32(scales)[None, :, None] * (q.astype(np.float32) - np.float32(zps)[None, :, None])
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_one_zero_point_shared_by_every_channel() -> None:
+    q = np.ones((2, 3), np.int8)
+    np.testing.assert_array_equal(dequantize(q, _tensor((2, 3), [1.0, 2.0], [1], axis=0)), np.zeros((2, 3)))
+
+
+def test_scales_that_do_not_fit_the_axis_name_the_tensor() -> None:
+    with pytest.raises(InvalidModelError, match=r"tensor 7 'conv/w': 4 per-channel scales along axis 1"):
+        dequantize(np.zeros((2, 3), np.int8), _tensor((2, 3), [1, 1, 1, 1], [0], axis=1))
+
+
+def test_overflow_beyond_float32_is_an_error() -> None:
+    with pytest.raises(InvalidModelError, match="beyond float32"):
+        dequantize(np.full((1, 2), 127, np.int8), _tensor((1, 2), [3e38], [0]))
