@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -27,6 +26,8 @@ import numpy as np  # noqa: E402
 import tflite2keras as t2k  # noqa: E402
 from tflite2keras import corpus  # noqa: E402
 from tflite2keras.reference import make_interpreter, random_inputs, run  # noqa: E402
+
+from _timing import interleaved  # noqa: E402
 
 #: Targets from the project's issue: convert time and palm_detection_full latency ratio.
 CONVERT_SECONDS = 3.0
@@ -52,21 +53,12 @@ def measure(name: str, repeats: int, threads: int | None = None) -> dict[str, fl
     one, sixteen = (sample if len(sample) > 1 else sample[0]), (batch if len(batch) > 1 else batch[0])
     call(one), call(sixteen)  # trace both shapes
     interpreter = make_interpreter(tfl, threads=threads)
-    times: dict[str, list[float]] = {"keras1": [], "tfl1": [], "keras16": [], "tfl16": []}
     # Batch 1 and batch 16 in separate interleaved loops, so one batch size's work does not
     # sit between the two sides of the other's comparison.
-    for jobs in ((("keras1", lambda: call(one)), ("tfl1", lambda: run(interpreter, sample))),
-                 (("keras16", lambda: call(sixteen)),
-                  ("tfl16", lambda: [run(interpreter, sample) for _ in range(16)]))):
-        for _ in range(WARMUP):  # oneDNN builds and caches its kernels over the first calls
-            for _key, job in jobs:
-                job()
-        for _ in range(repeats):
-            for key, job in jobs:
-                t = time.perf_counter()
-                job()
-                times[key].append(time.perf_counter() - t)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med = interleaved({"keras1": lambda: call(one), "tfl1": lambda: run(interpreter, sample)},
+                      repeats, WARMUP)
+    med.update(interleaved({"keras16": lambda: call(sixteen),
+                            "tfl16": lambda: [run(interpreter, sample) for _ in range(16)]}, repeats, WARMUP))
     return {"convert_s": seconds, "latency_ratio": med["keras1"] / med["tfl1"],
             "batch16_ratio": med["keras16"] / med["tfl16"], "tfl_ms": med["tfl1"] * 1e3}
 
