@@ -43,3 +43,12 @@ def test_scales_that_do_not_fit_the_axis_name_the_tensor() -> None:
 def test_overflow_beyond_float32_is_an_error() -> None:
     with pytest.raises(InvalidModelError, match="beyond float32"):
         dequantize(np.full((1, 2), 127, np.int8), _tensor((1, 2), [3e38], [0]))
+
+
+def test_int32_rounds_once_as_the_reference_kernel() -> None:
+    # (q - zp) = 2**24 + 3 is not a float32; subtracting in float32 first would round twice.
+    q = np.array([2**24 + 1, -(2**30) - 7], np.int32)
+    tensor = Tensor(1, "bias", (2,), (2,), "INT32", 1,
+                    quantization=Quantization(np.array([0.3], np.float32), np.array([-2], np.int64), 0))
+    expected = (np.float64(np.float32(0.3)) * (q.astype(np.int64) + 2)).astype(np.float32)
+    np.testing.assert_array_equal(dequantize(q, tensor), expected)

@@ -27,23 +27,25 @@ def dequantize(q: np.ndarray, tensor: Tensor) -> np.ndarray:
     """
     quant = tensor.quantization
     assert quant is not None
-    scales = quant.scales.astype(np.float32)
-    zero_points = quant.zero_points.astype(np.float32) if quant.zero_points.size else np.zeros_like(scales)
+    scales = quant.scales.astype(np.float64)
+    zero_points = quant.zero_points.astype(np.int64) if quant.zero_points.size else np.zeros(1, np.int64)
+    # As TFLite's reference kernel: (q - zero_point) in integers, times the scale in double,
+    # rounded to float32 once, so int32 values beyond 2**24 round as the interpreter's do.
     with np.errstate(over="ignore", invalid="ignore"):  # checked below, with the tensor's name
         if scales.size == 1:
-            value = (scales[0] * (q.astype(np.float32) - zero_points.reshape(-1)[0])).astype(np.float32)
+            value = (scales[0] * (q.astype(np.int64) - zero_points.reshape(-1)[0])).astype(np.float32)
         else:
             value = _per_channel(q, tensor, quant.quantized_dimension, scales, zero_points)
     if not np.isfinite(value).all():
         raise InvalidModelError(
-            f"tensor {tensor.index} {tensor.name!r}: scales {scales[:4]} and zero points {zero_points[:4]} "
+            f"tensor {tensor.index} {tensor.name!r}: scales {scales[:4].astype(np.float32)} and zero points {zero_points[:4]} "
             "dequantize to values beyond float32"
         )
     return value
 
 
 def _per_channel(q: np.ndarray, tensor: Tensor, axis: int, scales: np.ndarray,
-                            zero_points: np.ndarray) -> np.ndarray:
+                 zero_points: np.ndarray) -> np.ndarray:
     if not 0 <= axis < q.ndim or q.shape[axis] != scales.size or zero_points.size not in (1, scales.size):
         raise InvalidModelError(
             f"tensor {tensor.index} {tensor.name!r}: {scales.size} per-channel scales along axis {axis} "
@@ -52,4 +54,4 @@ def _per_channel(q: np.ndarray, tensor: Tensor, axis: int, scales: np.ndarray,
     shape = [1] * q.ndim
     shape[axis] = -1
     zp = zero_points.reshape(-1) if zero_points.size == scales.size else np.repeat(zero_points, scales.size)
-    return (scales.reshape(shape) * (q.astype(np.float32) - zp.reshape(shape))).astype(np.float32)
+    return (scales.reshape(shape) * (q.astype(np.int64) - zp.reshape(shape))).astype(np.float32)
