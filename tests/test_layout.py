@@ -140,3 +140,10 @@ def test_str() -> None:
     assert str(OHWI_TO_HWIO) == "OHWI→HWIO"
     assert str(DEPTHWISE) == "1HW(CM)→HWCM"
     assert str(VECTOR) == "O"
+
+
+def test_scalar_stays_a_scalar() -> None:
+    # A scalar MUL/ADD operand fills a scalar variable: no stray (1,) axis.
+    for value in (np.array(2.5, np.float32), np.array([2.5], np.float32)):
+        out = RESHAPE.apply(value, ())
+        assert out.shape == () and float(out) == 2.5

@@ -79,15 +79,15 @@ class Layout:
                 f"{what}: expected {self.source} shape {expected_src} to fill a {self.target} variable of "
                 f"shape {target_shape}, received shape {tuple(array.shape)}"
             )
-        return np.ascontiguousarray(array.reshape(expanded).transpose(self.permutation))
+        return np.asarray(array.reshape(expanded).transpose(self.permutation), order="C")
 
 
 def _fit(array: np.ndarray, target_shape: tuple[int, ...], what: str) -> np.ndarray:
     if array.size == int(np.prod(target_shape)):
-        return np.ascontiguousarray(array.reshape(target_shape))
+        return np.asarray(array.reshape(target_shape), order="C")
     squeezed = array.reshape([d for d in array.shape if d != 1] or [1])
     try:
-        return np.ascontiguousarray(np.broadcast_to(squeezed, target_shape))
+        return np.asarray(np.broadcast_to(squeezed, target_shape), order="C")
     except ValueError:
         raise ShapeMismatchError(
             f"{what}: expected a tensor that reshapes or broadcasts to {target_shape}, received shape {array.shape}"

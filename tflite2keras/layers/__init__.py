@@ -16,9 +16,10 @@ from __future__ import annotations
 from .activation import PReLU
 from .mediapipe import Landmarks2TransformMatrix, TransformLandmarks, TransformTensorBilinear
 from .padding import ChannelPadding
+from .resize import Resize
 from .tensor_ops import AddConstant, DepthToSpace, MultiplyConstant, StridedSlice
 
 __all__ = [
     "AddConstant", "ChannelPadding", "DepthToSpace", "Landmarks2TransformMatrix", "MultiplyConstant",
-    "PReLU", "StridedSlice", "TransformLandmarks", "TransformTensorBilinear",
+    "PReLU", "Resize", "StridedSlice", "TransformLandmarks", "TransformTensorBilinear",
 ]

@@ -118,22 +118,6 @@ def prelu_shared_axes(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[
         yield "shared_axes", keras or None, tfl or None
 
 
-def resize(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
-    """Interpolation and pixel-centre convention (Keras resizes with half-pixel centres)."""
-    tfl = "bilinear" if op.opcode == "RESIZE_BILINEAR" else "nearest"
-    keras = getattr(layer, "interpolation", "nearest")
-    if keras != tfl:
-        yield "interpolation", keras, tfl
-    if op.options.get("align_corners"):
-        yield "align_corners", False, True
-    elif tfl == "bilinear" and not op.options.get("half_pixel_centers"):
-        yield "half_pixel_centers", True, False
-    size = tuple(model.tensor(op.outputs[0]).shape[1:3])
-    keras_size = tuple(layer.output.shape[1:3])
-    if None not in keras_size and keras_size != size:
-        yield "output size", keras_size, size
-
-
 def window_of(op: Operator, model: TFLiteModel) -> tuple[int, int]:
     """The (height, width) a pool or (dilated) conv kernel covers."""
     if "filter_height" in op.options:

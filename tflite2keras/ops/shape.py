@@ -1,4 +1,4 @@
-"""Ops that move data without arithmetic: reshape, concatenation, padding, resize, slicing."""
+"""Ops that move data without arithmetic: reshape, concatenation, padding, slicing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from typing import Any
 
 from ..errors import UnsupportedOpError
 from ..registry import OpSpec, register_op
-from . import checks
 
 
 def convert_reshape(ctx: Any, op: Any) -> list[Any]:
@@ -45,26 +44,6 @@ def convert_pad(ctx: Any, op: Any) -> list[Any]:
     return [x]
 
 
-def _resize(interpolation: str) -> Any:
-    def convert(ctx: Any, op: Any) -> list[Any]:
-        import keras
-
-        x = ctx.input(op, 0)
-        height, width = ctx.tfl.tensor(op.outputs[0]).shape[1:3]
-        in_h, in_w = ctx.tfl.tensor(op.inputs[0]).shape[1:3]
-        half_pixel = op.options.get("half_pixel_centers") or interpolation == "nearest"
-        if op.options.get("align_corners") or not half_pixel:
-            raise UnsupportedOpError(f"op {op.index} ({op.opcode}) with options {op.options}: only "
-                                     "half-pixel-centre resizing has a converter")
-        if height % in_h == 0 and width % in_w == 0:
-            layer = keras.layers.UpSampling2D((height // in_h, width // in_w), interpolation=interpolation,
-                                              name=ctx.name(op))
-        else:
-            layer = keras.layers.Resizing(height, width, interpolation=interpolation, name=ctx.name(op))
-        return [layer(x)]
-    return convert
-
-
 def convert_depth_to_space(ctx: Any, op: Any) -> list[Any]:
     from ..layers import DepthToSpace
 
@@ -90,9 +69,5 @@ register_op(OpSpec("RESHAPE", layers=("Reshape", "Flatten"), converter=convert_r
 register_op(OpSpec("CONCATENATION", layers=("Concatenate",), fused_activation=True,
                    converter=convert_concatenation))
 register_op(OpSpec("PAD", layers=("ChannelPadding", "ZeroPadding2D"), converter=convert_pad))
-register_op(OpSpec("RESIZE_BILINEAR", layers=("UpSampling2D", "Resizing"), checks=(checks.resize,),
-                   converter=_resize("bilinear")))
-register_op(OpSpec("RESIZE_NEAREST_NEIGHBOR", layers=("UpSampling2D", "Resizing"), checks=(checks.resize,),
-                   converter=_resize("nearest")))
 register_op(OpSpec("DEPTH_TO_SPACE", layers=("DepthToSpace",), converter=convert_depth_to_space))
 register_op(OpSpec("STRIDED_SLICE", layers=("StridedSlice",), converter=convert_strided_slice))

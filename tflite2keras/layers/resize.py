@@ -1,0 +1,80 @@
+"""TFLite's RESIZE_BILINEAR and RESIZE_NEAREST_NEIGHBOR, with every pixel-centre convention.
+
+Keras resizes with half-pixel centres only. TFLite also has ``align_corners`` and the legacy
+convention (neither flag), which older TensorFlow graphs use. :class:`Resize` reproduces the
+reference kernels, whose source rows and weights (:func:`tflite2keras.ops.resize.source_rows`)
+depend only on the sizes: they are computed once, and the layer is two gathers and a lerp
+per axis, differentiable and free of backend-specific ops.
+
+Example:
+    >>> import numpy as np
+    >>> from tflite2keras.layers import Resize
+    >>> x = np.array([0.0, 1.0, 2.0], np.float32).reshape(1, 1, 3, 1)
+    >>> np.asarray(Resize(1, 5, align_corners=True)(x)).reshape(-1).tolist()
+    [0.0, 0.5, 1.0, 1.5, 2.0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from ..errors import InvalidArgumentError
+from ..ops.resize import INTERPOLATIONS, source_rows
+from .padding import PACKAGE
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Resize(keras.layers.Layer):
+    """Resize NHWC images to ``(height, width)`` exactly as TFLite's resize ops do.
+
+    Args:
+        height / width: the output size.
+        interpolation: ``"bilinear"`` or ``"nearest"``.
+        align_corners / half_pixel_centers: TFLite's options of the same names.
+    """
+
+    def __init__(self, height: int, width: int, interpolation: str = "bilinear", align_corners: bool = False,
+                 half_pixel_centers: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if interpolation not in INTERPOLATIONS:
+            raise InvalidArgumentError(f"Resize interpolation must be one of {INTERPOLATIONS}. "
+                                       f"Received: interpolation={interpolation!r}")
+        if align_corners and half_pixel_centers:
+            raise InvalidArgumentError("Resize: align_corners and half_pixel_centers cannot both be true")
+        self.height, self.width = int(height), int(width)
+        self.interpolation = interpolation
+        self.align_corners, self.half_pixel_centers = bool(align_corners), bool(half_pixel_centers)
+        self._rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        if len(input_shape) != 4 or None in input_shape[1:3]:
+            raise InvalidArgumentError(f"Resize needs NHWC input with a known height and width. "
+                                       f"Received: shape={input_shape}")
+        self._rows = [source_rows(n, out, self.interpolation, self.align_corners, self.half_pixel_centers)
+                      for n, out in zip(input_shape[1:3], (self.height, self.width))]
+
+    def call(self, inputs: Any) -> Any:
+        x = inputs
+        for axis, (low, high, weight) in zip((1, 2), self._rows):
+            first = keras.ops.take(x, low, axis=axis)
+            if self.interpolation == "nearest":
+                x = first
+                continue
+            shape = (1, -1, 1, 1) if axis == 1 else (1, 1, -1, 1)
+            w = keras.ops.reshape(keras.ops.convert_to_tensor(weight, dtype=x.dtype), shape)
+            x = first + (keras.ops.take(x, high, axis=axis) - first) * w
+        return x
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (input_shape[0], self.height, self.width, input_shape[3])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "height": self.height, "width": self.width,
+                "interpolation": self.interpolation, "align_corners": self.align_corners,
+                "half_pixel_centers": self.half_pixel_centers}
+
+
+__all__ = ["Resize"]
