@@ -76,3 +76,15 @@ def test_prelu_safe_reload(tmp_path: Path) -> None:
     loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     assert type(loaded.layers[-1]) is PReLU
     np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
+
+
+def test_prelu_under_mixed_precision_is_keras_form() -> None:
+    # alpha - 1 in float16 would round small slopes away; the layer falls back to Keras's form.
+    alpha = np.array([1.4e-5, 2e-4, 0.3, 2.0], np.float32)
+    stock, fast = keras.layers.PReLU(dtype="mixed_float16"), PReLU(dtype="mixed_float16")
+    for layer in (stock, fast):
+        layer.build((None, 4))
+        layer.set_weights([alpha])
+    x = np.array([[-3.0, -5.0, -1.0, -2.0]], np.float32)
+    np.testing.assert_array_equal(np.asarray(fast(x)), np.asarray(stock(x)))
+    np.testing.assert_allclose(np.asarray(fast(x), np.float32), alpha * x, rtol=1e-3)

@@ -45,10 +45,21 @@ def test_overflow_beyond_float32_is_an_error() -> None:
         dequantize(np.full((1, 2), 127, np.int8), _tensor((1, 2), [3e38], [0]))
 
 
-def test_int32_rounds_once_as_the_reference_kernel() -> None:
+def test_int32_per_tensor_rounds_once_as_the_reference_kernel() -> None:
     # (q - zp) = 2**24 + 3 is not a float32; subtracting in float32 first would round twice.
     q = np.array([2**24 + 1, -(2**30) - 7], np.int32)
     tensor = Tensor(1, "bias", (2,), (2,), "INT32", 1,
                     quantization=Quantization(np.array([0.3], np.float32), np.array([-2], np.int64), 0))
     expected = (np.float64(np.float32(0.3)) * (q.astype(np.int64) + 2)).astype(np.float32)
+    np.testing.assert_array_equal(dequantize(q, tensor), expected)
+
+
+def test_int32_per_channel_converts_then_multiplies_in_float32() -> None:
+    # For q - zp = 1829207718 the two roundings give a different float32 than one would.
+    q = np.array([[1829207716], [1829207716]], np.int32)
+    tensor = Tensor(1, "bias", (2, 1), (2, 1), "INT32", 1,
+                    quantization=Quantization(np.array([0.3, 0.7], np.float32), np.array([-2, 0], np.int64), 0))
+    expected = (q.astype(np.int64) - [[-2], [0]]).astype(np.float32) * np.float32([[0.3], [0.7]])
+    once = (np.float64(np.float32(0.3)) * 1829207718).astype(np.float32)
+    assert expected[0, 0] != once
     np.testing.assert_array_equal(dequantize(q, tensor), expected)

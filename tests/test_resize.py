@@ -26,7 +26,7 @@ def _reference_rows(n: int, out: int, interpolation: str, align: bool, half: boo
     for y in range(out):
         if interpolation == "nearest":
             v = (F32(y) + F32(0.5 if half else 0.0)) * scale
-            i = min(int(math.floor(v + F32(0.5))) if align else int(math.floor(v)), n - 1)
+            i = min(round_half_away(float(v)) if align else int(math.floor(v)), n - 1)
             rows.append((max(i, 0) if half else i, max(i, 0) if half else i, 0.0))
         else:
             v = (F32(y) + F32(0.5)) * scale - F32(0.5) if half else F32(y) * scale
@@ -35,13 +35,18 @@ def _reference_rows(n: int, out: int, interpolation: str, align: bool, half: boo
     return rows
 
 
+def round_half_away(v: float) -> int:
+    """C's round() on a float32 value (held exactly in a Python float)."""
+    return int(math.copysign(math.floor(abs(v) + 0.5), v))
+
+
 CONVENTIONS = [(False, False), (True, False), (False, True)]
 
 
 @pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
 @pytest.mark.parametrize("align, half", CONVENTIONS)
 def test_source_rows_match_the_kernel_loops(interpolation: str, align: bool, half: bool) -> None:
-    for n, out in [(1, 4), (5, 9), (7, 3), (13, 13), (2, 82), (11, 1)]:
+    for n, out in [(1, 4), (5, 9), (7, 3), (13, 13), (2, 82), (2, 83), (11, 1)]:
         low, high, weight = source_rows(n, out, interpolation, align, half)
         assert list(zip(low.tolist(), high.tolist(), weight.tolist())) == _reference_rows(n, out, interpolation, align, half)
 
@@ -74,6 +79,7 @@ CASES = [  # (input HWC, output HW, interpolation, align_corners, half_pixel_cen
     ((11, 13, 3), (4, 6), "bilinear", False, False, False),
     ((5, 7, 3), (9, 13), "bilinear", False, True, True),
     ((5, 7, 3), (9, 13), "nearest", True, False, False),
+    ((2, 3, 3), (83, 5), "nearest", True, False, False),  # row 41: v = 0.49999997 rounds to 0
     ((5, 7, 3), (9, 13), "nearest", False, False, False),
     ((3, 2, 5), (123, 82), "nearest", False, False, False),
     ((5, 7, 3), (10, 21), "nearest", False, False, True),

@@ -236,11 +236,16 @@ class TFLiteModel:
             stored = np.empty(0, NUMPY_DTYPES[tensor.dtype])  # an all-zero sparse tensor stores nothing
         elif not stored.size:
             source = self.source_of(tensor.index)
-            if source is tensor or not self.is_constant(source.index):
+            if source is tensor or not (self.raw(source.index).size or source.is_sparse):
                 op = self.producer(source.index)
+                if source is tensor:
+                    why = "it has no data"
+                elif op is not None and op.opcode in PASS_THROUGH_OPS:
+                    why = f"it is more than {MAX_PASS_THROUGH} DEQUANTIZE/DENSIFY ops away from stored data"
+                else:
+                    why = f"it comes from tensor {source.index}, which has no data"
                 raise InvalidModelError(
-                    f"tensor {tensor.index} {tensor.name!r} is not a constant: "
-                    + ("it has no data" if source is tensor else f"it comes from tensor {source.index}, which has no data")
+                    f"tensor {tensor.index} {tensor.name!r} is not a constant: {why}"
                     + (f" and is computed by op {op.index} ({op.opcode})" if op else "")
                 )
             value = self.constant(source.index)

@@ -29,8 +29,9 @@ def dequantize(q: np.ndarray, tensor: Tensor) -> np.ndarray:
     assert quant is not None
     scales = quant.scales.astype(np.float64)
     zero_points = quant.zero_points.astype(np.int64) if quant.zero_points.size else np.zeros(1, np.int64)
-    # As TFLite's reference kernel: (q - zero_point) in integers, times the scale in double,
-    # rounded to float32 once, so int32 values beyond 2**24 round as the interpreter's do.
+    # As TFLite's reference kernels: (q - zero_point) in integers; per tensor, times the scale
+    # in double and rounded to float32 once; per channel, converted to float32 and multiplied
+    # in float32. The order only matters for int32 values beyond 2**24.
     with np.errstate(over="ignore", invalid="ignore"):  # checked below, with the tensor's name
         if scales.size == 1:
             value = (scales[0] * (q.astype(np.int64) - zero_points.reshape(-1)[0])).astype(np.float32)
@@ -54,4 +55,4 @@ def _per_channel(q: np.ndarray, tensor: Tensor, axis: int, scales: np.ndarray,
     shape = [1] * q.ndim
     shape[axis] = -1
     zp = zero_points.reshape(-1) if zero_points.size == scales.size else np.repeat(zero_points, scales.size)
-    return (scales.reshape(shape) * (q.astype(np.int64) - zp.reshape(shape))).astype(np.float32)
+    return (q.astype(np.int64) - zp.reshape(shape)).astype(np.float32) * scales.astype(np.float32).reshape(shape)

@@ -43,8 +43,9 @@ def source_rows(in_size: int, out_size: int, interpolation: str, align_corners: 
     out = np.arange(out_size, dtype=f32)
     if interpolation == "nearest":
         v = (out + f32(0.5)) * scale if half_pixel_centers else out * scale
-        # TfLiteRound rounds halves away from zero; v >= 0 here, so floor(v + 0.5).
-        index = np.floor(v + f32(0.5)) if align_corners else np.floor(v)
+        # TfLiteRound rounds the float32 v half away from zero; v >= 0 here, so floor(v + 0.5),
+        # added in float64: in float32, 0.49999997 + 0.5 would round up to 1.
+        index = np.floor(v.astype(np.float64) + 0.5) if align_corners else np.floor(v)
         index = np.clip(index, 0, in_size - 1).astype(np.int32)
         return index, index, np.zeros(out_size, f32)
     v = (out + f32(0.5)) * scale - f32(0.5) if half_pixel_centers else out * scale
