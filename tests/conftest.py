@@ -64,3 +64,18 @@ def scratch_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     from tflite2keras import registry
 
     monkeypatch.setattr(registry, "_REGISTRY", registry.specs())
+
+
+@pytest.fixture(scope="session")
+def function_to_tflite() -> Callable[..., bytes]:
+    """Return ``convert(function, *shapes)``: TFLite bytes of a TF function traced with float32
+    inputs of the given shapes (batch excluded) and a static batch of 1, as MediaPipe's models have.
+    """
+    import tensorflow as tf
+
+    def convert(function: Callable[..., Any], *shapes: tuple[int, ...]) -> bytes:
+        specs = [tf.TensorSpec((1, *shape), tf.float32) for shape in shapes]
+        concrete = tf.function(function).get_concrete_function(*specs)
+        return bytes(tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert())
+
+    return convert

@@ -146,10 +146,8 @@ def test_same_architecture_transplants_by_name(to_tflite: Any) -> None:
     assert t2k.verify(model, second, samples=2).ok
 
 
-def test_unknown_op_names_op_tensors_and_docs() -> None:
-    concrete = tf.function(lambda x: tf.math.cumsum(x, axis=1)).get_concrete_function(
-        tf.TensorSpec((1, 5, 3), tf.float32))
-    data = bytes(tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert())
+def test_unknown_op_names_op_tensors_and_docs(function_to_tflite: Any) -> None:
+    data = function_to_tflite(lambda x: tf.math.cumsum(x, axis=1), (5, 3))
     with pytest.raises(t2k.UnsupportedOpError) as caught:
         t2k.convert(data)
     message = str(caught.value)

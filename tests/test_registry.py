@@ -91,23 +91,16 @@ def test_every_registered_op_has_a_test() -> None:
         assert f"def {test}(" in (Path(__file__).parent / file).read_text(), f"{where} does not exist"
 
 
-def _from_function(shapes: list[tuple[int, ...]], function: Callable[..., Any]) -> bytes:
-    """TFLite bytes of ``function`` traced with a static batch of 1, as MediaPipe's models are."""
-    specs = [tf.TensorSpec((1, *shape), tf.float32) for shape in shapes]
-    concrete = tf.function(function).get_concrete_function(*specs)
-    return bytes(tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert())
-
-
 @pytest.mark.parametrize("opcode", sorted(set(ONE_OP_MODELS) | set(TF_FUNCTIONS)))
-def test_one_op_convert(opcode: str, to_tflite: Any, tmp_path: Any) -> None:
+def test_one_op_convert(opcode: str, function_to_tflite: Any, tmp_path: Any) -> None:
     if opcode in TF_FUNCTIONS:
         shape, function = TF_FUNCTIONS[opcode]
-        data = _from_function([shape], function)
+        data = function_to_tflite(function, shape)
     else:
         keras.utils.set_random_seed(1)
         source = ONE_OP_MODELS[opcode]()
-        data = _from_function([tuple(x.shape[1:]) for x in source.inputs],
-                              lambda *xs: source(list(xs) if len(xs) > 1 else xs[0]))
+        data = function_to_tflite(lambda *xs: source(list(xs) if len(xs) > 1 else xs[0]),
+                                  *[tuple(x.shape[1:]) for x in source.inputs])
     tfl = t2k.read(data)
     assert opcode in {op.opcode for op in tfl.operators}
     model = t2k.convert(data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import keras
 import numpy as np
@@ -60,16 +60,15 @@ def test_keras_is_exact_only_where_the_rows_agree() -> None:
     assert not keras_is_exact_for("nearest", False, False, (3, 2), (123, 82))  # by 41: float32 falls short
 
 
-def _resize_file(shape: tuple[int, int, int], size: tuple[int, int], interpolation: str, align: bool,
-                 half: bool, affine: bool = True) -> bytes:
-    """The resize op, after a scalar MUL and ADD unless ``affine`` is False."""
+def _resize(size: tuple[int, int], interpolation: str, align: bool, half: bool,
+            affine: bool = True) -> Callable[[Any], Any]:
+    """A TF function with the resize op, after a scalar MUL and ADD unless ``affine`` is False."""
     op = tf.raw_ops.ResizeBilinear if interpolation == "bilinear" else tf.raw_ops.ResizeNearestNeighbor
 
     def resize(x: Any) -> Any:
         return op(images=x * 2.0 + 1.0 if affine else x, size=size, align_corners=align, half_pixel_centers=half)
 
-    concrete = tf.function(resize).get_concrete_function(tf.TensorSpec((1, *shape), tf.float32))
-    return bytes(tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert())
+    return resize
 
 
 CASES = [  # (input HWC, output HW, interpolation, align_corners, half_pixel_centers, standard Keras layer)
@@ -90,8 +89,9 @@ CASES = [  # (input HWC, output HW, interpolation, align_corners, half_pixel_cen
 @pytest.mark.parametrize("shape, size, interpolation, align, half, standard", CASES,
                          ids=[f"{c[2]}-{c[0][0]}x{c[0][1]}to{c[1][0]}x{c[1][1]}-align{c[3]:d}-half{c[4]:d}" for c in CASES])
 def test_convert_matches_interpreter(shape: tuple[int, int, int], size: tuple[int, int], interpolation: str,
-                                     align: bool, half: bool, standard: bool, tmp_path: Path) -> None:
-    data = _resize_file(shape, size, interpolation, align, half)
+                                     align: bool, half: bool, standard: bool, tmp_path: Path,
+                                     function_to_tflite: Any) -> None:
+    data = function_to_tflite(_resize(size, interpolation, align, half), shape)
     opcode = f"RESIZE_{'BILINEAR' if interpolation == 'bilinear' else 'NEAREST_NEIGHBOR'}"
     op = next(op for op in t2k.read(data).operators if op.opcode == opcode)
     assert (bool(op.options.get("align_corners")), bool(op.options.get("half_pixel_centers"))) == (align, half)
@@ -107,15 +107,15 @@ def test_convert_matches_interpreter(shape: tuple[int, int, int], size: tuple[in
     np.testing.assert_array_equal(np.asarray(reloaded(x)), np.asarray(model(x)))
 
 
-def test_lint_flags_keras_half_pixel_resizing_against_a_legacy_op() -> None:
-    data = _resize_file((5, 7, 3), (9, 13), "nearest", False, False, affine=False)
+def test_lint_flags_keras_half_pixel_resizing_against_a_legacy_op(function_to_tflite: Any) -> None:
+    data = function_to_tflite(_resize((9, 13), "nearest", False, False, affine=False), (5, 7, 3))
     inputs = keras.Input((5, 7, 3))
     model = keras.Model(inputs, keras.layers.Resizing(9, 13, interpolation="nearest")(inputs))
     findings = t2k.lint(model, data)
     assert [(f.field, f.keras, f.tflite) for f in findings] == [("half_pixel_centers", True, False)]
-    aligned = _resize_file((5, 7, 3), (9, 13), "nearest", True, False, affine=False)
+    aligned = function_to_tflite(_resize((9, 13), "nearest", True, False, affine=False), (5, 7, 3))
     assert [(f.field, f.keras, f.tflite) for f in t2k.lint(model, aligned)] == [("align_corners", False, True)]
-    exact = _resize_file((5, 7, 3), (10, 21), "nearest", False, False, affine=False)  # by 2 and 3: same rows
+    exact = function_to_tflite(_resize((10, 21), "nearest", False, False, affine=False), (5, 7, 3))  # by 2, 3
     upsample = keras.Model(inputs, keras.layers.UpSampling2D((2, 3))(inputs))
     assert not t2k.lint(upsample, exact)
 
