@@ -187,8 +187,7 @@ class TFLiteModel:
 
     def is_constant(self, key: int | str) -> bool:
         """True when the tensor has stored data, or is DEQUANTIZE/DENSIFY of a constant."""
-        source = self.source_of(key)
-        return bool(self.raw(source.index).size or source.is_sparse)
+        return self._stores_data(self.source_of(key))
 
     def source_of(self, key: int | str) -> Tensor:
         """Follow DEQUANTIZE/DENSIFY back to the tensor that stores the weight's bytes.
@@ -198,13 +197,17 @@ class TFLiteModel:
         """
         tensor = self.tensor(key)
         for _ in range(MAX_PASS_THROUGH):
-            if self.raw(tensor.index).size or tensor.is_sparse:
+            if self._stores_data(tensor):
                 break
             op = self.producer(tensor.index)
             if op is None or op.opcode not in PASS_THROUGH_OPS or not op.inputs:
                 break
             tensor = self.tensor(op.inputs[0])
         return tensor
+
+    def _stores_data(self, tensor: Tensor) -> bool:
+        """True when the file holds the tensor's bytes (a sparse tensor's may be empty)."""
+        return bool(self.raw(tensor.index).size or tensor.is_sparse)
 
     # -- constants -----------------------------------------------------------------
     def constant(self, key: int | str) -> np.ndarray:
@@ -236,7 +239,7 @@ class TFLiteModel:
             stored = np.empty(0, NUMPY_DTYPES[tensor.dtype])  # an all-zero sparse tensor stores nothing
         elif not stored.size:
             source = self.source_of(tensor.index)
-            if source is tensor or not (self.raw(source.index).size or source.is_sparse):
+            if source is tensor or not self._stores_data(source):
                 op = self.producer(source.index)
                 if source is tensor:
                     why = "it has no data"

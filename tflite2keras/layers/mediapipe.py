@@ -28,8 +28,8 @@ from keras import ops
 from ..errors import InvalidArgumentError
 # The Convolution2DTransposeBias helpers live with its converter; still importable from here.
 from ..ops.mediapipe import conv2d_transpose_arguments, transpose_conv_bias_output_size
+from .padding import PACKAGE
 
-PACKAGE = "tflite2keras"
 Shape = tuple[int | None, ...]
 
 
