@@ -25,6 +25,7 @@ from .errors import (
     VerificationError,
 )
 from .convert import convert, load
+from .export import ExportReport, export_tflite
 from .lint import Finding, lint
 from .mapping import MappingTable
 from .model import Operator, Tensor, TFLiteModel
@@ -37,7 +38,8 @@ from .verify import VerifyReport, verify
 __version__ = "0.1.0"
 
 # Submodules that import Keras (or fetch files): loaded on first attribute access.
-_LAZY: dict[str, str | None] = {"zoo": None, "layers": None, "corpus": None}
+_LAZY: dict[str, str | None] = {"zoo": None, "layers": None, "corpus": None, "heads": None,
+                                "postprocess": None, "preprocess": None}
 
 
 def __getattr__(name: str) -> Any:
@@ -50,8 +52,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Finding", "InvalidModelError", "convert", "load", "MappingError", "MappingTable", "Operator", "ShapeMismatchError",
+    "ExportReport", "Finding", "InvalidModelError", "convert", "export_tflite", "heads", "load", "MappingError", "MappingTable", "Operator", "ShapeMismatchError",
     "Tensor", "TFLiteModel", "Tflite2KerasError", "TransplantReport", "UnsupportedOpError",
-    "VerificationError", "VerifyReport", "errors", "layers", "lint", "read", "register_op", "registry",
+    "VerificationError", "VerifyReport", "errors", "layers", "lint", "postprocess", "preprocess", "read", "register_op", "registry",
     "transplant", "truncate", "verify", "zoo",
 ]

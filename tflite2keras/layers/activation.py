@@ -15,6 +15,7 @@ from typing import Any
 
 import keras
 
+from .export_form import exporting
 from .padding import PACKAGE
 
 
@@ -34,12 +35,13 @@ class PReLU(keras.layers.PReLU):
     gradients agree except at exactly ``x = 0``, where this layer's is ``alpha`` and Keras's
     is 0 (both are subgradients). Under a float16 or bfloat16 compute dtype (mixed
     precision), ``alpha - 1`` would lose small slopes to rounding, so the layer computes
-    Keras's form there. ``isinstance(layer, keras.layers.PReLU)`` holds, so code that
+    Keras's form there, and for export (:mod:`~tflite2keras.layers.export_form`), where
+    TFLite's converter turns Keras's form into one PRELU op. ``isinstance(layer, keras.layers.PReLU)`` holds, so code that
     handles PReLU handles this layer too.
     """
 
     def call(self, inputs: Any) -> Any:
-        if self.compute_dtype not in ("float32", "float64"):
+        if exporting() or self.compute_dtype not in ("float32", "float64"):
             return super().call(inputs)
         return inputs + (self.alpha - 1.0) * keras.ops.minimum(inputs, 0.0)
 

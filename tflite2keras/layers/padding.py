@@ -14,6 +14,8 @@ from typing import Any
 
 import keras
 
+from .export_form import exporting
+
 PACKAGE = "tflite2keras"
 
 
@@ -32,6 +34,9 @@ class ChannelPadding(keras.layers.Layer):
         self.pad_after = int(pad_after)
 
     def call(self, inputs: Any) -> Any:
+        if exporting():  # one PAD op in TFLite
+            pads = [(0, 0)] * (len(inputs.shape) - 1) + [(self.pad_before, self.pad_after)]
+            return keras.ops.pad(inputs, pads)
         # Concatenating zeros, not ops.pad: TF 2.21's oneDNN fuses conv + bias + add with a
         # channel pad of the conv's input and crashes in predict().
         zero = keras.ops.zeros_like(inputs[..., :1])

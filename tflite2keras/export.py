@@ -1,0 +1,203 @@
+"""``export_tflite``: a Keras model back to a ``.tflite`` file with builtin ops only, verified.
+
+The model is traced with ``tf.function`` at batch 1 and converted by TensorFlow's
+``TFLiteConverter`` restricted to TFLite's builtin ops, so the file runs in the stock
+interpreter with no Flex delegate. Weights can stay float32, be stored as float16
+behind DEQUANTIZE (as MediaPipe ships its models), or be quantized to full-integer int8
+from representative data. The file is written atomically and then checked against the
+Keras model with :func:`tflite2keras.verify`.
+
+Example:
+    >>> import keras, numpy as np
+    >>> import tflite2keras as t2k
+    >>> model = keras.Sequential([keras.Input((5, 3)), keras.layers.Dense(7, activation="relu")])
+    >>> report = t2k.export_tflite(model, weights="float16")
+    >>> report.ok, report.ops["FULLY_CONNECTED"]
+    (True, 1)
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from . import _render
+from .errors import InvalidArgumentError, UnsupportedOpError
+from .reader import read
+
+WEIGHTS = ("float32", "float16", "int8")
+
+
+@dataclass
+class ExportReport:
+    """What :func:`export_tflite` wrote and how it compares with the Keras model.
+
+    Attributes:
+        path: the file written, or None when only bytes were asked for.
+        data: the ``.tflite`` bytes.
+        weights: the weight storage (``"float32"``, ``"float16"`` or ``"int8"``).
+        ops: op histogram of the file, opcode -> count.
+        verify: the verify report (None when ``verify=False``).
+        int8_error: for ``weights="int8"``, max |int8 file - Keras| per output on the
+            representative data (not asserted tight: integer rounding).
+    """
+
+    path: str | None
+    data: bytes
+    weights: str
+    ops: Counter = field(default_factory=Counter)
+    verify: Any = None
+    int8_error: list[float] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the export was verified within the default tolerance (or not verified)."""
+        return self.verify is None or bool(self.verify.ok)
+
+    def _caption(self) -> str:
+        where = self.path or "<bytes>"
+        checked = "not verified" if self.verify is None else ("verified" if self.verify.ok else "FAILED verification")
+        return f"{where}: {len(self.data)} bytes, weights {self.weights}, {sum(self.ops.values())} ops, {checked}"
+
+    def _rows(self) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = [("op", op, n) for op, n in self.ops.most_common()]
+        if self.verify is not None:
+            rows += [("output", f"{c.name} max|keras-tflite|", f"{_render.cell(c.max_error)} "
+                      f"(bound {_render.cell(c.bound)})") for c in self.verify.outputs]
+        rows += [("int8", f"output {i} max|int8-keras|", e) for i, e in enumerate(self.int8_error)]
+        return rows
+
+    def __str__(self) -> str:
+        return self._caption() + "\n" + _render.text_table(("kind", "what", "value"), self._rows())
+
+    def _repr_html_(self) -> str:
+        return _render.html_table(("kind", "what", "value"), self._rows(), caption=self._caption())
+
+
+def export_tflite(model: Any, dst: str | os.PathLike[str] | None = None, *, weights: str = "float32",
+                  representative_data: Iterable[Any] | Callable[[], Iterable[Any]] | None = None,
+                  verify: bool = True, input_shape: Sequence[int | None] | None = None) -> ExportReport:
+    """Export a Keras model to TFLite with builtin ops only.
+
+    Args:
+        model: a Keras model: a converted one, a zoo model, or a detector or classifier wrapper.
+        dst: where to write the file (atomically); None returns the bytes in the report only.
+        weights: ``"float32"``; ``"float16"`` (fp16 buffers behind DEQUANTIZE); or ``"int8"``
+            (post-training full-integer quantization, float input and output).
+        representative_data: for ``"int8"``: samples (arrays, or lists of arrays for
+            several inputs), or a function returning them; batch 1 or more per sample.
+        verify: compare the written file with the Keras model (:func:`tflite2keras.verify`);
+            the report lists the error per output. Not done for ``"int8"``, whose error is
+            reported against the representative data instead.
+        input_shape: the single input's shape, batch first, for models whose input has
+            free spatial sizes (the detector wrapper takes images of any size).
+
+    Returns:
+        An :class:`ExportReport`.
+
+    Raises:
+        InvalidArgumentError: unknown ``weights``, ``"int8"`` without representative data,
+            or free input dimensions without ``input_shape``.
+        UnsupportedOpError: some layer has no builtin TFLite lowering; nothing is written.
+    """
+    import tensorflow as tf
+
+    from .layers.export_form import export_form
+
+    if weights not in WEIGHTS:
+        raise InvalidArgumentError(f"weights must be one of {WEIGHTS}, received {weights!r}")
+    if weights == "int8" and representative_data is None:
+        raise InvalidArgumentError("weights='int8' needs representative_data: samples shaped as the model's inputs")
+    specs = _input_specs(model, input_shape)
+    multi = len(specs) > 1
+    function = tf.function(lambda *xs: list(_as_list(model(list(xs) if multi else xs[0], training=False))))
+    with export_form():
+        concrete = function.get_concrete_function(*specs)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    samples = _samples(representative_data) if weights == "int8" else []
+    if weights == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif weights == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.representative_dataset = lambda: ([np.asarray(x, np.float32) for x in s] for s in samples)
+    try:
+        data = bytes(converter.convert())
+    except Exception as err:  # the converter raises ConverterError, a plain Exception subclass
+        raise UnsupportedOpError(f"{model.name!r} cannot be exported with builtin TFLite ops only: "
+                                 f"{str(err).strip()[:1500]}") from err
+    tfl = read(data)
+    custom = sorted({op.opcode for op in tfl.operators if op.is_custom or op.opcode.startswith("FLEX")})
+    if custom:
+        raise UnsupportedOpError(f"the export of {model.name!r} would need non-builtin ops {custom}; nothing written")
+    path = None if dst is None else _write_atomically(os.fspath(dst), data)
+    report = ExportReport(path, data, weights, Counter(op.opcode for op in tfl.operators))
+    if weights == "int8":
+        report.int8_error = _int8_error(model, tfl, samples)
+    elif verify:
+        from .verify import verify as run_verify
+
+        report.verify = run_verify(model, tfl)
+    return report
+
+
+def _as_list(outputs: Any) -> list[Any]:
+    import keras
+
+    return list(keras.tree.flatten(outputs))
+
+
+def _input_specs(model: Any, input_shape: Sequence[int | None] | None) -> list[Any]:
+    import tensorflow as tf
+
+    specs = []
+    for i, tensor in enumerate(model.inputs):
+        shape = list(input_shape) if input_shape is not None and len(model.inputs) == 1 else [1, *tensor.shape[1:]]
+        if any(d is None for d in shape[1:]):
+            raise InvalidArgumentError(
+                f"input {i} ({tensor.name!r}) of {model.name!r} has free dimensions {tuple(tensor.shape)}; pass "
+                "input_shape=(1, height, width, channels) to export it at a fixed size")
+        specs.append(tf.TensorSpec([1 if shape[0] is None else shape[0], *shape[1:]], tensor.dtype))
+    return specs
+
+
+def _samples(data: Iterable[Any] | Callable[[], Iterable[Any]] | None) -> list[list[np.ndarray]]:
+    items = data() if callable(data) else data
+    out = [[np.asarray(x) for x in (s if isinstance(s, (list, tuple)) else [s])] for s in items or []]
+    if not out:
+        raise InvalidArgumentError("representative_data is empty")
+    return out
+
+
+def _int8_error(model: Any, tfl: Any, samples: list[list[np.ndarray]]) -> list[float]:
+    from .reference import make_interpreter, run
+
+    interpreter = make_interpreter(tfl)
+    worst = np.zeros(len(tfl.outputs))
+    for sample in samples:
+        for row in range(sample[0].shape[0]):
+            feed = [x[row:row + 1] for x in sample]
+            got, _ = run(interpreter, feed)
+            want = _as_list(model(feed if len(feed) > 1 else feed[0], training=False))
+            worst = np.maximum(worst, [float(np.max(np.abs(g - np.asarray(w)))) for g, w in zip(got, want)])
+    return [float(e) for e in worst]
+
+
+def _write_atomically(path: str, data: bytes) -> str:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, partial = tempfile.mkstemp(prefix=".export-", suffix=".tflite", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(partial, path)
+    except BaseException:
+        os.unlink(partial)
+        raise
+    return path
