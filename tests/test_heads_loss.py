@@ -214,8 +214,9 @@ def test_jax_backend() -> None:
     assert out.strip().endswith("ok")
 
 
-def test_mirrored_strategy_normalizes_per_replica() -> None:
-    """Two CPU replicas: the summed replica losses are the mean of each half-batch's loss."""
+def test_mirrored_strategy_normalizes_over_the_global_batch() -> None:
+    """Two CPU replicas with unequal positives: each replica's loss, scaled by 1/replicas as Keras
+    does for the gradients, sums to the whole batch's loss (positives counted over both)."""
     out = _run(_DATA + """
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -228,7 +229,9 @@ def test_mirrored_strategy_normalizes_per_replica() -> None:
     ds = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices((t, x)).batch(4))
     per_replica = strategy.run(lambda a, b: loss(a, b), args=next(iter(ds)))
     value = float(strategy.reduce("SUM", per_replica, axis=None))
-    np.testing.assert_allclose(value, (reference(t[:2], x[:2]) + reference(t[2:], x[2:])) / 2, rtol=1e-5)
+    halves = [float(np.sum(t[i:i + 2].max(-1) > 0.5)) for i in (0, 2)]
+    assert halves[0] != halves[1], halves  # the case where per-replica normalization would differ
+    np.testing.assert_allclose(value / 2, reference(t, x), rtol=1e-5)
     with strategy.scope():
         inp = keras.Input((4,))
         model = keras.Model(inp, keras.layers.Reshape((37, 3))(keras.layers.Dense(37 * 3)(inp)))

@@ -18,11 +18,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -92,8 +93,10 @@ def export_tflite(model: Any, dst: str | os.PathLike[str] | None = None, *, weig
         representative_data: for ``"int8"``: samples (arrays, or lists of arrays for
             several inputs), or a function returning them; batch 1 or more per sample.
         verify: compare the written file with the Keras model (:func:`tflite2keras.verify`);
-            the report lists the error per output. Not done for ``"int8"``, whose error is
-            reported against the representative data instead.
+            the report lists the error per output. For ``"float16"`` the model's weights are
+            rounded to float16 for the comparison (and restored), so that it checks the export,
+            not the rounding. Not done for ``"int8"``, whose error is reported against the
+            representative data instead.
         input_shape: the single input's shape, batch first, for models whose input has
             free spatial sizes (the detector wrapper takes images of any size).
 
@@ -144,8 +147,29 @@ def export_tflite(model: Any, dst: str | os.PathLike[str] | None = None, *, weig
     elif verify:
         from .verify import verify as run_verify
 
-        report.verify = run_verify(model, tfl)
+        with _weights_as_stored(model, weights):
+            report.verify = run_verify(model, tfl)
     return report
+
+
+@contextlib.contextmanager
+def _weights_as_stored(model: Any, weights: str) -> Iterator[None]:
+    """Within the block, the model's float32 variables hold the values the file stores.
+
+    A float16 file rounds every weight; verifying it against the float32 weights would
+    measure that choice, not the export. The weights are restored exactly afterwards.
+    """
+    if weights != "float16":
+        yield
+        return
+    saved = [(v, v.numpy()) for v in model.variables if str(v.dtype) == "float32"]
+    try:
+        for variable, value in saved:
+            variable.assign(value.astype(np.float16).astype(np.float32))
+        yield
+    finally:
+        for variable, value in saved:
+            variable.assign(value)
 
 
 def _as_list(outputs: Any) -> list[Any]:

@@ -19,10 +19,13 @@ target last dimension         meaning
 ============================  ==============================================================
 
 Both terms are summed over anchors (and values) and divided by ``max(1, P)``, P the
-number of positive anchors in the batch (per replica under ``tf.distribute``), the
-focal-loss convention. ``call`` returns per-sample values ``B * sum_b / max(1, P)`` so
+number of positive anchors in the global batch, the focal-loss convention. ``call``
+returns per-sample values ``R * B * sum_b / max(1, P)`` (R replicas, B samples each) so
 that Keras's default ``"sum_over_batch_size"`` reduction (a mean over the B samples,
-then the usual division by the replica count) yields exactly ``sum / max(1, P)``.
+then its division by R for the gradients summed over replicas) yields exactly
+``sum / max(1, P)``. Under ``tf.distribute`` P is summed over the replicas first
+(JAX's ``keras.distribution`` runs one global program), so distributed training takes
+the same steps as one device whatever the replicas' shares of positive anchors.
 
 Example:
     >>> import numpy as np
@@ -127,7 +130,8 @@ class SSDClassificationLoss(keras.losses.Loss):
 
     def _normalize(self, per_sample: Any, positives: Any, y_pred: Any) -> Any:
         batch = ops.cast(ops.shape(y_pred)[0], per_sample.dtype)
-        return per_sample * batch / ops.maximum(ops.sum(positives), 1.0)
+        count, replicas = _global_sum(ops.sum(positives))
+        return per_sample * (batch * replicas) / ops.maximum(count, 1.0)
 
     def _class_loss(self, y_true: Any, y_pred: Any) -> Any:
         valid = ops.cast(y_true > -0.5, y_pred.dtype)
@@ -159,6 +163,18 @@ class SSDClassificationLoss(keras.losses.Loss):
         config.update(num_anchors=self.num_anchors, kind=self.kind, alpha=self.alpha, gamma=self.gamma,
                       from_logits=self.from_logits, regression=self.regression)
         return config
+
+
+def _global_sum(value: Any) -> tuple[Any, float]:
+    """``value`` summed over the replicas of a ``tf.distribute`` replica context, and their count."""
+    if keras.backend.backend() != "tensorflow":
+        return value, 1.0
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value, 1.0
+    return context.all_reduce("SUM", value), float(context.num_replicas_in_sync)
 
 
 def ssd_classification_loss(anchors: Any, *, kind: str = "focal", alpha: float = 0.25, gamma: float = 2.0,
