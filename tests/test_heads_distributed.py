@@ -8,12 +8,11 @@ once on two devices (``tf.distribute.MirroredStrategy`` over two logical CPUs, o
 the same initial weights. The per-epoch losses and the trained classifier weights agree
 up to float summation order, and the frozen backbone is bit-identical after training.
 
-The loss normalizes by the positive anchors *per replica* under ``tf.distribute`` (see
-:mod:`tflite2keras.heads.loss`), which equals the global normalization only when every
-replica's half-batch holds as many positives. The problem is built so that it does:
-every box has side 0.25 and a corner on the 16-pixel grid, so each image matches exactly
-4 anchors (checked in the child). JAX's ``DataParallel`` compiles one global program, so
-it normalizes globally whatever the split.
+The loss normalizes by the positive anchors of the global batch: under ``tf.distribute`` it
+sums the replicas' counts (see :mod:`tflite2keras.heads.loss`), and JAX's ``DataParallel``
+compiles one global program. The boxes here have random sizes and the two replicas'
+half-batches hold different numbers of positive anchors (checked in the child), the case a
+per-replica normalization would get wrong.
 """
 
 from __future__ import annotations
@@ -39,11 +38,13 @@ ANCHORS = postprocess.anchors("face_detection_short_range")
 CLASSES, SAMPLES, BATCH, EPOCHS, LR = 3, 16, 8, 2, 0.05
 rng = np.random.default_rng(20240611)
 images = rng.uniform(-1.0, 1.0, (SAMPLES, 128, 128, 3)).astype(np.float32)
-corners = rng.integers(1, 6, (SAMPLES, 2)) / 8.0
-boxes = [np.concatenate([c, c + 0.25])[None] for c in corners]
+sides = rng.uniform(0.15, 0.45, SAMPLES)
+corners = rng.uniform(0.0, 1.0 - sides[:, None], (SAMPLES, 2))
+boxes = [np.concatenate([c, c + side])[None] for c, side in zip(corners, sides)]
 labels = [[i % CLASSES] for i in range(SAMPLES)]
 positives = [int((heads.encode_targets(b, l, ANCHORS, CLASSES).max(-1) > 0.5).sum()) for b, l in zip(boxes, labels)]
-assert set(positives) == {4}, positives  # equal per replica: per-replica normalization == global
+halves = [sum(positives[i:i + BATCH // 2]) for i in range(0, SAMPLES, BATCH // 2)]
+assert halves[0] != halves[1] and halves[2] != halves[3], halves  # replicas see unequal positives
 
 keras.utils.set_random_seed(0)
 INIT = heads.replace_classifier(zoo.blazeface(), CLASSES).get_weights()

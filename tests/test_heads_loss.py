@@ -215,8 +215,8 @@ def test_jax_backend() -> None:
 
 
 def test_mirrored_strategy_normalizes_over_the_global_batch() -> None:
-    """Two CPU replicas with unequal positives: each replica's loss, scaled by 1/replicas as Keras
-    does for the gradients, sums to the whole batch's loss (positives counted over both)."""
+    """Two CPU replicas with unequal positives: the replicas' losses (each divided by the replica
+    count, as Keras's reduction does) sum to the whole batch's loss, positives counted over both."""
     out = _run(_DATA + """
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -231,7 +231,7 @@ def test_mirrored_strategy_normalizes_over_the_global_batch() -> None:
     value = float(strategy.reduce("SUM", per_replica, axis=None))
     halves = [float(np.sum(t[i:i + 2].max(-1) > 0.5)) for i in (0, 2)]
     assert halves[0] != halves[1], halves  # the case where per-replica normalization would differ
-    np.testing.assert_allclose(value / 2, reference(t, x), rtol=1e-5)
+    np.testing.assert_allclose(value, reference(t, x), rtol=1e-5)
     with strategy.scope():
         inp = keras.Input((4,))
         model = keras.Model(inp, keras.layers.Reshape((37, 3))(keras.layers.Dense(37 * 3)(inp)))
