@@ -99,6 +99,7 @@ def register_op(spec: OpSpec, *, override: bool = False) -> OpSpec:
         >>> from tflite2keras.registry import OpSpec, register_op
         >>> _ = register_op(OpSpec("MY_RELU", layers=("ReLU",)), override=True)
     """
+    _load_builtin_ops()  # a user's override must replace the builtin spec, not be replaced by it
     if spec.opcode in _REGISTRY and not override:
         raise ValueError(f"op {spec.opcode!r} is registered already; pass override=True to replace it")
     _REGISTRY[spec.opcode] = spec
@@ -150,7 +151,14 @@ _loaded = False
 
 
 def _load_builtin_ops() -> None:
+    """Import :mod:`tflite2keras.ops` once; its modules call :func:`register_op`, which comes
+    back here while the import runs (``_loaded`` is already set, so it returns at once)."""
     global _loaded
-    if not _loaded:
-        _loaded = True
+    if _loaded:
+        return
+    _loaded = True
+    try:
         from . import ops  # noqa: F401  (registers the builtin specs)
+    except BaseException:
+        _loaded = False  # let the next lookup retry instead of seeing a half-filled registry
+        raise
