@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .activations import ACTIVATION_LAYERS, fused_away
 from .mapping import input_name
 from .matching import Match
 from .model import Operator, TFLiteModel
@@ -19,7 +20,6 @@ from .registry import find
 
 #: Ops that TFLite inserts around an op and that a Keras layer may fold in.
 _TRANSPARENT = ("PAD", "DEQUANTIZE", "QUANTIZE")
-_ACTIVATION_LAYERS = ("ReLU", "Activation")
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,10 @@ def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match],
         kind = type(layer).__name__
         if len(in_ids) == 1 and in_ids[0] in before_act:  # a BN folded into, or an activation fused into, op
             op = before_act[in_ids[0]]
-            if kind == "BatchNormalization" and _activation_fused_away(op, layer):
+            if kind == "BatchNormalization" and fused_away(op, layer):
                 before_act[out] = op
                 pairs.append(Pair(layer, op, None, fused=True))
-            elif kind == "BatchNormalization" or kind in _ACTIVATION_LAYERS:
+            elif kind == "BatchNormalization" or kind in ACTIVATION_LAYERS:
                 tensor_of[out] = op.outputs[0]
                 pairs.append(Pair(layer, op, op.outputs[0], True, _sources(nodes[0].input_tensors, tensor_of)))
             continue
@@ -89,7 +89,7 @@ def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match],
         if op is None:
             continue
         claimed.add(op.index)
-        if _activation_fused_away(op, layer) or batchnorm_after(layer) is not None:
+        if fused_away(op, layer) or batchnorm_after(layer) is not None:
             before_act[out] = op
             pairs.append(Pair(layer, op, None))
         else:
@@ -171,8 +171,3 @@ def batchnorm_after(layer: Any) -> Any:
     child = single_child(layer)
     return child if child is not None and type(child).__name__ == "BatchNormalization" else None
 
-
-def _activation_fused_away(op: Operator, layer: Any) -> bool:
-    fused = op.options.get("fused_activation_function", "NONE")
-    keras = getattr(getattr(layer, "activation", None), "__name__", "linear")
-    return fused != "NONE" and keras == "linear"

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from . import activations
 from .errors import UnsupportedOpError
 from .mapping import assign_names, input_name, op_names, sanitize, scope_names
 from .model import PASS_THROUGH_OPS, Operator, TFLiteModel
@@ -20,7 +21,6 @@ from .registry import find, weight_ops
 
 #: Where the docs show how to register a converter from a notebook.
 DOCS_ADDING_AN_OP = "README.md, section 'Adding an op'"
-_ACTIVATIONS = {"NONE": None, "RELU": "relu", "RELU6": "relu6", "TANH": "tanh"}
 
 
 class ConvertContext:
@@ -62,11 +62,12 @@ class ConvertContext:
         return self.tfl.constant(op.inputs[slot])
 
     def activation(self, op: Operator) -> str | None:
-        """The Keras name of the op's fused activation, or None."""
-        fused = op.options.get("fused_activation_function", "NONE")
-        if fused not in _ACTIVATIONS:
-            raise UnsupportedOpError(f"op {op.index} ({op.opcode}) has fused activation {fused}, not supported")
-        return _ACTIVATIONS[fused]
+        """The Keras name of the op's fused activation, or None (see :mod:`tflite2keras.activations`).
+
+        Raises:
+            UnsupportedOpError: no Keras activation computes it (``SIGN_BIT``).
+        """
+        return activations.keras_activation(op)
 
     def name(self, op: Operator, weights: bool = False) -> str:
         """A unique, stable Keras layer name for ``op``.
@@ -151,6 +152,7 @@ def convert(source: Any, *, name: str | None = None) -> Any:
         spec = find(op.opcode)
         if spec is None or spec.converter is None:
             raise UnsupportedOpError(_unsupported(tfl, op))
+        activations.check_declared(op, spec)
         outputs = spec.converter(ctx, op)
         for index, value in zip(op.outputs, outputs):
             ctx.tensors[index] = value

@@ -10,7 +10,7 @@ from .align import align
 from .mapping import MappingTable, find_table
 from .matching import match_layers
 from .reader import read
-from .registry import find
+from .registry import OpSpec, find
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,16 @@ def lint(keras_model: Any, source: Any, table: MappingTable | None = None,
             continue
         layer, op = ops[layer.name]
         spec = find(op.opcode)
-        for check in spec.checks if spec else ():
+        for check in _checks(spec):
             for field, keras, tflite in check(op, layer, tfl):
                 findings.append(Finding(layer.name, type(layer).__name__, field, keras, tflite, op.index, op.opcode))
     return findings
+
+
+def _checks(spec: OpSpec | None) -> tuple[Any, ...]:
+    """The spec's checks, and the fused-activation check when the spec declares a fused activation."""
+    from .ops.checks import activation  # importing the ops registers them: not at import time
+
+    if spec is None:
+        return ()
+    return spec.checks + ((activation,) if spec.fused_activation else ())

@@ -51,8 +51,12 @@ class OpSpec:
         opcode: builtin name (``"CONV_2D"``) or custom code (``"Convolution2DTransposeBias"``).
         layers: Keras layer class names that can stand for this op.
         weights: the op's weight inputs.
-        checks: lint checks comparing a Keras layer's config with the op's options.
-        fused_activation: the op has a ``fused_activation_function`` option.
+        checks: lint checks comparing a Keras layer's config with the op's options (the
+            fused-activation check is added by ``fused_activation``).
+        fused_activation: the op applies its ``fused_activation_function`` option. ``convert``
+            then builds it (:mod:`tflite2keras.activations`), ``lint`` checks it, and ``align``
+            knows that the op's output comes after it; an op whose spec does not declare it
+            but whose options carry one does not convert.
         converter: builds a Keras layer for the op (used by ``convert``); optional.
     """
 

@@ -9,12 +9,10 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .. import activations
 from ..align import batchnorm_after, single_child
 from ..model import Operator, TFLiteModel
 from ..registry import Mismatch
-
-_ACTIVATIONS = {"NONE": "linear", "RELU": "relu", "RELU6": "relu6", "RELU_N1_TO_1": "relu_n1_to_1",
-                "TANH": "tanh", "SIGN_BIT": "sign_bit"}
 
 
 def kernel_size(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
@@ -81,14 +79,16 @@ def padding(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
 
 
 def activation(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
-    """Fused activation: Keras ``activation=`` or a directly following activation layer."""
-    tfl = _ACTIVATIONS.get(op.options.get("fused_activation_function", "NONE"), "?")
-    keras = getattr(layer, "activation", None)
-    keras_name = getattr(keras, "__name__", "linear") if keras is not None else "linear"
+    """Fused activation: Keras ``activation=`` or a directly following activation layer.
+
+    ``lint`` runs this check on every op whose spec has ``fused_activation=True``.
+    """
+    tfl = activations.keras_form(op)
+    keras_name = activations.layer_activation(layer)
     if keras_name == "linear" and tfl != "linear":
         bn = batchnorm_after(layer)  # TFLite folds the BN, then fuses the activation
         follower = single_child(bn if bn is not None else layer)
-        keras_name = _activation_layer_name(follower) if follower is not None else keras_name
+        keras_name = activations.follower_activation(follower) if follower is not None else keras_name
     if keras_name != tfl:
         yield "activation", keras_name, tfl
 
@@ -148,11 +148,3 @@ def _parent(layer: Any) -> Any:
     history = getattr(layer.input, "_keras_history", None)
     return history[0] if history else None
 
-
-def _activation_layer_name(layer: Any) -> str:
-    kind = type(layer).__name__
-    if kind == "ReLU":
-        return "relu6" if layer.max_value == 6 else "relu"
-    if kind == "Activation":
-        return getattr(layer.activation, "__name__", "linear")
-    return "linear"

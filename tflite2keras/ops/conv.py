@@ -10,7 +10,7 @@ from ..registry import OpSpec, WeightSlot, register_op
 from . import checks
 
 _CONV_CHECKS = (checks.kernel_size, checks.strides, checks.dilation, checks.padding,
-                checks.activation, checks.use_bias)
+                checks.use_bias)
 
 
 def fold_pad(ctx: Any, op: Any) -> tuple[Any, str]:
@@ -108,6 +108,6 @@ register_op(OpSpec(
 ))
 register_op(OpSpec(
     "FULLY_CONNECTED", layers=("Dense",), fused_activation=True, converter=convert_fully_connected,
-    checks=(checks.activation, checks.use_bias),
+    checks=(checks.use_bias,),
     weights=(WeightSlot(1, "kernel", OI_TO_IO, optional=False), WeightSlot(2, "bias")),
 ))
