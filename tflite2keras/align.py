@@ -18,8 +18,6 @@ from .matching import Match
 from .model import Operator, TFLiteModel
 from .registry import find
 
-#: Ops that TFLite inserts around an op and that a Keras layer may fold in.
-_TRANSPARENT = ("PAD", "DEQUANTIZE", "QUANTIZE")
 
 
 @dataclass(frozen=True)
@@ -134,12 +132,13 @@ def input_tensors(keras_model: Any, tfl: TFLiteModel) -> list[int]:
 
 
 def _reachable(tfl: TFLiteModel, tensor: int) -> set[int]:
-    """The tensor and the outputs of transparent ops applied to it."""
+    """The tensor and the outputs of transparent ops (``OpSpec.transparent``) applied to it."""
     seen = {tensor}
     frontier = [tensor]
     while frontier:
         for op in tfl.consumers(frontier.pop()):
-            if op.opcode in _TRANSPARENT and op.outputs[0] not in seen:
+            spec = find(op.opcode)
+            if spec is not None and spec.transparent and op.outputs[0] not in seen:
                 seen.add(op.outputs[0])
                 frontier.append(op.outputs[0])
     return seen

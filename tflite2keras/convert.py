@@ -15,7 +15,7 @@ import numpy as np
 from . import activations
 from .errors import UnsupportedOpError
 from .mapping import assign_names, input_name, op_names, sanitize, scope_names
-from .model import PASS_THROUGH_OPS, Operator, TFLiteModel
+from .model import Operator, TFLiteModel
 from .reader import read
 from .registry import find, weight_ops
 
@@ -147,9 +147,9 @@ def convert(source: Any, *, name: str | None = None) -> Any:
         inputs.append(keras.Input(shape=shape, name=ctx.input_name(index), dtype=tensor.dtype.lower()))
         ctx.tensors[index] = inputs[-1]
     for op in tfl.operators:
-        if op.opcode in PASS_THROUGH_OPS and tfl.is_constant(op.inputs[0]):
-            continue  # part of a constant: decoded by model.constant()
         spec = find(op.opcode)
+        if spec is not None and spec.pass_through and tfl.is_constant(op.inputs[0]):
+            continue  # part of a constant: decoded by model.constant()
         if spec is None or spec.converter is None:
             raise UnsupportedOpError(_unsupported(tfl, op))
         activations.check_declared(op, spec)

@@ -26,6 +26,7 @@ import numpy as np
 from . import _render
 from .errors import InvalidModelError
 from .quant import dequantize
+from .registry import find
 from .sparse import Sparsity, densify
 
 
@@ -97,9 +98,8 @@ NUMPY_DTYPES: dict[str, np.dtype] = {
     "UINT16": np.dtype("<u2"), "INT32": np.dtype("<i4"), "UINT32": np.dtype("<u4"),
     "INT64": np.dtype("<i8"), "UINT64": np.dtype("<u8"), "BOOL": np.dtype("?"),
 }
-#: Ops that only re-encode a constant: their output is "the same weight".
-PASS_THROUGH_OPS = ("DEQUANTIZE", "DENSIFY")
-#: Most DEQUANTIZE/DENSIFY hops followed from a tensor back to its stored bytes.
+#: Most pass-through hops (``OpSpec.pass_through``: DEQUANTIZE, DENSIFY) followed from a
+#: tensor back to its stored bytes.
 MAX_PASS_THROUGH = 8
 #: A sparse tensor may expand to at most this many dense elements per byte of the file
 #: (at least ``_MIN_SPARSE_LIMIT``): a corrupt shape must not allocate gigabytes.
@@ -190,7 +190,7 @@ class TFLiteModel:
         return self._stores_data(self.source_of(key))
 
     def source_of(self, key: int | str) -> Tensor:
-        """Follow DEQUANTIZE/DENSIFY back to the tensor that stores the weight's bytes.
+        """Follow pass-through ops (DEQUANTIZE, DENSIFY) back to the tensor that stores the weight's bytes.
 
         Stops at a tensor with data (or a sparse one), at any other producer, and after
         :data:`MAX_PASS_THROUGH` hops, so a crafted chain cannot run away.
@@ -200,7 +200,7 @@ class TFLiteModel:
             if self._stores_data(tensor):
                 break
             op = self.producer(tensor.index)
-            if op is None or op.opcode not in PASS_THROUGH_OPS or not op.inputs:
+            if op is None or not _passes_through(op) or not op.inputs:
                 break
             tensor = self.tensor(op.inputs[0])
         return tensor
@@ -243,7 +243,7 @@ class TFLiteModel:
                 op = self.producer(source.index)
                 if source is tensor:
                     why = "it has no data"
-                elif op is not None and op.opcode in PASS_THROUGH_OPS:
+                elif op is not None and _passes_through(op):
                     why = f"it is more than {MAX_PASS_THROUGH} DEQUANTIZE/DENSIFY ops away from stored data"
                 else:
                     why = f"it comes from tensor {source.index}, which has no data"
@@ -312,6 +312,12 @@ class TFLiteModel:
     def _repr_html_(self) -> str:
         headers = ("#", "opcode", "inputs", "outputs", "output tensor")
         return _render.html_table(headers, self.op_rows(), caption=self.summary())
+
+
+def _passes_through(op: Operator) -> bool:
+    """True for an op that only re-encodes its input 0, as its :class:`~tflite2keras.registry.OpSpec` says."""
+    spec = find(op.opcode)
+    return spec is not None and spec.pass_through
 
 
 def _shape(shape: tuple[int, ...]) -> str:

@@ -57,6 +57,10 @@ class OpSpec:
             then builds it (:mod:`tflite2keras.activations`), ``lint`` checks it, and ``align``
             knows that the op's output comes after it; an op whose spec does not declare it
             but whose options carry one does not convert.
+        pass_through: applied to a constant, the op only re-encodes it (``DEQUANTIZE``,
+            ``DENSIFY``): its output is the same weight, and ``convert`` builds nothing for it.
+        transparent: TFLite may put the op in front of an op a Keras layer stands for, and
+            the layer folds it in (``PAD``, ``QUANTIZE``): ``align`` looks through it.
         converter: builds a Keras layer for the op (used by ``convert``); optional.
     """
 
@@ -65,6 +69,8 @@ class OpSpec:
     weights: tuple[WeightSlot, ...] = ()
     checks: tuple[Check, ...] = ()
     fused_activation: bool = False
+    pass_through: bool = False
+    transparent: bool = False
     converter: Callable[..., Any] | None = field(default=None, compare=False)
 
     @property

@@ -68,6 +68,6 @@ def convert_strided_slice(ctx: Any, op: Any) -> list[Any]:
 register_op(OpSpec("RESHAPE", layers=("Reshape", "Flatten"), converter=convert_reshape))
 register_op(OpSpec("CONCATENATION", layers=("Concatenate",), fused_activation=True,
                    converter=convert_concatenation))
-register_op(OpSpec("PAD", layers=("ChannelPadding", "ZeroPadding2D"), converter=convert_pad))
+register_op(OpSpec("PAD", layers=("ChannelPadding", "ZeroPadding2D"), transparent=True, converter=convert_pad))
 register_op(OpSpec("DEPTH_TO_SPACE", layers=("DepthToSpace",), converter=convert_depth_to_space))
 register_op(OpSpec("STRIDED_SLICE", layers=("StridedSlice",), converter=convert_strided_slice))
