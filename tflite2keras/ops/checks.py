@@ -55,12 +55,8 @@ def padding(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
     """Effective spatial padding (top, bottom, left, right), counting explicit PAD / ZeroPadding2D."""
     window = window_of(op, model)
     tfl_in = model.tensor(op.inputs[0])
-    before = model.producer(tfl_in.index)
-    tfl_explicit = (0, 0, 0, 0)
-    if before is not None and before.opcode == "PAD" and model.is_constant(before.inputs[1]):
-        pads = np.asarray(model.constant(before.inputs[1])).reshape(-1, 2)
-        if len(pads) == 4:
-            tfl_explicit = (int(pads[1][0]), int(pads[1][1]), int(pads[2][0]), int(pads[2][1]))
+    found = pad_before(op, model)
+    tfl_explicit = spatial_pads(found[1]) if found is not None else (0, 0, 0, 0)
     tfl = _add(tfl_explicit, implicit_pads(op.options.get("padding", "VALID"), tfl_in.shape[1:3], window,
                                            op_strides(op)))
     keras_in = tuple(layer.input.shape[1:3])
@@ -107,15 +103,27 @@ def depth_multiplier(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[M
         yield "depth_multiplier", layer.depth_multiplier, tfl
 
 
-def prelu_shared_axes(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
-    """Axes over which PReLU's alpha is shared (1-based, batch excluded)."""
-    rank = len(model.tensor(op.inputs[0]).shape)
-    alpha = (1,) * (rank - 1 - len(model.tensor(op.inputs[1]).shape)) + model.tensor(op.inputs[1]).shape
-    in_shape = model.tensor(op.inputs[0]).shape[1:]
-    tfl = tuple(i + 1 for i, (a, d) in enumerate(zip(alpha, in_shape)) if a == 1 and d != 1)
-    keras = tuple(i + 1 for i, (a, d) in enumerate(zip(layer.alpha.shape, in_shape)) if a == 1 and d != 1)
-    if keras != tfl:
-        yield "shared_axes", keras or None, tfl or None
+def pad_before(op: Operator, model: TFLiteModel) -> tuple[Operator, np.ndarray] | None:
+    """The PAD op with constant NHWC paddings that computes ``op``'s input 0, and its (4, 2) paddings.
+
+    Both the padding lint check and the convolution converters (which fold such a PAD into
+    ``padding="same"`` where that is exact) read the explicit padding here.
+    """
+    before = model.producer(op.inputs[0])
+    if before is None or before.opcode != "PAD" or not before.has_input(1) or not model.is_constant(before.inputs[1]):
+        return None
+    pads = np.asarray(model.constant(before.inputs[1])).reshape(-1, 2)
+    return (before, pads) if len(pads) == 4 else None
+
+
+def spatial_pads(pads: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of NHWC paddings of shape (4, 2).
+
+    Example:
+        >>> spatial_pads(np.array([[0, 0], [1, 2], [3, 4], [0, 0]]))
+        (1, 2, 3, 4)
+    """
+    return int(pads[1][0]), int(pads[1][1]), int(pads[2][0]), int(pads[2][1])
 
 
 def window_of(op: Operator, model: TFLiteModel) -> tuple[int, int]:

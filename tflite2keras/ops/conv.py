@@ -17,15 +17,15 @@ def fold_pad(ctx: Any, op: Any) -> tuple[Any, str]:
     """The conv's input and padding, folding a preceding spatial PAD into 'same' where exact."""
     x = ctx.input(op, 0)
     mode = op.options.get("padding", "VALID").lower()
-    before = ctx.tfl.producer(op.inputs[0])
-    if mode != "valid" or before is None or before.opcode != "PAD" or not ctx.is_constant(before, 1):
+    found = checks.pad_before(op, ctx.tfl)
+    if mode != "valid" or found is None:
         return x, mode
-    pads = ctx.constant(before, 1).reshape(-1, 2)
-    if len(pads) != 4 or pads[0].any() or pads[3].any() or before.inputs[0] not in ctx.tensors:
+    before, pads = found
+    if pads[0].any() or pads[3].any() or before.inputs[0] not in ctx.tensors:
         return x, mode
     size = ctx.tfl.tensor(before.inputs[0]).shape[1:3]
     same = checks.implicit_pads("SAME", size, checks.window_of(op, ctx.tfl), checks.op_strides(op))
-    if tuple(int(v) for v in pads[1:3].reshape(-1)) == same:
+    if checks.spatial_pads(pads) == same:
         return ctx.tensors[before.inputs[0]], "same"
     return x, mode
 
