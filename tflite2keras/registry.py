@@ -62,6 +62,8 @@ class OpSpec:
         transparent: TFLite may put the op in front of an op a Keras layer stands for, and
             the layer folds it in (``PAD``, ``QUANTIZE``): ``align`` looks through it.
         converter: builds a Keras layer for the op (used by ``convert``); optional.
+        parse_options: decodes a custom op's ``custom_options`` bytes into named fields
+            (used by :func:`tflite2keras.custom_options.parse`); optional.
     """
 
     opcode: str
@@ -72,6 +74,7 @@ class OpSpec:
     pass_through: bool = False
     transparent: bool = False
     converter: Callable[..., Any] | None = field(default=None, compare=False)
+    parse_options: Callable[[bytes], dict[str, Any]] | None = field(default=None, compare=False)
 
     @property
     def weight_roles(self) -> tuple[str, ...]:

@@ -99,10 +99,12 @@ def convert_transform_landmarks(ctx: Any, op: Any) -> list[Any]:
 # Inputs are (input, weights, bias).
 register_op(OpSpec(
     "Convolution2DTransposeBias", layers=("Conv2DTranspose",), converter=convert_transpose_conv_bias,
+    parse_options=custom_options.transpose_conv_bias,
     weights=(WeightSlot(1, "kernel", OHWI_TO_HWOI, optional=False), WeightSlot(2, "bias")),
 ))
 register_op(OpSpec("Landmarks2TransformMatrix", layers=("Landmarks2TransformMatrix",),
-                   converter=convert_landmarks_to_matrix))
+                   converter=convert_landmarks_to_matrix, parse_options=custom_options.landmarks_to_transform_matrix))
 register_op(OpSpec("TransformTensorBilinear", layers=("TransformTensorBilinear",),
-                   converter=convert_transform_tensor))
-register_op(OpSpec("TransformLandmarks", layers=("TransformLandmarks",), converter=convert_transform_landmarks))
+                   converter=convert_transform_tensor, parse_options=custom_options.transform_tensor_bilinear))
+register_op(OpSpec("TransformLandmarks", layers=("TransformLandmarks",), converter=convert_transform_landmarks,
+                   parse_options=custom_options.transform_landmarks))
