@@ -57,6 +57,8 @@ class OpSpec:
             then builds it (:mod:`tflite2keras.activations`), ``lint`` checks it, and ``align``
             knows that the op's output comes after it; an op whose spec does not declare it
             but whose options carry one does not convert.
+        folds_batchnorm: TFLite folds a BatchNormalization that follows the op into its
+            weights and bias; see :mod:`tflite2keras.batchnorm`.
         pass_through: applied to a constant, the op only re-encodes it (``DEQUANTIZE``,
             ``DENSIFY``): its output is the same weight, and ``convert`` builds nothing for it.
         transparent: TFLite may put the op in front of an op a Keras layer stands for, and
@@ -71,6 +73,7 @@ class OpSpec:
     weights: tuple[WeightSlot, ...] = ()
     checks: tuple[Check, ...] = ()
     fused_activation: bool = False
+    folds_batchnorm: bool = False
     pass_through: bool = False
     transparent: bool = False
     converter: Callable[..., Any] | None = field(default=None, compare=False)

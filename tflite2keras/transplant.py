@@ -1,11 +1,8 @@
 """``transplant()``: copy a TFLite model's weights into a Keras model, all or nothing.
 
-BatchNormalization: TFLite folds BN into the preceding convolution. A Keras
-``Conv2D -> BatchNormalization`` pair receives the folded kernel in the conv (its bias,
-if any, set to zero) and the BN becomes an exact identity plus the folded bias:
-``gamma=1, moving_mean=0, moving_variance=1-epsilon, beta=folded bias``, so
-``gamma / sqrt(moving_variance + epsilon) == 1`` and the output is ``x + bias``.
-Fine-tuning then starts from the exact pretrained function.
+A BatchNormalization that TFLite folded into the op before it becomes an exact identity
+plus the folded bias (see :mod:`tflite2keras.batchnorm`), so fine-tuning starts from the
+exact pretrained function.
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import _render
-from .align import batchnorm_after
+from .batchnorm import folded_batchnorm, identity
 from .errors import MappingError, ShapeMismatchError
 from .mapping import MappingTable, find_table, op_names
 from .matching import Match, all_layers, match_layers
@@ -168,7 +165,8 @@ def _plan_layer(tfl: TFLiteModel, match: Match) -> list[tuple[Any, np.ndarray, A
         what = (f"Keras layer {layer.name!r} variable {slot.role!r} <- TFLite tensor {tensor.index} "
                 f"{tensor.name!r} (op {op.index} {op.opcode}, matched by {match.rule})")
         if variable is None:
-            if slot.role == "bias" and (batchnorm_after(layer) is not None or not np.any(tfl.constant(tensor.index))):
+            folded = folded_batchnorm(layer, match.spec) is not None
+            if slot.role == "bias" and (folded or not np.any(tfl.constant(tensor.index))):
                 continue  # the BN after this layer takes the folded bias; or a zero bias needs no variable
             raise ShapeMismatchError(f"{what}: the layer has no such variable (use_bias=False?)")
         value = slot.layout.apply(tfl.constant(tensor.index), tuple(variable.shape), what)
@@ -186,7 +184,7 @@ def _plan_batchnorms(tfl: TFLiteModel, matches: list[Match], plan: list[tuple[An
     """BN after a filled layer: exact identity plus the folded bias (moved out of the layer)."""
     extra = []
     for match in matches:
-        bn = batchnorm_after(match.layer)
+        bn = folded_batchnorm(match.layer, match.spec)
         if bn is None or bn.name in skip:
             continue
         channels = int(bn.moving_mean.shape[0])
@@ -198,9 +196,7 @@ def _plan_batchnorms(tfl: TFLiteModel, matches: list[Match], plan: list[tuple[An
         for i, (variable, value, a) in enumerate(plan):  # the layer's own bias becomes zero
             if a.layer == match.layer.name and a.variable == "bias":
                 plan[i] = (variable, np.zeros_like(value), a)
-        values = {"gamma": np.ones(channels, np.float32), "beta": np.asarray(bias, np.float32),
-                  "moving_mean": np.zeros(channels, np.float32),
-                  "moving_variance": np.full(channels, 1.0 - bn.epsilon, np.float32)}
+        values = identity(bn, bias)
         for v in bn.weights:
             if v.name not in values:
                 continue

@@ -10,9 +10,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from .. import activations
-from ..align import batchnorm_after, single_child
+from ..batchnorm import folded_batchnorm, single_child
 from ..model import Operator, TFLiteModel
-from ..registry import Mismatch
+from ..registry import Mismatch, find
 
 
 def kernel_size(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
@@ -82,7 +82,7 @@ def activation(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatc
     tfl = activations.keras_form(op)
     keras_name = activations.layer_activation(layer)
     if keras_name == "linear" and tfl != "linear":
-        bn = batchnorm_after(layer)  # TFLite folds the BN, then fuses the activation
+        bn = folded_batchnorm(layer, find(op.opcode))  # TFLite folds the BN, then fuses the activation
         follower = single_child(bn if bn is not None else layer)
         keras_name = activations.follower_activation(follower) if follower is not None else keras_name
     if keras_name != tfl:
@@ -92,7 +92,7 @@ def activation(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatc
 def use_bias(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
     """A Keras layer without bias cannot hold a non-zero TFLite bias."""
     nonzero = op.has_input(2) and bool(np.any(model.constant(op.inputs[2])))
-    if not layer.use_bias and nonzero and batchnorm_after(layer) is None:
+    if not layer.use_bias and nonzero and folded_batchnorm(layer, find(op.opcode)) is None:
         yield "use_bias", False, True
 
 

@@ -92,22 +92,22 @@ def convert_fully_connected(ctx: Any, op: Any) -> list[Any]:
 
 
 register_op(OpSpec(
-    "CONV_2D", layers=("Conv2D",), fused_activation=True, checks=_CONV_CHECKS, converter=convert_conv2d,
+    "CONV_2D", layers=("Conv2D",), fused_activation=True, folds_batchnorm=True, checks=_CONV_CHECKS, converter=convert_conv2d,
     weights=(WeightSlot(1, "kernel", OHWI_TO_HWIO, optional=False), WeightSlot(2, "bias")),
 ))
 register_op(OpSpec(
-    "DEPTHWISE_CONV_2D", layers=("DepthwiseConv2D",), fused_activation=True, converter=convert_depthwise,
+    "DEPTHWISE_CONV_2D", layers=("DepthwiseConv2D",), fused_activation=True, folds_batchnorm=True, converter=convert_depthwise,
     checks=_CONV_CHECKS + (checks.depth_multiplier,),
     weights=(WeightSlot(1, "kernel", DEPTHWISE, optional=False), WeightSlot(2, "bias")),
 ))
 # TRANSPOSE_CONV inputs are (output_shape, weights, input, bias).
 register_op(OpSpec(
-    "TRANSPOSE_CONV", layers=("Conv2DTranspose",), fused_activation=True, converter=convert_transpose_conv,
+    "TRANSPOSE_CONV", layers=("Conv2DTranspose",), fused_activation=True, folds_batchnorm=True, converter=convert_transpose_conv,
     checks=(checks.strides,),
     weights=(WeightSlot(1, "kernel", OHWI_TO_HWOI, optional=False), WeightSlot(3, "bias")),
 ))
 register_op(OpSpec(
-    "FULLY_CONNECTED", layers=("Dense",), fused_activation=True, converter=convert_fully_connected,
+    "FULLY_CONNECTED", layers=("Dense",), fused_activation=True, folds_batchnorm=True, converter=convert_fully_connected,
     checks=(checks.use_bias,),
     weights=(WeightSlot(1, "kernel", OI_TO_IO, optional=False), WeightSlot(2, "bias")),
 ))

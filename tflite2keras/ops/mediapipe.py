@@ -99,6 +99,7 @@ def convert_transform_landmarks(ctx: Any, op: Any) -> list[Any]:
 # Inputs are (input, weights, bias).
 register_op(OpSpec(
     "Convolution2DTransposeBias", layers=("Conv2DTranspose",), converter=convert_transpose_conv_bias,
+    folds_batchnorm=True,
     parse_options=custom_options.transpose_conv_bias,
     weights=(WeightSlot(1, "kernel", OHWI_TO_HWOI, optional=False), WeightSlot(2, "bias")),
 ))
