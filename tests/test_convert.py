@@ -13,7 +13,7 @@ import tensorflow as tf
 import tflite2keras as t2k
 from tflite2keras import corpus
 from tflite2keras.cli import main as cli
-from tflite2keras.surgery import inputs_before
+from tflite2keras.truncation import inputs_before
 
 ATTENTION = "face_landmark_with_attention"
 RUNNABLE = [name for name in corpus.MODELS if name != ATTENTION]

@@ -30,7 +30,7 @@ from .mapping import MappingTable
 from .model import Operator, Tensor, TFLiteModel
 from .reader import read
 from .registry import register_op
-from .surgery import truncate
+from .truncation import truncate  # the module is not named truncate: the function owns that name
 from .transplant import TransplantReport, transplant
 from .verify import VerifyReport, verify
 

@@ -7,7 +7,7 @@ part can be verified on its own.
 
 Example:
     >>> import tflite2keras as t2k
-    >>> from tflite2keras.surgery import inputs_before
+    >>> from tflite2keras.truncation import inputs_before
     >>> model = t2k.read("face_landmark_with_attention.tflite")                # doctest: +SKIP
     >>> custom = [op for op in model.operators if op.is_custom]                 # doctest: +SKIP
     >>> prefix = t2k.truncate(model, inputs_before(model, custom))              # doctest: +SKIP
