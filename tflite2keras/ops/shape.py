@@ -59,9 +59,10 @@ def convert_strided_slice(ctx: Any, op: Any) -> list[Any]:
         raise UnsupportedOpError(f"op {op.index} (STRIDED_SLICE) with masks {o}: not supported")
     if begin[0] != 0 or strides[0] != 1:
         raise UnsupportedOpError(f"op {op.index} (STRIDED_SLICE) slices the batch axis")
+    # A masked bound is Python's None: from the start / to the end, reversed for negative strides.
     begin = [None if o.get("begin_mask", 0) >> i & 1 else b for i, b in enumerate(begin)]
     end = [None if o.get("end_mask", 0) >> i & 1 else e for i, e in enumerate(end)]
-    layer = StridedSlice([b or 0 for b in begin[1:]], end[1:], strides[1:], name=ctx.name(op))
+    layer = StridedSlice(begin[1:], end[1:], strides[1:], name=ctx.name(op))
     return [layer(ctx.input(op, 0))]
 
 
