@@ -84,6 +84,10 @@ class OpSpec:
         """The Keras variable names this op's weights fill, in slot order."""
         return tuple(w.role for w in self.weights)
 
+    def slot(self, role: str) -> WeightSlot | None:
+        """The weight slot that fills the Keras variable ``role`` (``"bias"`` ...), or None."""
+        return next((w for w in self.weights if w.role == role), None)
+
     @property
     def name_slots(self) -> tuple[int, ...]:
         """Weight slots whose tensor names carry the layer's name: all but the bias, whose

@@ -189,9 +189,9 @@ def _plan_batchnorms(tfl: TFLiteModel, matches: list[Match], plan: list[tuple[An
             continue
         channels = int(bn.moving_mean.shape[0])
         bias, tensor, tensor_index = np.zeros(channels, np.float32), "(none: zero)", None
-        bias_slots = [w.slot for w in match.spec.weights if w.role == "bias"]
-        if bias_slots and match.op.has_input(bias_slots[0]):
-            source = tfl.source_of(match.op.inputs[bias_slots[0]])
+        bias_slot = match.spec.slot("bias")
+        if bias_slot is not None and match.op.has_input(bias_slot.slot):
+            source = tfl.source_of(match.op.inputs[bias_slot.slot])
             bias, tensor, tensor_index = tfl.constant(source.index).reshape(-1), source.name, source.index
         for i, (variable, value, a) in enumerate(plan):  # the layer's own bias becomes zero
             if a.layer == match.layer.name and a.variable == "bias":

@@ -5,14 +5,14 @@ A check is ``check(op, layer, model) -> iterable of (field, keras_value, tflite_
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from .. import activations
 from ..batchnorm import folded_batchnorm, single_child
 from ..model import Operator, TFLiteModel
-from ..registry import Mismatch, find
+from ..registry import Check, Mismatch, find
 
 
 def kernel_size(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
@@ -90,10 +90,66 @@ def activation(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatc
 
 
 def use_bias(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
-    """A Keras layer without bias cannot hold a non-zero TFLite bias."""
-    nonzero = op.has_input(2) and bool(np.any(model.constant(op.inputs[2])))
-    if not layer.use_bias and nonzero and folded_batchnorm(layer, find(op.opcode)) is None:
+    """A Keras layer without bias cannot hold a non-zero TFLite bias (in the spec's bias slot)."""
+    spec = find(op.opcode)
+    slot = spec.slot("bias") if spec is not None else None
+    nonzero = slot is not None and op.has_input(slot.slot) and bool(np.any(model.constant(op.inputs[slot.slot])))
+    if not layer.use_bias and nonzero and folded_batchnorm(layer, spec) is None:
         yield "use_bias", False, True
+
+
+#: (padding mode "SAME"/"VALID", (stride_h, stride_w)) of a transposed convolution op.
+Geometry = Callable[[Operator], tuple[str, tuple[int, int]]]
+
+
+def transposed(geometry: Geometry, input_slot: int) -> tuple[Check, ...]:
+    """Lint checks of a transposed convolution: kernel size, strides, padding, output size, use_bias.
+
+    Args:
+        geometry: reads the op's padding mode and strides (from builtin or custom options).
+        input_slot: the op input that holds the image (the weights are input 1 in OHWI).
+
+    Padding is compared as the rows and columns cropped from the full result of size
+    ``full = (in - 1) * stride + kernel``: ``max(full - out, 0) // 2`` at the top under SAME
+    (none under VALID) and the rest of ``full - out`` at the bottom, as TFLite, MediaPipe and
+    TensorFlow all crop; so SAME and VALID agree where they crop alike (kernel == stride).
+    """
+    def strides_check(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
+        tfl = geometry(op)[1]
+        if tuple(layer.strides) != tfl:
+            yield "strides", tuple(layer.strides), tfl
+
+    def padding_check(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
+        mode, stride = geometry(op)
+        kernel = model.tensor(op.inputs[1]).shape[1:3]
+        sizes = model.tensor(op.inputs[input_slot]).shape[1:3], model.tensor(op.outputs[0]).shape[1:3]
+        keras_sizes = tuple(layer.input.shape[1:3]), tuple(layer.output.shape[1:3])
+        if None in keras_sizes[0] + keras_sizes[1]:
+            return
+        tfl = _crops(mode, *sizes, kernel, stride)
+        keras = _crops(layer.padding.upper(), *keras_sizes, tuple(layer.kernel_size), tuple(layer.strides))
+        if keras != tfl:
+            yield "padding", f"{layer.padding} {keras}", f"{mode} {tfl}"
+        if keras_sizes[1] != tuple(sizes[1]):
+            yield "output size", keras_sizes[1], tuple(sizes[1])
+
+    return (kernel_size, strides_check, padding_check, use_bias)
+
+
+def _crops(mode: str, size: tuple[int, ...], out: tuple[int, ...], kernel: tuple[int, ...],
+           stride: tuple[int, ...]) -> tuple[int, ...]:
+    """(top, bottom, left, right) rows and columns a transposed convolution crops from its full result.
+
+    Example:
+        >>> _crops("SAME", (7, 9), (14, 18), (3, 3), (2, 2)), _crops("VALID", (7, 9), (15, 19), (3, 3), (2, 2))
+        ((0, 1, 0, 1), (0, 0, 0, 0))
+    """
+    crops: list[int] = []
+    for n, o, k, s in zip(size, out, kernel, stride):
+        full = (n - 1) * s + k
+        top = max(full - o, 0) // 2 if mode == "SAME" else 0
+        crops += [top, full - o - top]
+    return tuple(crops)
 
 
 def depth_multiplier(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:

@@ -103,7 +103,7 @@ register_op(OpSpec(
 # TRANSPOSE_CONV inputs are (output_shape, weights, input, bias).
 register_op(OpSpec(
     "TRANSPOSE_CONV", layers=("Conv2DTranspose",), fused_activation=True, folds_batchnorm=True, converter=convert_transpose_conv,
-    checks=(checks.strides,),
+    checks=checks.transposed(lambda op: (op.options.get("padding", "VALID"), checks.op_strides(op)), input_slot=2),
     weights=(WeightSlot(1, "kernel", OHWI_TO_HWOI, optional=False), WeightSlot(3, "bias")),
 ))
 register_op(OpSpec(
