@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import activations
-from .errors import UnsupportedOpError
+from .errors import ShapeMismatchError, UnsupportedOpError
 from .mapping import assign_names, input_name, op_names, sanitize, scope_names
 from .model import Operator, TFLiteModel
 from .reader import read
@@ -128,6 +128,8 @@ def convert(source: Any, *, name: str | None = None) -> Any:
     Raises:
         UnsupportedOpError: an op has no registered converter; the message names the op,
             its index and its input/output tensors.
+        ShapeMismatchError: a converter built a Keras tensor whose shape (batch and dynamic
+            dimensions aside) or dtype differs from the TFLite tensor's.
 
     Example:
         >>> import tflite2keras as t2k
@@ -155,6 +157,7 @@ def convert(source: Any, *, name: str | None = None) -> Any:
         activations.check_declared(op, spec)
         outputs = spec.converter(ctx, op)
         for index, value in zip(op.outputs, outputs):
+            _check_output(tfl, op, index, value)
             ctx.tensors[index] = value
     missing = [t for t in tfl.outputs if t not in ctx.tensors]
     if missing:
@@ -180,6 +183,20 @@ def load(path: Any) -> Any:
     from . import layers  # noqa: F401  (registers the custom layer classes)
 
     return keras.saving.load_model(path, safe_mode=True)
+
+
+def _check_output(tfl: TFLiteModel, op: Operator, index: int, value: Any) -> None:
+    """The Keras tensor a converter built for TFLite tensor ``index`` must have its rank, dtype
+    and every extent both sides know: not the batch, not a dimension the signature leaves dynamic."""
+    tensor = tfl.tensor(index)
+    want = tuple(tensor.shape_signature or tensor.shape)
+    got = tuple(value.shape)
+    known = len(got) == len(want) and all(g is None or w < 0 or g == w for g, w in zip(got[1:], want[1:]))
+    if not known or str(value.dtype) != tensor.dtype.lower():
+        expected = (None,) + tuple(None if w < 0 else w for w in want[1:]) if want else ()
+        raise ShapeMismatchError(
+            f"op {op.index} ({op.opcode}) output tensor {index} {tensor.name!r}: expected shape {expected} "
+            f"{tensor.dtype.lower()}, received {got} {value.dtype} from its converter")
 
 
 def _unsupported(tfl: TFLiteModel, op: Operator) -> str:
