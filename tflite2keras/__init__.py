@@ -27,7 +27,7 @@ from .errors import (
 from .convert import convert, load
 from .lint import Finding, lint
 from .mapping import MappingTable
-from .model import Operator, Tensor, TFLiteModel
+from .model import Operator, Source, Tensor, TFLiteModel
 from .reader import read
 from .registry import register_op
 from .truncation import truncate  # the module is not named truncate: the function owns that name
@@ -50,7 +50,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Finding", "InvalidModelError", "convert", "load", "MappingError", "MappingTable", "Operator", "ShapeMismatchError",
+    "Finding", "InvalidModelError", "convert", "load", "MappingError", "MappingTable", "Operator", "ShapeMismatchError", "Source",
     "Tensor", "TFLiteModel", "Tflite2KerasError", "TransplantReport", "UnsupportedOpError",
     "VerificationError", "VerifyReport", "errors", "layers", "lint", "read", "register_op", "registry",
     "transplant", "truncate", "verify", "zoo",

@@ -15,7 +15,7 @@ import numpy as np
 from . import activations
 from .errors import ShapeMismatchError, UnsupportedOpError
 from .mapping import assign_names, input_name, op_names, sanitize, scope_names
-from .model import Operator, TFLiteModel
+from .model import Operator, Source, TFLiteModel
 from .reader import read
 from .registry import find, weight_ops
 
@@ -112,7 +112,7 @@ class ConvertContext:
         return keras.layers.Activation(activation, name=self.suffixed(base, activation))(x)
 
 
-def convert(source: Any, *, name: str | None = None) -> Any:
+def convert(source: Source, *, name: str | None = None) -> Any:
     """Build a trainable Keras model from subgraph 0 of a TFLite model.
 
     Inputs and outputs keep the TFLite order and names; the batch dimension is free.

@@ -9,6 +9,7 @@ from . import _render
 from .align import align
 from .mapping import MappingTable, find_table
 from .matching import match_layers
+from .model import Source
 from .reader import read
 from .registry import OpSpec, find
 
@@ -48,7 +49,7 @@ class Findings(list):  # type: ignore[type-arg]
         return _render.html_table(self._HEADERS, self._rows(), caption=caption)
 
 
-def lint(keras_model: Any, source: Any, table: MappingTable | None = None,
+def lint(keras_model: Any, source: Source, table: MappingTable | None = None,
          overrides: dict[str, Any] | None = None, skip: tuple[str, ...] | list[str] = ()) -> Findings:
     """Compare every paired layer's config with its TFLite op, without running anything.
 

@@ -16,10 +16,11 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -312,6 +313,11 @@ class TFLiteModel:
     def _repr_html_(self) -> str:
         headers = ("#", "opcode", "inputs", "outputs", "output tensor")
         return _render.html_table(headers, self.op_rows(), caption=self.summary())
+
+
+#: What the public verbs (read, convert, transplant, lint, verify, truncate) accept as a model:
+#: a path to a ``.tflite`` file, the file's bytes, or a model read already.
+Source: TypeAlias = str | os.PathLike[str] | bytes | TFLiteModel
 
 
 def _passes_through(op: Operator) -> bool:

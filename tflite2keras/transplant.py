@@ -17,7 +17,7 @@ from .batchnorm import folded_batchnorm, identity
 from .errors import MappingError, ShapeMismatchError
 from .mapping import MappingTable, find_table, op_names
 from .matching import Match, all_layers, match_layers
-from .model import TFLiteModel
+from .model import Source, TFLiteModel
 from .reader import read
 
 
@@ -87,7 +87,7 @@ class TransplantReport:
         return _render.html_table(self._HEADERS, self._rows(), caption=self._summary())
 
 
-def transplant(keras_model: Any, source: Any, table: MappingTable | None = None,
+def transplant(keras_model: Any, source: Source, table: MappingTable | None = None,
                overrides: dict[str, Any] | None = None, skip: Iterable[str] = (),
                strict: bool = True, dry_run: bool = False) -> TransplantReport:
     """Copy the weights of a TFLite model into a Keras model.

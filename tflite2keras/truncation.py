@@ -17,10 +17,10 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 from .errors import InvalidArgumentError
-from .model import Operator, TFLiteModel
+from .model import Operator, Source, TFLiteModel
 from .reader import read
 
 
@@ -46,7 +46,7 @@ def inputs_before(tfl: TFLiteModel, ops: Sequence[Operator]) -> list[int]:
                    if t >= 0 and (producer := tfl.producer(t)) is not None and producer.index < first})
 
 
-def truncate(source: Any, outputs: Sequence[int | str]) -> bytes:
+def truncate(source: Source, outputs: Sequence[int | str]) -> bytes:
     """A copy of the model that computes only ``outputs`` (tensor indices or names).
 
     Args:

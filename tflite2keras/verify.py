@@ -18,7 +18,7 @@ from .align import align, input_tensors
 from .lint import Finding, lint
 from .mapping import MappingTable, find_table
 from .matching import match_layers
-from .model import TFLiteModel
+from .model import Source, TFLiteModel
 from .reader import read
 from .errors import InvalidArgumentError, VerificationError
 from .reference import interpreter_module, make_interpreter, random_inputs, run
@@ -91,7 +91,7 @@ class VerifyReport:
         return body
 
 
-def verify(keras_model: Any, source: Any, inputs: Sequence[Any] | None = None, samples: int = 4,
+def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None, samples: int = 4,
            atol: float = 1e-4, rtol: float = 1e-5, per_layer: bool = False,
            table: MappingTable | None = None, overrides: dict[str, Any] | None = None,
            seed: int = 0) -> VerifyReport:
