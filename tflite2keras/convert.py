@@ -133,8 +133,12 @@ def convert(source: Source, *, name: str | None = None) -> Any:
 
     Example:
         >>> import tflite2keras as t2k
-        >>> model = t2k.convert("selfie_segmentation.tflite")        # doctest: +SKIP
-        >>> model.save("selfie.keras")                                # doctest: +SKIP
+        >>> from tflite2keras import tiny
+        >>> model = t2k.convert(tiny.tflite())      # or a path: t2k.convert("selfie_segmentation.tflite")
+        >>> [type(layer).__name__ for layer in model.layers]
+        ['InputLayer', 'Conv2D', 'MaxPooling2D', 'Conv2D']
+        >>> model.layers[1].activation.__name__, model.input.shape
+        ('relu', (None, 8, 8, 3))
     """
     import keras
 
@@ -176,7 +180,15 @@ def load(path: Any) -> Any:
     ``keras.saving.load_model`` works too once ``tflite2keras.layers`` has been imported.
 
     Example:
-        >>> model = t2k.load("selfie.keras")   # doctest: +SKIP
+        >>> import os, tempfile
+        >>> import tflite2keras as t2k
+        >>> from tflite2keras import tiny
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> path = os.path.join(folder.name, "tiny.keras")
+        >>> t2k.convert(tiny.tflite()).save(path)
+        >>> t2k.load(path).count_params()            # 3*3*3*4 + 4 and 1*1*4*2 + 2
+        122
+        >>> folder.cleanup()
     """
     import keras
 

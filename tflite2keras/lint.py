@@ -67,9 +67,12 @@ def lint(keras_model: Any, source: Source, table: MappingTable | None = None,
 
     Example:
         >>> import tflite2keras as t2k
-        >>> for finding in t2k.lint(model, "palm_detection_lite.tflite"):   # doctest: +SKIP
+        >>> from tflite2keras import tiny
+        >>> print(t2k.lint(tiny.keras_model(), tiny.tflite()))
+        lint: no mismatches
+        >>> for finding in t2k.lint(tiny.keras_model(pool_size=3), tiny.tflite()):
         ...     print(finding)
-        max_pooling2d (MaxPooling2D) vs op 35 MAX_POOL_2D: pool_size is (5,5) in Keras, (2,2) in TFLite
+        pool (MaxPooling2D) vs op 1 MAX_POOL_2D: pool_size is (3,3) in Keras, (2,2) in TFLite
     """
     tfl = read(source)
     matches, _, _ = match_layers(keras_model, tfl, table or find_table(tfl), overrides, skip)

@@ -6,11 +6,14 @@ constant is a zero-copy ``np.frombuffer`` view until it has to be converted.
 
 Example:
     >>> import tflite2keras as t2k
-    >>> model = t2k.read("palm_detection_lite.tflite")            # doctest: +SKIP
-    >>> model.operators[2].opcode, model.operators[2].options["padding"]   # doctest: +SKIP
-    ('CONV_2D', 'SAME')
-    >>> model.constant("model_1/model/conv2d/Conv2D").shape          # doctest: +SKIP
-    (32, 5, 5, 3)
+    >>> from tflite2keras import tiny
+    >>> model = t2k.read(tiny.tflite())          # or a path: t2k.read("palm_detection_lite.tflite")
+    >>> [op.opcode for op in model.operators]
+    ['CONV_2D', 'MAX_POOL_2D', 'CONV_2D']
+    >>> model.operators[0].options["padding"], model.operators[0].options["fused_activation_function"]
+    ('SAME', 'RELU')
+    >>> model.constant(model.operators[0].inputs[1]).shape   # the kernel, OHWI
+    (4, 3, 3, 3)
 """
 
 from __future__ import annotations
@@ -224,8 +227,11 @@ class TFLiteModel:
             InvalidModelError: the tensor is not a constant, or its data are malformed.
 
         Example:
-            >>> model.constant(model.operators[2].inputs[1]).dtype   # doctest: +SKIP
-            dtype('float32')
+            >>> from tflite2keras import read, tiny
+            >>> model = read(tiny.tflite())
+            >>> bias = model.constant(model.operators[0].inputs[2])
+            >>> bias.dtype, bias.shape, bias.flags.writeable
+            (dtype('float32'), (4,), False)
         """
         tensor = self.tensor(key)
         if tensor.index not in self._cache:

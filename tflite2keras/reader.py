@@ -43,8 +43,12 @@ def read(source: Source) -> TFLiteModel:
 
     Example:
         >>> import tflite2keras as t2k
-        >>> model = t2k.read("palm_detection_lite.tflite")   # doctest: +SKIP
-        >>> print(model)                                       # doctest: +SKIP
+        >>> from tflite2keras import tiny
+        >>> model = t2k.read(tiny.tflite())       # bytes here; usually a path to a .tflite file
+        >>> model.tensor(model.inputs[0]).shape, len(model.operators)
+        ((1, 8, 8, 3), 3)
+        >>> print(model)                         # doctest: +ELLIPSIS
+        <bytes>: 3 ops, 8 tensors; weights {'FLOAT32': 4}; ...
     """
     if isinstance(source, TFLiteModel):
         return source

@@ -116,11 +116,15 @@ def transplant(keras_model: Any, source: Source, table: MappingTable | None = No
         ShapeMismatchError: a tensor does not fit its variable after the layout change.
 
     Example:
+        >>> import numpy as np
         >>> import tflite2keras as t2k
-        >>> model = t2k.zoo.blazepalm("lite")                                   # doctest: +SKIP
-        >>> report = t2k.transplant(model, "palm_detection_lite.tflite")       # doctest: +SKIP
-        >>> report.rules                                                        # doctest: +SKIP
-        {'table blazepalm_lite': 132}
+        >>> from tflite2keras import tiny
+        >>> model = tiny.keras_model(seed=1)        # the architecture of tiny.tflite(), other weights
+        >>> report = t2k.transplant(model, tiny.tflite())
+        >>> report.rules, [f"{a.layer}/{a.variable}" for a in report.assignments]
+        ({'name': 4}, ['conv/kernel', 'conv/bias', 'head/kernel', 'head/bias'])
+        >>> bool(np.array_equal(model.get_layer("head").bias.numpy(), tiny.keras_model(seed=0).get_layer("head").bias.numpy()))
+        True
     """
     tfl = read(source)
     if table is None:

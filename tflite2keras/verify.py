@@ -122,9 +122,13 @@ def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None
 
     Example:
         >>> import tflite2keras as t2k
-        >>> report = t2k.verify(model, "palm_detection_lite.tflite")   # doctest: +SKIP
-        >>> report.ok                                                    # doctest: +SKIP
-        True
+        >>> from tflite2keras import tiny
+        >>> model = t2k.convert(tiny.tflite())
+        >>> report = t2k.verify(model, tiny.tflite(), samples=2, per_layer=True)
+        >>> report.ok, [check.name for check in report.layers]
+        (True, ['conv_1', 'pool_1', 'Identity'])
+        >>> t2k.verify(tiny.keras_model(seed=1), tiny.tflite(), samples=2).ok   # other weights
+        False
     """
     tfl = read(source)
     batch = random_inputs(tfl, samples, seed) + _user_inputs(tfl, inputs or [])
