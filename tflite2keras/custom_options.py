@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any, Callable
+from typing import Any
 
 from flatbuffers import flexbuffers
 
