@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -179,7 +176,7 @@ def test_spec_is_well_formed(opcode: str) -> None:
             assert len(slot.layout.permutation) == len(slot.layout.target)
 
 
-def test_override_before_first_lookup_keeps_the_builtin_ops() -> None:
+def test_override_before_first_lookup_keeps_the_builtin_ops(fresh_python: Callable[[str], Any]) -> None:
     """A notebook may replace a builtin op before anything looked one up (fresh interpreter)."""
     code = (
         "from tflite2keras.registry import OpSpec, register_op, get, find\n"
@@ -188,7 +185,5 @@ def test_override_before_first_lookup_keeps_the_builtin_ops() -> None:
         "assert get('DEPTHWISE_CONV_2D').layers == ('DepthwiseConv2D',)\n"
         "assert find('MAX_POOL_2D') is not None\n"
     )
-    root = str(Path(t2k.__file__).resolve().parent.parent)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    done = fresh_python(code)
     assert done.returncode == 0, done.stderr

@@ -20,7 +20,6 @@ from .model import Operator, TFLiteModel
 from .registry import find
 
 
-
 @dataclass(frozen=True)
 class Pair:
     """A Keras layer, its TFLite op, and the TFLite tensor its output equals (or None).
