@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -64,6 +66,20 @@ def scratch_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     from tflite2keras import registry
 
     monkeypatch.setattr(registry, "_REGISTRY", registry.specs())
+
+
+@pytest.fixture(scope="session")
+def fresh_python() -> Callable[[str], subprocess.CompletedProcess[str]]:
+    """Return ``run(code)``: the code run in a fresh interpreter that imports this tree's tflite2keras."""
+    import tflite2keras
+
+    root = str(Path(tflite2keras.__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+
+    def run(code: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+    return run
 
 
 @pytest.fixture(scope="session")

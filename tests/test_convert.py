@@ -13,7 +13,7 @@ import tensorflow as tf
 import tflite2keras as t2k
 from tflite2keras import corpus
 from tflite2keras.cli import main as cli
-from tflite2keras.surgery import inputs_before
+from tflite2keras.truncation import inputs_before
 
 ATTENTION = "face_landmark_with_attention"
 RUNNABLE = [name for name in corpus.MODELS if name != ATTENTION]
@@ -163,3 +163,37 @@ def test_cli_convert_and_verify(corpus_model: Any, tmp_path: Path, capsys: Any) 
     text = capsys.readouterr().out
     assert "converted" in text and "OK" in text and "layers within bound" in text
     assert t2k.load(out).count_params() > 0
+
+
+@pytest.mark.parametrize("broken,received", [
+    (lambda x: keras.layers.Dense(4)(x), "(None, 5, 4) float32"),
+    (lambda x: keras.layers.Activation("linear", dtype="float16")(x), "(None, 5, 3) float16"),
+], ids=["shape", "dtype"])
+def test_a_converter_with_the_wrong_output_is_named(broken: Any, received: str, function_to_tflite: Any,
+                                                    scratch_registry: None) -> None:
+    from tflite2keras import registry
+
+    data = function_to_tflite(lambda x: tf.nn.relu(x), (5, 3))
+    relu = registry.get("RELU")
+    registry.register_op(registry.OpSpec("RELU", layers=relu.layers, converter=lambda ctx, op: [
+        broken(ctx.input(op, 0))]), override=True)
+    tfl = t2k.read(data)
+    with pytest.raises(t2k.ShapeMismatchError) as caught:
+        t2k.convert(data)
+    message = str(caught.value)
+    name = tfl.tensor(tfl.operators[0].outputs[0]).name
+    for needle in ("op 0 (RELU)", repr(name), "expected shape (None, 5, 3) float32", f"received {received}"):
+        assert needle in message, (needle, message)
+
+
+def test_dynamic_dimensions_are_not_compared() -> None:
+    """A dimension the TFLite signature leaves dynamic (-1) may be anything on the Keras side."""
+    function = tf.function(lambda x: tf.nn.relu6(x), input_signature=[tf.TensorSpec((1, None, 3), tf.float32)])
+    data = bytes(tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()]).convert())
+    tfl = t2k.read(data)
+    out = tfl.tensor(tfl.outputs[0])
+    assert out.shape_signature == (1, -1, 3) and out.shape == (1, 1, 3)
+    model = t2k.convert(data)
+    assert tuple(model.outputs[0].shape) == (None, None, 3)
+    x = np.random.default_rng(0).uniform(-8, 8, (2, 7, 3)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(model(x)), np.clip(x, 0, 6))

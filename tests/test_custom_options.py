@@ -165,3 +165,14 @@ def test_transform_tensor_bilinear_and_landmarks() -> None:
     assert custom_options.parse("TransformLandmarks", None) == {}
     assert custom_options.parse("TransformLandmarks", _flex({"dimensions": 3, "scale": 0.5})) == {
         "dimensions": 3, "scale": 0.5}
+
+
+def test_the_decoder_is_the_op_specs(scratch_registry: None) -> None:
+    """A custom op registered from a notebook brings its own decoder; there is no second table."""
+    from tflite2keras.registry import OpSpec, register_op
+
+    register_op(OpSpec("MyCustomOp", layers=("Dense",), parse_options=lambda raw: {"units": raw[0]}))
+    assert "MyCustomOp" in custom_options.supported_ops()
+    assert custom_options.parse("MyCustomOp", b"\x05") == {"units": 5}
+    with pytest.raises(InvalidModelError, match=r"op 9 \(MyCustomOp\) custom options: 0 bytes are malformed"):
+        custom_options.parse("MyCustomOp", b"", index=9)

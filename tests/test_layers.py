@@ -88,3 +88,19 @@ def test_prelu_under_mixed_precision_is_keras_form() -> None:
     x = np.array([[-3.0, -5.0, -1.0, -2.0]], np.float32)
     np.testing.assert_array_equal(np.asarray(fast(x)), np.asarray(stock(x)))
     np.testing.assert_allclose(np.asarray(fast(x), np.float32), alpha * x, rtol=1e-3)
+
+
+def test_layers_import_nothing_of_the_converter() -> None:
+    """tflite2keras.layers depends on tflite2keras.errors only: a saved model's layers never load converter code."""
+    import ast
+
+    import tflite2keras.layers
+
+    folder = Path(tflite2keras.layers.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level >= 2:
+                assert node.level == 2 and node.module == "errors", (path.name, ast.unparse(node))
+            elif isinstance(node, (ast.Import, ast.ImportFrom)) and not getattr(node, "level", 0):
+                names = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                assert not any(n and n.split(".")[0] == "tflite2keras" for n in names), (path.name, ast.unparse(node))

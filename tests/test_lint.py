@@ -84,3 +84,40 @@ def test_explicit_pad_op_equals_same_padding(to_tflite: Any) -> None:
     inputs = keras.Input((11, 13, 3))
     valid = keras.Model(inputs, keras.layers.Conv2D(4, (3, 5), name="conv")(inputs))
     assert [f.field for f in t2k.lint(valid, data)] == ["padding"]
+
+
+def _transposed(**changes: Any) -> keras.Model:
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((7, 9, 3), batch_size=1)
+    config = dict(filters=4, kernel_size=3, strides=2, padding="same", bias_initializer="random_uniform", name="up")
+    return keras.Model(inputs, keras.layers.Conv2DTranspose(**{**config, **changes})(inputs))
+
+
+@pytest.mark.parametrize("changes,fields", [
+    ({"strides": 1, "padding": "valid"}, ["strides", "padding", "output size"]),
+    ({"padding": "valid"}, ["padding", "output size"]),
+    ({"kernel_size": (3, 5)}, ["kernel_size", "padding"]),
+    ({"use_bias": False}, ["use_bias"]),
+], ids=["stride1_valid", "valid", "kernel_size", "use_bias"])
+def test_transpose_conv_fields(changes: dict[str, Any], fields: list[str], to_tflite: Any) -> None:
+    data = to_tflite(_transposed())
+    assert [op.opcode for op in t2k.read(data).operators] == ["TRANSPOSE_CONV"]
+    assert not t2k.lint(_transposed(), data)
+    findings = t2k.lint(_transposed(**changes), data, overrides={"up": "#0"})
+    assert [f.field for f in findings] == fields, str(findings)
+
+
+@pytest.mark.parametrize("changes,fields", [
+    # kernel 2, stride 2: SAME crops nothing, as VALID does, so the padding itself agrees
+    ({"strides": (1, 1), "padding": "valid", "output_padding": None}, ["strides", "output size"]),
+    ({"kernel_size": (3, 3)}, ["kernel_size", "padding"]),
+    ({"use_bias": False}, ["use_bias"]),
+], ids=["stride1_valid", "kernel_size", "use_bias"])
+def test_mediapipe_transpose_conv_fields(changes: dict[str, Any], fields: list[str], corpus_model: Any) -> None:
+    path = corpus_model("selfie_segmentation")
+    model = t2k.convert(path)
+    assert not t2k.lint(model, path)
+    changed, name = _with_first(model, "Conv2DTranspose", **changes)
+    findings = t2k.lint(changed, path)
+    assert [(f.layer, f.opcode) for f in findings] == [(name, "Convolution2DTransposeBias")] * len(fields)
+    assert [f.field for f in findings] == fields, str(findings)

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import re
+import os
 import struct
 import time
 import warnings
@@ -397,3 +398,14 @@ def test_long_dequantize_chain_is_rejected_without_recursion(hops: int) -> None:
     with pytest.raises(InvalidModelError, match=rf"tensor {hops} 'w_{hops}' is not a constant: it is more than 8 "):
         model.constant(hops)
     assert model.is_constant(8) and model.constant(8).shape == (2, 3)
+
+
+def test_every_verb_takes_one_source_type() -> None:
+    import typing
+
+    import tflite2keras as t2k
+    from tflite2keras.model import Source
+
+    for verb in (t2k.read, t2k.convert, t2k.transplant, t2k.lint, t2k.verify, t2k.truncate):
+        assert typing.get_type_hints(verb)["source"] == Source, verb.__name__
+    assert set(typing.get_args(Source)) == {str, os.PathLike[str], bytes, TFLiteModel}

@@ -13,17 +13,13 @@
 
 from __future__ import annotations
 
-import os
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tflite
 
-import tflite2keras
 from tflite2keras import corpus, read
 from tflite2keras.errors import InvalidModelError, Tflite2KerasError
 from tflite2keras.model import TFLiteModel
@@ -256,7 +252,7 @@ def test_op_reading_a_later_output(corpus_model) -> None:
         read(bytes(data))
 
 
-def test_read_does_not_import_tensorflow(corpus_model) -> None:
+def test_read_does_not_import_tensorflow(corpus_model, fresh_python) -> None:
     path = corpus_model("palm_detection_lite")
     code = (
         "import sys, tflite2keras\n"
@@ -265,7 +261,5 @@ def test_read_does_not_import_tensorflow(corpus_model) -> None:
         "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n"
         "assert 'keras' not in sys.modules, 'keras was imported'\n"
     )
-    root = str(Path(tflite2keras.__file__).resolve().parent.parent)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    done = fresh_python(code)
     assert done.returncode == 0, done.stderr

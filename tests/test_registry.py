@@ -80,7 +80,13 @@ TESTED_ELSEWHERE = {
     "Landmarks2TransformMatrix": "test_layers_mediapipe.py::test_face_attention_crop_with_real_options",
     "TransformTensorBilinear": "test_layers_mediapipe.py::test_face_attention_crop_with_real_options",
     "TransformLandmarks": "test_layers_mediapipe.py::test_face_attention_crop_with_real_options",
+    "DEQUANTIZE": "test_encoding.py::test_pass_through_is_read_from_the_spec",
+    "DENSIFY": "test_convert.py::test_corpus_model_verifies_per_output_and_per_layer",  # the sparse models
+    "QUANTIZE": "test_encoding.py::test_align_looks_through_quantize",
 }
+#: Ops that only change how a tensor is stored: no Keras layer stands for them (see ops/encoding.py).
+ENCODING_OPS = sorted(op for op, spec in registry.specs().items()
+                      if not spec.layers and (spec.pass_through or spec.transparent))
 
 
 def test_every_registered_op_has_a_test() -> None:
@@ -154,10 +160,30 @@ def test_unknown_op_is_unsupported() -> None:
         registry.get("NO_SUCH_OP")
 
 
-@pytest.mark.parametrize("opcode", sorted(registry.specs()))
+def test_encoding_ops_build_nothing() -> None:
+    assert ENCODING_OPS == ["DENSIFY", "DEQUANTIZE", "QUANTIZE"]
+    for opcode in ENCODING_OPS:
+        spec = registry.get(opcode)
+        assert spec.converter is None and not spec.weights and not spec.checks and not spec.fused_activation
+
+
+@pytest.mark.parametrize("opcode", sorted(set(registry.specs()) - set(ENCODING_OPS)))
 def test_spec_is_well_formed(opcode: str) -> None:
     spec = registry.get(opcode)
     assert spec.layers, f"{opcode} maps onto no Keras layer class"
     for slot in spec.weights:
         if slot.layout.source != "*":
             assert len(slot.layout.permutation) == len(slot.layout.target)
+
+
+def test_override_before_first_lookup_keeps_the_builtin_ops(fresh_python: Callable[[str], Any]) -> None:
+    """A notebook may replace a builtin op before anything looked one up (fresh interpreter)."""
+    code = (
+        "from tflite2keras.registry import OpSpec, register_op, get, find\n"
+        "mine = register_op(OpSpec('CONV_2D', layers=('MyConv',)), override=True)\n"
+        "assert get('CONV_2D') is mine, get('CONV_2D')\n"
+        "assert get('DEPTHWISE_CONV_2D').layers == ('DepthwiseConv2D',)\n"
+        "assert find('MAX_POOL_2D') is not None\n"
+    )
+    done = fresh_python(code)
+    assert done.returncode == 0, done.stderr

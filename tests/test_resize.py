@@ -14,7 +14,8 @@ import tensorflow as tf
 import tflite2keras as t2k
 from tflite2keras.errors import InvalidArgumentError
 from tflite2keras.layers import Resize
-from tflite2keras.ops.resize import keras_is_exact_for, source_rows
+from tflite2keras.layers.resize import source_rows
+from tflite2keras.ops.resize import keras_is_exact_for
 
 F32 = np.float32
 

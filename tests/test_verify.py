@@ -83,3 +83,18 @@ def test_progress_bar_for_many_samples(palm: tuple[keras.Model, Any], capsys: An
     model, path = palm
     assert t2k.verify(model, path, samples=6).samples == 6
     assert "verify" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sample,needles", [
+    (np.zeros((1, 128, 128, 3), np.float32), ["input 0", "'input_1'", "(1, 192, 192, 3)", "(1, 128, 128, 3)"]),
+    (np.zeros((2, 192, 192, 3), np.float32), ["input 0", "(1, 192, 192, 3)", "(2, 192, 192, 3)"]),
+    ([np.zeros((1, 192, 192, 3), np.float32)] * 2, ["2 arrays", "1 input"]),
+], ids=["size", "batch", "count"])
+def test_inputs_of_the_wrong_shape_are_named(sample: Any, needles: list[str], palm: tuple[keras.Model, Any]) -> None:
+    model, path = palm
+    with pytest.raises(t2k.errors.InvalidArgumentError) as caught:
+        t2k.verify(model, path, inputs=[np.zeros((1, 192, 192, 3), np.float32), sample], samples=1)
+    message = str(caught.value)
+    assert "inputs[1]" in message
+    for needle in needles:
+        assert needle in message, (needle, message)

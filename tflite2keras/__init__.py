@@ -1,10 +1,20 @@
 """tflite2keras: turn TFLite models back into trainable Keras 3 models with their exact weights.
 
+With a MediaPipe palm detector and the zoo's hand-written Keras BlazePalm::
+
+    import tflite2keras as t2k
+    model = t2k.zoo.blazepalm("lite")
+    print(t2k.transplant(model, "palm_detection_lite.tflite"))   # every weight, its tensor and rule
+    print(t2k.verify(model, "palm_detection_lite.tflite"))       # max error per output vs the interpreter
+
 Example:
     >>> import tflite2keras as t2k
-    >>> model = t2k.zoo.blazepalm("lite")                                    # doctest: +SKIP
-    >>> print(t2k.transplant(model, "palm_detection_lite.tflite"))          # doctest: +SKIP
-    >>> print(t2k.verify(model, "palm_detection_lite.tflite"))              # doctest: +SKIP
+    >>> from tflite2keras import tiny
+    >>> model = tiny.keras_model(seed=1)                         # a Keras model; tiny.tflite() is its TFLite twin
+    >>> t2k.transplant(model, tiny.tflite()).rules
+    {'name': 4}
+    >>> t2k.verify(model, tiny.tflite(), samples=2).ok
+    True
 
 Importing the package does not import TensorFlow; the Keras-facing functions load it on
 first use.
@@ -28,17 +38,17 @@ from .convert import convert, load
 from .export import ExportReport, export_tflite
 from .lint import Finding, lint
 from .mapping import MappingTable
-from .model import Operator, Tensor, TFLiteModel
+from .model import Operator, Source, Tensor, TFLiteModel
 from .reader import read
 from .registry import register_op
-from .surgery import truncate
+from .truncation import truncate  # the module is not named truncate: the function owns that name
 from .transplant import TransplantReport, transplant
 from .verify import VerifyReport, verify
 
 __version__ = "0.1.0"
 
 # Submodules that import Keras (or fetch files): loaded on first attribute access.
-_LAZY: dict[str, str | None] = {"zoo": None, "layers": None, "corpus": None, "heads": None,
+_LAZY: dict[str, str | None] = {"zoo": None, "layers": None, "corpus": None, "tiny": None, "heads": None,
                                 "postprocess": None, "preprocess": None}
 
 
@@ -52,8 +62,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "ExportReport", "Finding", "InvalidModelError", "convert", "export_tflite", "heads", "load", "MappingError", "MappingTable", "Operator", "ShapeMismatchError",
-    "Tensor", "TFLiteModel", "Tflite2KerasError", "TransplantReport", "UnsupportedOpError",
-    "VerificationError", "VerifyReport", "errors", "layers", "lint", "postprocess", "preprocess", "read", "register_op", "registry",
-    "transplant", "truncate", "verify", "zoo",
+    "ExportReport", "Finding", "InvalidModelError", "MappingError", "MappingTable", "Operator", "ShapeMismatchError",
+    "Source", "Tensor", "TFLiteModel", "Tflite2KerasError", "TransplantReport", "UnsupportedOpError",
+    "VerificationError", "VerifyReport", "convert", "errors", "export_tflite", "heads", "layers", "lint", "load",
+    "postprocess", "preprocess", "read", "register_op", "registry", "tiny", "transplant", "truncate", "verify", "zoo",
 ]

@@ -12,14 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .activations import ACTIVATION_LAYERS, fused_away
+from .batchnorm import folded_batchnorm, is_batchnorm
 from .mapping import input_name
 from .matching import Match
 from .model import Operator, TFLiteModel
 from .registry import find
-
-#: Ops that TFLite inserts around an op and that a Keras layer may fold in.
-_TRANSPARENT = ("PAD", "DEQUANTIZE", "QUANTIZE")
-_ACTIVATION_LAYERS = ("ReLU", "Activation")
 
 
 @dataclass(frozen=True)
@@ -68,17 +66,17 @@ def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match],
         kind = type(layer).__name__
         if len(in_ids) == 1 and in_ids[0] in before_act:  # a BN folded into, or an activation fused into, op
             op = before_act[in_ids[0]]
-            if kind == "BatchNormalization" and _activation_fused_away(op, layer):
+            if is_batchnorm(layer) and fused_away(op, layer):
                 before_act[out] = op
                 pairs.append(Pair(layer, op, None, fused=True))
-            elif kind == "BatchNormalization" or kind in _ACTIVATION_LAYERS:
+            elif is_batchnorm(layer) or kind in ACTIVATION_LAYERS:
                 tensor_of[out] = op.outputs[0]
                 pairs.append(Pair(layer, op, op.outputs[0], True, _sources(nodes[0].input_tensors, tensor_of)))
             continue
         ins = [tensor_of.get(i) for i in in_ids]
         if not ins or None in ins:
             continue
-        if kind == "BatchNormalization":  # folded into the op that produced its input
+        if is_batchnorm(layer):  # folded into the op that produced its input
             producer = tfl.producer(ins[0])
             if producer is not None:
                 tensor_of[out] = ins[0]
@@ -89,7 +87,7 @@ def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match],
         if op is None:
             continue
         claimed.add(op.index)
-        if _activation_fused_away(op, layer) or batchnorm_after(layer) is not None:
+        if fused_away(op, layer) or folded_batchnorm(layer, find(op.opcode)) is not None:
             before_act[out] = op
             pairs.append(Pair(layer, op, None))
         else:
@@ -134,12 +132,13 @@ def input_tensors(keras_model: Any, tfl: TFLiteModel) -> list[int]:
 
 
 def _reachable(tfl: TFLiteModel, tensor: int) -> set[int]:
-    """The tensor and the outputs of transparent ops applied to it."""
+    """The tensor and the outputs of transparent ops (``OpSpec.transparent``) applied to it."""
     seen = {tensor}
     frontier = [tensor]
     while frontier:
         for op in tfl.consumers(frontier.pop()):
-            if op.opcode in _TRANSPARENT and op.outputs[0] not in seen:
+            spec = find(op.opcode)
+            if spec is not None and spec.transparent and op.outputs[0] not in seen:
                 seen.add(op.outputs[0])
                 frontier.append(op.outputs[0])
     return seen
@@ -159,20 +158,3 @@ def _consumer(tfl: TFLiteModel, ins: list[int], layer: Any, claimed: set[int],
                 return op
     return None
 
-
-def single_child(layer: Any) -> Any:
-    """The only layer that reads ``layer``'s output, or None when there are none or several."""
-    children = [node.operation for node in getattr(layer, "_outbound_nodes", [])]
-    return children[0] if len(children) == 1 else None
-
-
-def batchnorm_after(layer: Any) -> Any:
-    """The BatchNormalization that alone reads ``layer``'s output (TFLite folds it into the op), or None."""
-    child = single_child(layer)
-    return child if child is not None and type(child).__name__ == "BatchNormalization" else None
-
-
-def _activation_fused_away(op: Operator, layer: Any) -> bool:
-    fused = op.options.get("fused_activation_function", "NONE")
-    keras = getattr(getattr(layer, "activation", None), "__name__", "linear")
-    return fused != "NONE" and keras == "linear"

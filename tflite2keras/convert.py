@@ -12,15 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from .errors import UnsupportedOpError
+from . import activations
+from .errors import ShapeMismatchError, UnsupportedOpError
 from .mapping import assign_names, input_name, op_names, sanitize, scope_names
-from .model import PASS_THROUGH_OPS, Operator, TFLiteModel
+from .model import Operator, Source, TFLiteModel
 from .reader import read
 from .registry import find, weight_ops
 
 #: Where the docs show how to register a converter from a notebook.
 DOCS_ADDING_AN_OP = "README.md, section 'Adding an op'"
-_ACTIVATIONS = {"NONE": None, "RELU": "relu", "RELU6": "relu6", "TANH": "tanh"}
 
 
 class ConvertContext:
@@ -62,11 +62,12 @@ class ConvertContext:
         return self.tfl.constant(op.inputs[slot])
 
     def activation(self, op: Operator) -> str | None:
-        """The Keras name of the op's fused activation, or None."""
-        fused = op.options.get("fused_activation_function", "NONE")
-        if fused not in _ACTIVATIONS:
-            raise UnsupportedOpError(f"op {op.index} ({op.opcode}) has fused activation {fused}, not supported")
-        return _ACTIVATIONS[fused]
+        """The Keras name of the op's fused activation, or None (see :mod:`tflite2keras.activations`).
+
+        Raises:
+            UnsupportedOpError: no Keras activation computes it (``SIGN_BIT``).
+        """
+        return activations.keras_activation(op)
 
     def name(self, op: Operator, weights: bool = False) -> str:
         """A unique, stable Keras layer name for ``op``.
@@ -111,7 +112,7 @@ class ConvertContext:
         return keras.layers.Activation(activation, name=self.suffixed(base, activation))(x)
 
 
-def convert(source: Any, *, name: str | None = None) -> Any:
+def convert(source: Source, *, name: str | None = None) -> Any:
     """Build a trainable Keras model from subgraph 0 of a TFLite model.
 
     Inputs and outputs keep the TFLite order and names; the batch dimension is free.
@@ -127,11 +128,17 @@ def convert(source: Any, *, name: str | None = None) -> Any:
     Raises:
         UnsupportedOpError: an op has no registered converter; the message names the op,
             its index and its input/output tensors.
+        ShapeMismatchError: a converter built a Keras tensor whose shape (batch and dynamic
+            dimensions aside) or dtype differs from the TFLite tensor's.
 
     Example:
         >>> import tflite2keras as t2k
-        >>> model = t2k.convert("selfie_segmentation.tflite")        # doctest: +SKIP
-        >>> model.save("selfie.keras")                                # doctest: +SKIP
+        >>> from tflite2keras import tiny
+        >>> model = t2k.convert(tiny.tflite())      # or a path: t2k.convert("selfie_segmentation.tflite")
+        >>> [type(layer).__name__ for layer in model.layers]
+        ['InputLayer', 'Conv2D', 'MaxPooling2D', 'Conv2D']
+        >>> model.layers[1].activation.__name__, model.input.shape
+        ('relu', (None, 8, 8, 3))
     """
     import keras
 
@@ -146,13 +153,15 @@ def convert(source: Any, *, name: str | None = None) -> Any:
         inputs.append(keras.Input(shape=shape, name=ctx.input_name(index), dtype=tensor.dtype.lower()))
         ctx.tensors[index] = inputs[-1]
     for op in tfl.operators:
-        if op.opcode in PASS_THROUGH_OPS and tfl.is_constant(op.inputs[0]):
-            continue  # part of a constant: decoded by model.constant()
         spec = find(op.opcode)
+        if spec is not None and spec.pass_through and tfl.is_constant(op.inputs[0]):
+            continue  # part of a constant: decoded by model.constant()
         if spec is None or spec.converter is None:
             raise UnsupportedOpError(_unsupported(tfl, op))
+        activations.check_declared(op, spec)
         outputs = spec.converter(ctx, op)
         for index, value in zip(op.outputs, outputs):
+            _check_output(tfl, op, index, value)
             ctx.tensors[index] = value
     missing = [t for t in tfl.outputs if t not in ctx.tensors]
     if missing:
@@ -171,13 +180,35 @@ def load(path: Any) -> Any:
     ``keras.saving.load_model`` works too once ``tflite2keras.layers`` has been imported.
 
     Example:
-        >>> model = t2k.load("selfie.keras")   # doctest: +SKIP
+        >>> import os, tempfile
+        >>> import tflite2keras as t2k
+        >>> from tflite2keras import tiny
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> path = os.path.join(folder.name, "tiny.keras")
+        >>> t2k.convert(tiny.tflite()).save(path)
+        >>> t2k.load(path).count_params()            # 3*3*3*4 + 4 and 1*1*4*2 + 2
+        122
+        >>> folder.cleanup()
     """
     import keras
 
     from . import layers  # noqa: F401  (registers the custom layer classes)
 
     return keras.saving.load_model(path, safe_mode=True)
+
+
+def _check_output(tfl: TFLiteModel, op: Operator, index: int, value: Any) -> None:
+    """The Keras tensor a converter built for TFLite tensor ``index`` must have its rank, dtype
+    and every extent both sides know: not the batch, not a dimension the signature leaves dynamic."""
+    tensor = tfl.tensor(index)
+    want = tuple(tensor.shape_signature or tensor.shape)
+    got = tuple(value.shape)
+    known = len(got) == len(want) and all(g is None or w < 0 or g == w for g, w in zip(got[1:], want[1:]))
+    if not known or str(value.dtype) != tensor.dtype.lower():
+        expected = (None,) + tuple(None if w < 0 else w for w in want[1:]) if want else ()
+        raise ShapeMismatchError(
+            f"op {op.index} ({op.opcode}) output tensor {index} {tensor.name!r}: expected shape {expected} "
+            f"{tensor.dtype.lower()}, received {got} {value.dtype} from its converter")
 
 
 def _unsupported(tfl: TFLiteModel, op: Operator) -> str:

@@ -12,6 +12,10 @@ read them:
   and ``TransformLandmarks``: a flexbuffers map. ``TransformLandmarks`` version 2
   ignores its options (the corpus stores none).
 
+Each decoder is registered on its op's spec (``OpSpec.parse_options``, in
+:mod:`tflite2keras.ops.mediapipe`); :func:`parse` looks it up there, so a user registering a
+custom op from a notebook gives it a decoder the same way.
+
 Example:
     >>> from tflite2keras import custom_options
     >>> custom_options.parse("Convolution2DTransposeBias", bytes([1, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0]))
@@ -22,11 +26,12 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any, Callable
+from typing import Any
 
 from flatbuffers import flexbuffers
 
 from .errors import InvalidModelError, Tflite2KerasError, UnsupportedOpError
+from .registry import find, specs
 
 #: ``TfLitePadding`` codes as the MediaPipe kernel treats them (only SAME pads).
 _PADDING = {0: "VALID", 1: "SAME", 2: "VALID"}
@@ -51,8 +56,8 @@ def parse(opcode: str, data: bytes | None, *, index: int | None = None) -> dict[
         version-1 keys ``dimensions`` / ``scale`` when present.
 
     Raises:
-        UnsupportedOpError: ``opcode`` is not one of the four ops, or the options are
-            those of an older op version (Landmarks2TransformMatrix v1).
+        UnsupportedOpError: ``opcode``'s spec has no ``parse_options`` (it is not one of the
+            four ops), or the options are those of an older op version (Landmarks2TransformMatrix v1).
         InvalidModelError: the bytes are truncated, not the expected encoding, miss a
             required field, or hold a value MediaPipe's kernel would reject.
 
@@ -62,11 +67,12 @@ def parse(opcode: str, data: bytes | None, *, index: int | None = None) -> dict[
         >>> parse("TransformTensorBilinear", bytes(raw))
         {'output_height': 16, 'output_width': 16}
     """
-    decoder = _DECODERS.get(opcode)
+    spec = find(opcode)
+    decoder = spec.parse_options if spec is not None else None
     where = f"op {index} ({opcode})" if index is not None else opcode
     if decoder is None:
         raise UnsupportedOpError(
-            f"{where}: no custom-options decoder for this op; known: {sorted(_DECODERS)}"
+            f"{where}: no custom-options decoder for this op; known: {list(supported_ops())}"
         )
     raw = bytes(data or b"")
     try:
@@ -80,17 +86,18 @@ def parse(opcode: str, data: bytes | None, *, index: int | None = None) -> dict[
 
 
 def supported_ops() -> tuple[str, ...]:
-    """The custom codes :func:`parse` decodes.
+    """The custom codes :func:`parse` decodes: the ops whose spec has ``parse_options``.
 
     Example:
         >>> "TransformLandmarks" in supported_ops()
         True
     """
-    return tuple(sorted(_DECODERS))
+    return tuple(sorted(op for op, spec in specs().items() if spec.parse_options is not None))
 
 
 # -- raw C struct -------------------------------------------------------------------
-def _transpose_conv_bias(raw: bytes) -> dict[str, Any]:
+def transpose_conv_bias(raw: bytes) -> dict[str, Any]:
+    """``Convolution2DTransposeBias``: padding and strides from the raw C struct."""
     if len(raw) < 12:
         raise InvalidModelError(f"expected a 12-byte TfLiteTransposeConvParams struct, received {len(raw)} bytes")
     padding, stride_w, stride_h = struct.unpack_from("<iii", raw)
@@ -161,7 +168,8 @@ def _required(entries: dict[str, Any], key: str) -> Any:
     return entries[key]
 
 
-def _landmarks_to_transform_matrix(raw: bytes) -> dict[str, Any]:
+def landmarks_to_transform_matrix(raw: bytes) -> dict[str, Any]:
+    """``Landmarks2TransformMatrix`` version 2, from a flexbuffers map."""
     entries = _flex_map(raw)
     if "subset_idxs" not in entries and "subset" in entries:
         raise UnsupportedOpError("these are version-1 options (subset, landmarks_range, ...); "
@@ -181,12 +189,14 @@ def _landmarks_to_transform_matrix(raw: bytes) -> dict[str, Any]:
     }
 
 
-def _transform_tensor_bilinear(raw: bytes) -> dict[str, Any]:
+def transform_tensor_bilinear(raw: bytes) -> dict[str, Any]:
+    """``TransformTensorBilinear`` version 2: the output size."""
     entries = _flex_map(raw)
     return {"output_height": _int(entries, "output_height", 1), "output_width": _int(entries, "output_width", 1)}
 
 
-def _transform_landmarks(raw: bytes) -> dict[str, Any]:
+def transform_landmarks(raw: bytes) -> dict[str, Any]:
+    """``TransformLandmarks``: nothing in version 2; version 1's ``dimensions`` and ``scale``."""
     if not raw:
         return {}
     entries = _flex_map(raw)
@@ -198,11 +208,6 @@ def _transform_landmarks(raw: bytes) -> dict[str, Any]:
     return out
 
 
-_DECODERS: dict[str, Callable[[bytes], dict[str, Any]]] = {
-    "Convolution2DTransposeBias": _transpose_conv_bias,
-    "Landmarks2TransformMatrix": _landmarks_to_transform_matrix,
-    "TransformLandmarks": _transform_landmarks,
-    "TransformTensorBilinear": _transform_tensor_bilinear,
-}
 
-__all__ = ["parse", "supported_ops"]
+__all__ = ["landmarks_to_transform_matrix", "parse", "supported_ops", "transform_landmarks",
+           "transform_tensor_bilinear", "transpose_conv_bias"]

@@ -9,8 +9,9 @@ from . import _render
 from .align import align
 from .mapping import MappingTable, find_table
 from .matching import match_layers
+from .model import Source
 from .reader import read
-from .registry import find
+from .registry import OpSpec, find
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Findings(list):  # type: ignore[type-arg]
         return _render.html_table(self._HEADERS, self._rows(), caption=caption)
 
 
-def lint(keras_model: Any, source: Any, table: MappingTable | None = None,
+def lint(keras_model: Any, source: Source, table: MappingTable | None = None,
          overrides: dict[str, Any] | None = None, skip: tuple[str, ...] | list[str] = ()) -> Findings:
     """Compare every paired layer's config with its TFLite op, without running anything.
 
@@ -66,9 +67,12 @@ def lint(keras_model: Any, source: Any, table: MappingTable | None = None,
 
     Example:
         >>> import tflite2keras as t2k
-        >>> for finding in t2k.lint(model, "palm_detection_lite.tflite"):   # doctest: +SKIP
+        >>> from tflite2keras import tiny
+        >>> print(t2k.lint(tiny.keras_model(), tiny.tflite()))
+        lint: no mismatches
+        >>> for finding in t2k.lint(tiny.keras_model(pool_size=3), tiny.tflite()):
         ...     print(finding)
-        max_pooling2d (MaxPooling2D) vs op 35 MAX_POOL_2D: pool_size is (5,5) in Keras, (2,2) in TFLite
+        pool (MaxPooling2D) vs op 1 MAX_POOL_2D: pool_size is (3,3) in Keras, (2,2) in TFLite
     """
     tfl = read(source)
     matches, _, _ = match_layers(keras_model, tfl, table or find_table(tfl), overrides, skip)
@@ -80,7 +84,16 @@ def lint(keras_model: Any, source: Any, table: MappingTable | None = None,
             continue
         layer, op = ops[layer.name]
         spec = find(op.opcode)
-        for check in spec.checks if spec else ():
+        for check in _checks(spec):
             for field, keras, tflite in check(op, layer, tfl):
                 findings.append(Finding(layer.name, type(layer).__name__, field, keras, tflite, op.index, op.opcode))
     return findings
+
+
+def _checks(spec: OpSpec | None) -> tuple[Any, ...]:
+    """The spec's checks, and the fused-activation check when the spec declares a fused activation."""
+    from .ops.checks import activation  # importing the ops registers them: not at import time
+
+    if spec is None:
+        return ()
+    return spec.checks + ((activation,) if spec.fused_activation else ())

@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .batchnorm import is_batchnorm
 from .errors import MappingError
 from .layout import Layout
 from .mapping import MappingTable, op_names
@@ -50,7 +51,8 @@ def match_layers(keras_model: Any, tfl: TFLiteModel, table: MappingTable | None,
 
     Returns:
         The matches in Keras graph order, the unmatched Keras layers (``skip`` and
-        BatchNormalization layers excluded), and the unused TFLite weight ops.
+        BatchNormalization layers excluded: they are filled by the op folded into them, see
+        :mod:`tflite2keras.batchnorm`), and the unused TFLite weight ops.
 
     Raises:
         MappingError: an override or table rule names something that does not exist,
@@ -82,7 +84,7 @@ def match_layers(keras_model: Any, tfl: TFLiteModel, table: MappingTable | None,
             target = table.target(layer.name)
         if target is not None:
             claim(layer, _resolve(tfl, target[0], target[1], layer, ops, names_of), target[1])
-    pending = [la for la in layers if la.name not in matches and not _bn(la)]
+    pending = [la for la in layers if la.name not in matches and not is_batchnorm(la)]
     for layer, index in _by_name(pending, names_of, free):  # 3. names
         claim(layer, free[index], "name")
     pending = [la for la in pending if la.name not in matches]
@@ -99,7 +101,7 @@ def match_layers(keras_model: Any, tfl: TFLiteModel, table: MappingTable | None,
             if op is not None:
                 claim(layer, op, "structure")
     ordered = [matches[la.name] for la in layers if la.name in matches]
-    unmatched = [la for la in layers if la.name not in matches and not _bn(la)]
+    unmatched = [la for la in layers if la.name not in matches and not is_batchnorm(la)]
     return ordered, unmatched, [op for op in ops if op.index in free]
 
 
@@ -134,10 +136,6 @@ def _by_name(layers: list[Any], names_of: dict[int, list[str]], free: dict[int, 
         taken.add(index)
         todo = {n: v for n, v in live.items() if n != name}
     return pairs
-
-
-def _bn(layer: Any) -> bool:
-    return type(layer).__name__ == "BatchNormalization"
 
 
 def _resolve(tfl: TFLiteModel, target: Any, rule: str, layer: Any, ops: list[Operator],

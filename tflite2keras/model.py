@@ -6,26 +6,31 @@ constant is a zero-copy ``np.frombuffer`` view until it has to be converted.
 
 Example:
     >>> import tflite2keras as t2k
-    >>> model = t2k.read("palm_detection_lite.tflite")            # doctest: +SKIP
-    >>> model.operators[2].opcode, model.operators[2].options["padding"]   # doctest: +SKIP
-    ('CONV_2D', 'SAME')
-    >>> model.constant("model_1/model/conv2d/Conv2D").shape          # doctest: +SKIP
-    (32, 5, 5, 3)
+    >>> from tflite2keras import tiny
+    >>> model = t2k.read(tiny.tflite())          # or a path: t2k.read("palm_detection_lite.tflite")
+    >>> [op.opcode for op in model.operators]
+    ['CONV_2D', 'MAX_POOL_2D', 'CONV_2D']
+    >>> model.operators[0].options["padding"], model.operators[0].options["fused_activation_function"]
+    ('SAME', 'RELU')
+    >>> model.constant(model.operators[0].inputs[1]).shape   # the kernel, OHWI
+    (4, 3, 3, 3)
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from . import _render
 from .errors import InvalidModelError
 from .quant import dequantize
+from .registry import find
 from .sparse import Sparsity, densify
 
 
@@ -97,9 +102,8 @@ NUMPY_DTYPES: dict[str, np.dtype] = {
     "UINT16": np.dtype("<u2"), "INT32": np.dtype("<i4"), "UINT32": np.dtype("<u4"),
     "INT64": np.dtype("<i8"), "UINT64": np.dtype("<u8"), "BOOL": np.dtype("?"),
 }
-#: Ops that only re-encode a constant: their output is "the same weight".
-PASS_THROUGH_OPS = ("DEQUANTIZE", "DENSIFY")
-#: Most DEQUANTIZE/DENSIFY hops followed from a tensor back to its stored bytes.
+#: Most pass-through hops (``OpSpec.pass_through``: DEQUANTIZE, DENSIFY) followed from a
+#: tensor back to its stored bytes.
 MAX_PASS_THROUGH = 8
 #: A sparse tensor may expand to at most this many dense elements per byte of the file
 #: (at least ``_MIN_SPARSE_LIMIT``): a corrupt shape must not allocate gigabytes.
@@ -190,7 +194,7 @@ class TFLiteModel:
         return self._stores_data(self.source_of(key))
 
     def source_of(self, key: int | str) -> Tensor:
-        """Follow DEQUANTIZE/DENSIFY back to the tensor that stores the weight's bytes.
+        """Follow pass-through ops (DEQUANTIZE, DENSIFY) back to the tensor that stores the weight's bytes.
 
         Stops at a tensor with data (or a sparse one), at any other producer, and after
         :data:`MAX_PASS_THROUGH` hops, so a crafted chain cannot run away.
@@ -200,7 +204,7 @@ class TFLiteModel:
             if self._stores_data(tensor):
                 break
             op = self.producer(tensor.index)
-            if op is None or op.opcode not in PASS_THROUGH_OPS or not op.inputs:
+            if op is None or not _passes_through(op) or not op.inputs:
                 break
             tensor = self.tensor(op.inputs[0])
         return tensor
@@ -223,8 +227,11 @@ class TFLiteModel:
             InvalidModelError: the tensor is not a constant, or its data are malformed.
 
         Example:
-            >>> model.constant(model.operators[2].inputs[1]).dtype   # doctest: +SKIP
-            dtype('float32')
+            >>> from tflite2keras import read, tiny
+            >>> model = read(tiny.tflite())
+            >>> bias = model.constant(model.operators[0].inputs[2])
+            >>> bias.dtype, bias.shape, bias.flags.writeable
+            (dtype('float32'), (4,), False)
         """
         tensor = self.tensor(key)
         if tensor.index not in self._cache:
@@ -243,7 +250,7 @@ class TFLiteModel:
                 op = self.producer(source.index)
                 if source is tensor:
                     why = "it has no data"
-                elif op is not None and op.opcode in PASS_THROUGH_OPS:
+                elif op is not None and _passes_through(op):
                     why = f"it is more than {MAX_PASS_THROUGH} DEQUANTIZE/DENSIFY ops away from stored data"
                 else:
                     why = f"it comes from tensor {source.index}, which has no data"
@@ -312,6 +319,17 @@ class TFLiteModel:
     def _repr_html_(self) -> str:
         headers = ("#", "opcode", "inputs", "outputs", "output tensor")
         return _render.html_table(headers, self.op_rows(), caption=self.summary())
+
+
+#: What the public verbs (read, convert, transplant, lint, verify, truncate) accept as a model:
+#: a path to a ``.tflite`` file, the file's bytes, or a model read already.
+Source: TypeAlias = str | os.PathLike[str] | bytes | TFLiteModel
+
+
+def _passes_through(op: Operator) -> bool:
+    """True for an op that only re-encodes its input 0, as its :class:`~tflite2keras.registry.OpSpec` says."""
+    spec = find(op.opcode)
+    return spec is not None and spec.pass_through
 
 
 def _shape(shape: tuple[int, ...]) -> str:

@@ -17,7 +17,7 @@ import tflite
 from . import options as _options
 from .errors import InvalidModelError, Tflite2KerasError
 from .flatbuf import I8, I32, U8, U32, U64, Table
-from .model import Operator, Quantization, SubgraphInfo, Tensor, TFLiteModel
+from .model import Operator, Quantization, SubgraphInfo, Source, Tensor, TFLiteModel
 from .sparse import sparsity_from_flatbuffer
 
 _IDENTIFIER = b"TFL3"
@@ -25,11 +25,12 @@ _TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startsw
 _OPCODE_NAMES: dict[int, str] = dict(tflite.BUILTIN_OPCODE2NAME)
 
 
-def read(source: str | os.PathLike[str] | bytes | bytearray | memoryview | TFLiteModel) -> TFLiteModel:
+def read(source: Source) -> TFLiteModel:
     """Read a TFLite model from a path or from its bytes.
 
     Args:
-        source: a path to a ``.tflite`` file, the file's bytes, or an already read model.
+        source: a path to a ``.tflite`` file, the file's bytes (a ``bytearray`` or
+            ``memoryview`` works too), or an already read model.
 
     Returns:
         The parsed model. Constants are decoded on demand with ``model.constant(...)``,
@@ -42,8 +43,12 @@ def read(source: str | os.PathLike[str] | bytes | bytearray | memoryview | TFLit
 
     Example:
         >>> import tflite2keras as t2k
-        >>> model = t2k.read("palm_detection_lite.tflite")   # doctest: +SKIP
-        >>> print(model)                                       # doctest: +SKIP
+        >>> from tflite2keras import tiny
+        >>> model = t2k.read(tiny.tflite())       # bytes here; usually a path to a .tflite file
+        >>> model.tensor(model.inputs[0]).shape, len(model.operators)
+        ((1, 8, 8, 3), 3)
+        >>> print(model)                         # doctest: +ELLIPSIS
+        <bytes>: 3 ops, 8 tensors; weights {'FLOAT32': 4}; ...
     """
     if isinstance(source, TFLiteModel):
         return source

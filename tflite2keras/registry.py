@@ -51,9 +51,21 @@ class OpSpec:
         opcode: builtin name (``"CONV_2D"``) or custom code (``"Convolution2DTransposeBias"``).
         layers: Keras layer class names that can stand for this op.
         weights: the op's weight inputs.
-        checks: lint checks comparing a Keras layer's config with the op's options.
-        fused_activation: the op has a ``fused_activation_function`` option.
+        checks: lint checks comparing a Keras layer's config with the op's options (the
+            fused-activation check is added by ``fused_activation``).
+        fused_activation: the op applies its ``fused_activation_function`` option. ``convert``
+            then builds it (:mod:`tflite2keras.activations`), ``lint`` checks it, and ``align``
+            knows that the op's output comes after it; an op whose spec does not declare it
+            but whose options carry one does not convert.
+        folds_batchnorm: TFLite folds a BatchNormalization that follows the op into its
+            weights and bias; see :mod:`tflite2keras.batchnorm`.
+        pass_through: applied to a constant, the op only re-encodes it (``DEQUANTIZE``,
+            ``DENSIFY``): its output is the same weight, and ``convert`` builds nothing for it.
+        transparent: TFLite may put the op in front of an op a Keras layer stands for, and
+            the layer folds it in (``PAD``, ``QUANTIZE``): ``align`` looks through it.
         converter: builds a Keras layer for the op (used by ``convert``); optional.
+        parse_options: decodes a custom op's ``custom_options`` bytes into named fields
+            (used by :func:`tflite2keras.custom_options.parse`); optional.
     """
 
     opcode: str
@@ -61,12 +73,20 @@ class OpSpec:
     weights: tuple[WeightSlot, ...] = ()
     checks: tuple[Check, ...] = ()
     fused_activation: bool = False
+    folds_batchnorm: bool = False
+    pass_through: bool = False
+    transparent: bool = False
     converter: Callable[..., Any] | None = field(default=None, compare=False)
+    parse_options: Callable[[bytes], dict[str, Any]] | None = field(default=None, compare=False)
 
     @property
     def weight_roles(self) -> tuple[str, ...]:
         """The Keras variable names this op's weights fill, in slot order."""
         return tuple(w.role for w in self.weights)
+
+    def slot(self, role: str) -> WeightSlot | None:
+        """The weight slot that fills the Keras variable ``role`` (``"bias"`` ...), or None."""
+        return next((w for w in self.weights if w.role == role), None)
 
     @property
     def name_slots(self) -> tuple[int, ...]:
@@ -99,6 +119,7 @@ def register_op(spec: OpSpec, *, override: bool = False) -> OpSpec:
         >>> from tflite2keras.registry import OpSpec, register_op
         >>> _ = register_op(OpSpec("MY_RELU", layers=("ReLU",)), override=True)
     """
+    _load_builtin_ops()  # a user's override must replace the builtin spec, not be replaced by it
     if spec.opcode in _REGISTRY and not override:
         raise ValueError(f"op {spec.opcode!r} is registered already; pass override=True to replace it")
     _REGISTRY[spec.opcode] = spec
@@ -150,7 +171,14 @@ _loaded = False
 
 
 def _load_builtin_ops() -> None:
+    """Import :mod:`tflite2keras.ops` once; its modules call :func:`register_op`, which comes
+    back here while the import runs (``_loaded`` is already set, so it returns at once)."""
     global _loaded
-    if not _loaded:
-        _loaded = True
+    if _loaded:
+        return
+    _loaded = True
+    try:
         from . import ops  # noqa: F401  (registers the builtin specs)
+    except BaseException:
+        _loaded = False  # let the next lookup retry instead of seeing a half-filled registry
+        raise

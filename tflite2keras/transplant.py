@@ -1,11 +1,8 @@
 """``transplant()``: copy a TFLite model's weights into a Keras model, all or nothing.
 
-BatchNormalization: TFLite folds BN into the preceding convolution. A Keras
-``Conv2D -> BatchNormalization`` pair receives the folded kernel in the conv (its bias,
-if any, set to zero) and the BN becomes an exact identity plus the folded bias:
-``gamma=1, moving_mean=0, moving_variance=1-epsilon, beta=folded bias``, so
-``gamma / sqrt(moving_variance + epsilon) == 1`` and the output is ``x + bias``.
-Fine-tuning then starts from the exact pretrained function.
+A BatchNormalization that TFLite folded into the op before it becomes an exact identity
+plus the folded bias (see :mod:`tflite2keras.batchnorm`), so fine-tuning starts from the
+exact pretrained function.
 """
 
 from __future__ import annotations
@@ -16,11 +13,11 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import _render
-from .align import batchnorm_after
+from .batchnorm import folded_batchnorm, identity
 from .errors import MappingError, ShapeMismatchError
 from .mapping import MappingTable, find_table, op_names
 from .matching import Match, all_layers, match_layers
-from .model import TFLiteModel
+from .model import Source, TFLiteModel
 from .reader import read
 
 
@@ -90,7 +87,7 @@ class TransplantReport:
         return _render.html_table(self._HEADERS, self._rows(), caption=self._summary())
 
 
-def transplant(keras_model: Any, source: Any, table: MappingTable | None = None,
+def transplant(keras_model: Any, source: Source, table: MappingTable | None = None,
                overrides: dict[str, Any] | None = None, skip: Iterable[str] = (),
                strict: bool = True, dry_run: bool = False) -> TransplantReport:
     """Copy the weights of a TFLite model into a Keras model.
@@ -119,11 +116,15 @@ def transplant(keras_model: Any, source: Any, table: MappingTable | None = None,
         ShapeMismatchError: a tensor does not fit its variable after the layout change.
 
     Example:
+        >>> import numpy as np
         >>> import tflite2keras as t2k
-        >>> model = t2k.zoo.blazepalm("lite")                                   # doctest: +SKIP
-        >>> report = t2k.transplant(model, "palm_detection_lite.tflite")       # doctest: +SKIP
-        >>> report.rules                                                        # doctest: +SKIP
-        {'table blazepalm_lite': 132}
+        >>> from tflite2keras import tiny
+        >>> model = tiny.keras_model(seed=1)        # the architecture of tiny.tflite(), other weights
+        >>> report = t2k.transplant(model, tiny.tflite())
+        >>> report.rules, [f"{a.layer}/{a.variable}" for a in report.assignments]
+        ({'name': 4}, ['conv/kernel', 'conv/bias', 'head/kernel', 'head/bias'])
+        >>> bool(np.array_equal(model.get_layer("head").bias.numpy(), tiny.keras_model(seed=0).get_layer("head").bias.numpy()))
+        True
     """
     tfl = read(source)
     if table is None:
@@ -168,7 +169,8 @@ def _plan_layer(tfl: TFLiteModel, match: Match) -> list[tuple[Any, np.ndarray, A
         what = (f"Keras layer {layer.name!r} variable {slot.role!r} <- TFLite tensor {tensor.index} "
                 f"{tensor.name!r} (op {op.index} {op.opcode}, matched by {match.rule})")
         if variable is None:
-            if slot.role == "bias" and (batchnorm_after(layer) is not None or not np.any(tfl.constant(tensor.index))):
+            folded = folded_batchnorm(layer, match.spec) is not None
+            if slot.role == "bias" and (folded or not np.any(tfl.constant(tensor.index))):
                 continue  # the BN after this layer takes the folded bias; or a zero bias needs no variable
             raise ShapeMismatchError(f"{what}: the layer has no such variable (use_bias=False?)")
         value = slot.layout.apply(tfl.constant(tensor.index), tuple(variable.shape), what)
@@ -186,21 +188,19 @@ def _plan_batchnorms(tfl: TFLiteModel, matches: list[Match], plan: list[tuple[An
     """BN after a filled layer: exact identity plus the folded bias (moved out of the layer)."""
     extra = []
     for match in matches:
-        bn = batchnorm_after(match.layer)
+        bn = folded_batchnorm(match.layer, match.spec)
         if bn is None or bn.name in skip:
             continue
         channels = int(bn.moving_mean.shape[0])
         bias, tensor, tensor_index = np.zeros(channels, np.float32), "(none: zero)", None
-        bias_slots = [w.slot for w in match.spec.weights if w.role == "bias"]
-        if bias_slots and match.op.has_input(bias_slots[0]):
-            source = tfl.source_of(match.op.inputs[bias_slots[0]])
+        bias_slot = match.spec.slot("bias")
+        if bias_slot is not None and match.op.has_input(bias_slot.slot):
+            source = tfl.source_of(match.op.inputs[bias_slot.slot])
             bias, tensor, tensor_index = tfl.constant(source.index).reshape(-1), source.name, source.index
         for i, (variable, value, a) in enumerate(plan):  # the layer's own bias becomes zero
             if a.layer == match.layer.name and a.variable == "bias":
                 plan[i] = (variable, np.zeros_like(value), a)
-        values = {"gamma": np.ones(channels, np.float32), "beta": np.asarray(bias, np.float32),
-                  "moving_mean": np.zeros(channels, np.float32),
-                  "moving_variance": np.full(channels, 1.0 - bn.epsilon, np.float32)}
+        values = identity(bn, bias)
         for v in bn.weights:
             if v.name not in values:
                 continue

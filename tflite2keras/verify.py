@@ -18,8 +18,9 @@ from .align import align, input_tensors
 from .lint import Finding, lint
 from .mapping import MappingTable, find_table
 from .matching import match_layers
+from .model import Source, TFLiteModel
 from .reader import read
-from .errors import VerificationError
+from .errors import InvalidArgumentError, VerificationError
 from .reference import interpreter_module, make_interpreter, random_inputs, run
 
 
@@ -90,7 +91,7 @@ class VerifyReport:
         return body
 
 
-def verify(keras_model: Any, source: Any, inputs: Sequence[Any] | None = None, samples: int = 4,
+def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None, samples: int = 4,
            atol: float = 1e-4, rtol: float = 1e-5, per_layer: bool = False,
            table: MappingTable | None = None, overrides: dict[str, Any] | None = None,
            seed: int = 0) -> VerifyReport:
@@ -115,18 +116,22 @@ def verify(keras_model: Any, source: Any, inputs: Sequence[Any] | None = None, s
         A report; ``report.ok`` is the overall result.
 
     Raises:
+        InvalidArgumentError: a sample of ``inputs`` has the wrong number of arrays, or an
+            array of the wrong shape; the message names the sample, the input and both shapes.
         VerificationError: the interpreter cannot run the model.
 
     Example:
         >>> import tflite2keras as t2k
-        >>> report = t2k.verify(model, "palm_detection_lite.tflite")   # doctest: +SKIP
-        >>> report.ok                                                    # doctest: +SKIP
-        True
+        >>> from tflite2keras import tiny
+        >>> model = t2k.convert(tiny.tflite())
+        >>> report = t2k.verify(model, tiny.tflite(), samples=2, per_layer=True)
+        >>> report.ok, [check.name for check in report.layers]
+        (True, ['conv_1', 'pool_1', 'Identity'])
+        >>> t2k.verify(tiny.keras_model(seed=1), tiny.tflite(), samples=2).ok   # other weights
+        False
     """
     tfl = read(source)
-    batch = random_inputs(tfl, samples, seed) + [
-        [np.asarray(x, np.float32) for x in (s if isinstance(s, (list, tuple)) else [s])] for s in (inputs or [])
-    ]
+    batch = random_inputs(tfl, samples, seed) + _user_inputs(tfl, inputs or [])
     report = VerifyReport(interpreter=interpreter_module()[1], samples=len(batch), source=tfl.source)
     try:
         builtin = make_interpreter(tfl, "builtin", preserve=per_layer)
@@ -165,6 +170,24 @@ def verify(keras_model: Any, source: Any, inputs: Sequence[Any] | None = None, s
         report.divergence_findings = [f for f in lint(keras_model, tfl, table, overrides)
                                       if f.layer == report.first_divergence.name]
     return report
+
+
+def _user_inputs(tfl: TFLiteModel, inputs: Sequence[Any]) -> list[list[np.ndarray]]:
+    """The user's samples as float32 arrays, each checked against the interpreter's input shapes."""
+    out = []
+    for i, sample in enumerate(inputs):
+        arrays = [np.asarray(x, np.float32) for x in (sample if isinstance(sample, (list, tuple)) else [sample])]
+        if len(arrays) != len(tfl.inputs):
+            raise InvalidArgumentError(f"verify: inputs[{i}] has {len(arrays)} arrays, but {tfl.source} has "
+                                       f"{len(tfl.inputs)} input(s). Pass one array per model input")
+        for j, (array, index) in enumerate(zip(arrays, tfl.inputs)):
+            tensor = tfl.tensor(index)
+            if array.shape != tuple(tensor.shape):
+                raise InvalidArgumentError(
+                    f"verify: inputs[{i}] for model input {j} {tensor.name!r}: expected shape "
+                    f"{tuple(tensor.shape)} (batch 1), received {array.shape}")
+        out.append(arrays)
+    return out
 
 
 def _layer_errors(pairs: list[Any], inner: list[dict[int, np.ndarray]]) -> list[float]:

@@ -26,8 +26,6 @@ import keras
 from keras import ops
 
 from ..errors import InvalidArgumentError
-# The Convolution2DTransposeBias helpers live with its converter; still importable from here.
-from ..ops.mediapipe import conv2d_transpose_arguments, transpose_conv_bias_output_size
 from .padding import PACKAGE
 
 Shape = tuple[int | None, ...]
@@ -267,8 +265,6 @@ class TransformLandmarks(keras.layers.Layer):
 
 __all__ = [
     "Landmarks2TransformMatrix",
-    "conv2d_transpose_arguments",
-    "transpose_conv_bias_output_size",
     "TransformLandmarks",
     "TransformTensorBilinear",
 ]

@@ -50,14 +50,24 @@ class DepthToSpace(keras.layers.Layer):
 class StridedSlice(keras.layers.Layer):
     """``x[begin:end:strides]`` over the non-batch axes (the batch axis is always kept whole).
 
+    Python's slice semantics, which are TFLite's with ``begin_mask`` and ``end_mask``: ``None``
+    in ``begin`` means "from the start", or from the end for a negative stride; ``None`` in
+    ``end`` means "to the end", or to before the start for a negative stride.
+
     Args:
-        begin / end / strides: one entry per non-batch axis; ``None`` in ``end`` means "to the end".
+        begin / end / strides: one entry per non-batch axis.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.arange(5, dtype="float32").reshape(1, 5)
+        >>> np.asarray(StridedSlice([None], [None], [-2])(x)).tolist()
+        [[4.0, 2.0, 0.0]]
     """
 
-    def __init__(self, begin: Sequence[int], end: Sequence[int | None], strides: Sequence[int],
+    def __init__(self, begin: Sequence[int | None], end: Sequence[int | None], strides: Sequence[int],
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.begin = [int(b) for b in begin]
+        self.begin = [None if b is None else int(b) for b in begin]
         self.end = [None if e is None else int(e) for e in end]
         self.strides = [int(s) for s in strides]
 

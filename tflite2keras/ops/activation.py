@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..layout import RESHAPE
-from ..registry import OpSpec, WeightSlot, register_op
-from . import checks
+from ..model import Operator, TFLiteModel
+from ..registry import Mismatch, OpSpec, WeightSlot, register_op
 
 
 def _layer(factory: Any) -> Any:
@@ -15,15 +16,35 @@ def _layer(factory: Any) -> Any:
     return convert
 
 
+def shared_axes(input_shape: Sequence[int | None], alpha_shape: Sequence[int]) -> tuple[int, ...]:
+    """The axes (1-based, batch excluded) over which PReLU's alpha is shared.
+
+    ``alpha_shape`` broadcasts against the non-batch ``input_shape`` from the right; an axis is
+    shared where alpha has extent 1 and the input does not.
+
+    Example:
+        >>> shared_axes((16, 24, 8), (1, 1, 8)), shared_axes((16, 24, 8), (8,)), shared_axes((1, 24, 8), (1, 24, 8))
+        ((1, 2), (1, 2), ())
+    """
+    alpha = (1,) * (len(input_shape) - len(alpha_shape)) + tuple(alpha_shape)
+    return tuple(i + 1 for i, (a, d) in enumerate(zip(alpha, input_shape)) if a == 1 and d != 1)
+
+
+def check_shared_axes(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
+    """Lint: the Keras alpha is shared over the axes the TFLite alpha is."""
+    in_shape = model.tensor(op.inputs[0]).shape[1:]
+    tfl = shared_axes(in_shape, model.tensor(op.inputs[1]).shape)
+    keras = shared_axes(in_shape, tuple(layer.alpha.shape))
+    if keras != tfl:
+        yield "shared_axes", keras or None, tfl or None
+
+
 def convert_prelu(ctx: Any, op: Any) -> list[Any]:
     from ..layers import PReLU
 
     x = ctx.input(op, 0)
-    shape = tuple(x.shape[1:])
-    alpha = ctx.tfl.tensor(op.inputs[1]).shape
-    alpha = (1,) * (len(shape) - len(alpha)) + tuple(alpha)
-    shared = [i + 1 for i, (a, d) in enumerate(zip(alpha, shape)) if a == 1 and d != 1]
-    layer = PReLU(shared_axes=shared or None, name=ctx.name(op, weights=True))
+    shared = shared_axes(tuple(x.shape[1:]), ctx.tfl.tensor(op.inputs[1]).shape)
+    layer = PReLU(shared_axes=list(shared) or None, name=ctx.name(op, weights=True))
     return [ctx.takes_weights(layer, op)(x)]
 
 
@@ -34,7 +55,7 @@ def _keras() -> Any:
 
 
 register_op(OpSpec(
-    "PRELU", layers=("PReLU",), checks=(checks.prelu_shared_axes,), converter=convert_prelu,
+    "PRELU", layers=("PReLU",), checks=(check_shared_axes,), converter=convert_prelu,
     weights=(WeightSlot(1, "alpha", RESHAPE, optional=False),),
 ))
 register_op(OpSpec("RELU", layers=("ReLU", "Activation"), converter=_layer(lambda n: _keras().ReLU(name=n))))

@@ -5,16 +5,14 @@ A check is ``check(op, layer, model) -> iterable of (field, keras_value, tflite_
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from ..align import batchnorm_after, single_child
+from .. import activations
+from ..batchnorm import folded_batchnorm, single_child
 from ..model import Operator, TFLiteModel
-from ..registry import Mismatch
-
-_ACTIVATIONS = {"NONE": "linear", "RELU": "relu", "RELU6": "relu6", "RELU_N1_TO_1": "relu_n1_to_1",
-                "TANH": "tanh", "SIGN_BIT": "sign_bit"}
+from ..registry import Check, Mismatch, find
 
 
 def kernel_size(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
@@ -57,12 +55,8 @@ def padding(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
     """Effective spatial padding (top, bottom, left, right), counting explicit PAD / ZeroPadding2D."""
     window = window_of(op, model)
     tfl_in = model.tensor(op.inputs[0])
-    before = model.producer(tfl_in.index)
-    tfl_explicit = (0, 0, 0, 0)
-    if before is not None and before.opcode == "PAD" and model.is_constant(before.inputs[1]):
-        pads = np.asarray(model.constant(before.inputs[1])).reshape(-1, 2)
-        if len(pads) == 4:
-            tfl_explicit = (int(pads[1][0]), int(pads[1][1]), int(pads[2][0]), int(pads[2][1]))
+    found = pad_before(op, model)
+    tfl_explicit = spatial_pads(found[1]) if found is not None else (0, 0, 0, 0)
     tfl = _add(tfl_explicit, implicit_pads(op.options.get("padding", "VALID"), tfl_in.shape[1:3], window,
                                            op_strides(op)))
     keras_in = tuple(layer.input.shape[1:3])
@@ -81,23 +75,81 @@ def padding(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
 
 
 def activation(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
-    """Fused activation: Keras ``activation=`` or a directly following activation layer."""
-    tfl = _ACTIVATIONS.get(op.options.get("fused_activation_function", "NONE"), "?")
-    keras = getattr(layer, "activation", None)
-    keras_name = getattr(keras, "__name__", "linear") if keras is not None else "linear"
+    """Fused activation: Keras ``activation=`` or a directly following activation layer.
+
+    ``lint`` runs this check on every op whose spec has ``fused_activation=True``.
+    """
+    tfl = activations.keras_form(op)
+    keras_name = activations.layer_activation(layer)
     if keras_name == "linear" and tfl != "linear":
-        bn = batchnorm_after(layer)  # TFLite folds the BN, then fuses the activation
+        bn = folded_batchnorm(layer, find(op.opcode))  # TFLite folds the BN, then fuses the activation
         follower = single_child(bn if bn is not None else layer)
-        keras_name = _activation_layer_name(follower) if follower is not None else keras_name
+        keras_name = activations.follower_activation(follower) if follower is not None else keras_name
     if keras_name != tfl:
         yield "activation", keras_name, tfl
 
 
 def use_bias(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
-    """A Keras layer without bias cannot hold a non-zero TFLite bias."""
-    nonzero = op.has_input(2) and bool(np.any(model.constant(op.inputs[2])))
-    if not layer.use_bias and nonzero and batchnorm_after(layer) is None:
+    """A Keras layer without bias cannot hold a non-zero TFLite bias (in the spec's bias slot)."""
+    spec = find(op.opcode)
+    slot = spec.slot("bias") if spec is not None else None
+    nonzero = slot is not None and op.has_input(slot.slot) and bool(np.any(model.constant(op.inputs[slot.slot])))
+    if not layer.use_bias and nonzero and folded_batchnorm(layer, spec) is None:
         yield "use_bias", False, True
+
+
+#: (padding mode "SAME"/"VALID", (stride_h, stride_w)) of a transposed convolution op.
+Geometry = Callable[[Operator], tuple[str, tuple[int, int]]]
+
+
+def transposed(geometry: Geometry, input_slot: int) -> tuple[Check, ...]:
+    """Lint checks of a transposed convolution: kernel size, strides, padding, output size, use_bias.
+
+    Args:
+        geometry: reads the op's padding mode and strides (from builtin or custom options).
+        input_slot: the op input that holds the image (the weights are input 1 in OHWI).
+
+    Padding is compared as the rows and columns cropped from the full result of size
+    ``full = (in - 1) * stride + kernel``: ``max(full - out, 0) // 2`` at the top under SAME
+    (none under VALID) and the rest of ``full - out`` at the bottom, as TFLite, MediaPipe and
+    TensorFlow all crop; so SAME and VALID agree where they crop alike (kernel == stride).
+    """
+    def strides_check(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
+        tfl = geometry(op)[1]
+        if tuple(layer.strides) != tfl:
+            yield "strides", tuple(layer.strides), tfl
+
+    def padding_check(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
+        mode, stride = geometry(op)
+        kernel = model.tensor(op.inputs[1]).shape[1:3]
+        sizes = model.tensor(op.inputs[input_slot]).shape[1:3], model.tensor(op.outputs[0]).shape[1:3]
+        keras_sizes = tuple(layer.input.shape[1:3]), tuple(layer.output.shape[1:3])
+        if None in keras_sizes[0] + keras_sizes[1]:
+            return
+        tfl = _crops(mode, *sizes, kernel, stride)
+        keras = _crops(layer.padding.upper(), *keras_sizes, tuple(layer.kernel_size), tuple(layer.strides))
+        if keras != tfl:
+            yield "padding", f"{layer.padding} {keras}", f"{mode} {tfl}"
+        if keras_sizes[1] != tuple(sizes[1]):
+            yield "output size", keras_sizes[1], tuple(sizes[1])
+
+    return (kernel_size, strides_check, padding_check, use_bias)
+
+
+def _crops(mode: str, size: tuple[int, ...], out: tuple[int, ...], kernel: tuple[int, ...],
+           stride: tuple[int, ...]) -> tuple[int, ...]:
+    """(top, bottom, left, right) rows and columns a transposed convolution crops from its full result.
+
+    Example:
+        >>> _crops("SAME", (7, 9), (14, 18), (3, 3), (2, 2)), _crops("VALID", (7, 9), (15, 19), (3, 3), (2, 2))
+        ((0, 1, 0, 1), (0, 0, 0, 0))
+    """
+    crops: list[int] = []
+    for n, o, k, s in zip(size, out, kernel, stride):
+        full = (n - 1) * s + k
+        top = max(full - o, 0) // 2 if mode == "SAME" else 0
+        crops += [top, full - o - top]
+    return tuple(crops)
 
 
 def depth_multiplier(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
@@ -107,15 +159,27 @@ def depth_multiplier(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[M
         yield "depth_multiplier", layer.depth_multiplier, tfl
 
 
-def prelu_shared_axes(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
-    """Axes over which PReLU's alpha is shared (1-based, batch excluded)."""
-    rank = len(model.tensor(op.inputs[0]).shape)
-    alpha = (1,) * (rank - 1 - len(model.tensor(op.inputs[1]).shape)) + model.tensor(op.inputs[1]).shape
-    in_shape = model.tensor(op.inputs[0]).shape[1:]
-    tfl = tuple(i + 1 for i, (a, d) in enumerate(zip(alpha, in_shape)) if a == 1 and d != 1)
-    keras = tuple(i + 1 for i, (a, d) in enumerate(zip(layer.alpha.shape, in_shape)) if a == 1 and d != 1)
-    if keras != tfl:
-        yield "shared_axes", keras or None, tfl or None
+def pad_before(op: Operator, model: TFLiteModel) -> tuple[Operator, np.ndarray] | None:
+    """The PAD op with constant NHWC paddings that computes ``op``'s input 0, and its (4, 2) paddings.
+
+    Both the padding lint check and the convolution converters (which fold such a PAD into
+    ``padding="same"`` where that is exact) read the explicit padding here.
+    """
+    before = model.producer(op.inputs[0])
+    if before is None or before.opcode != "PAD" or not before.has_input(1) or not model.is_constant(before.inputs[1]):
+        return None
+    pads = np.asarray(model.constant(before.inputs[1])).reshape(-1, 2)
+    return (before, pads) if len(pads) == 4 else None
+
+
+def spatial_pads(pads: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of NHWC paddings of shape (4, 2).
+
+    Example:
+        >>> spatial_pads(np.array([[0, 0], [1, 2], [3, 4], [0, 0]]))
+        (1, 2, 3, 4)
+    """
+    return int(pads[1][0]), int(pads[1][1]), int(pads[2][0]), int(pads[2][1])
 
 
 def window_of(op: Operator, model: TFLiteModel) -> tuple[int, int]:
@@ -148,11 +212,3 @@ def _parent(layer: Any) -> Any:
     history = getattr(layer.input, "_keras_history", None)
     return history[0] if history else None
 
-
-def _activation_layer_name(layer: Any) -> str:
-    kind = type(layer).__name__
-    if kind == "ReLU":
-        return "relu6" if layer.max_value == 6 else "relu"
-    if kind == "Activation":
-        return getattr(layer.activation, "__name__", "linear")
-    return "linear"

@@ -10,22 +10,22 @@ from ..registry import OpSpec, WeightSlot, register_op
 from . import checks
 
 _CONV_CHECKS = (checks.kernel_size, checks.strides, checks.dilation, checks.padding,
-                checks.activation, checks.use_bias)
+                checks.use_bias)
 
 
 def fold_pad(ctx: Any, op: Any) -> tuple[Any, str]:
     """The conv's input and padding, folding a preceding spatial PAD into 'same' where exact."""
     x = ctx.input(op, 0)
     mode = op.options.get("padding", "VALID").lower()
-    before = ctx.tfl.producer(op.inputs[0])
-    if mode != "valid" or before is None or before.opcode != "PAD" or not ctx.is_constant(before, 1):
+    found = checks.pad_before(op, ctx.tfl)
+    if mode != "valid" or found is None:
         return x, mode
-    pads = ctx.constant(before, 1).reshape(-1, 2)
-    if len(pads) != 4 or pads[0].any() or pads[3].any() or before.inputs[0] not in ctx.tensors:
+    before, pads = found
+    if pads[0].any() or pads[3].any() or before.inputs[0] not in ctx.tensors:
         return x, mode
     size = ctx.tfl.tensor(before.inputs[0]).shape[1:3]
     same = checks.implicit_pads("SAME", size, checks.window_of(op, ctx.tfl), checks.op_strides(op))
-    if tuple(int(v) for v in pads[1:3].reshape(-1)) == same:
+    if checks.spatial_pads(pads) == same:
         return ctx.tensors[before.inputs[0]], "same"
     return x, mode
 
@@ -92,22 +92,22 @@ def convert_fully_connected(ctx: Any, op: Any) -> list[Any]:
 
 
 register_op(OpSpec(
-    "CONV_2D", layers=("Conv2D",), fused_activation=True, checks=_CONV_CHECKS, converter=convert_conv2d,
+    "CONV_2D", layers=("Conv2D",), fused_activation=True, folds_batchnorm=True, checks=_CONV_CHECKS, converter=convert_conv2d,
     weights=(WeightSlot(1, "kernel", OHWI_TO_HWIO, optional=False), WeightSlot(2, "bias")),
 ))
 register_op(OpSpec(
-    "DEPTHWISE_CONV_2D", layers=("DepthwiseConv2D",), fused_activation=True, converter=convert_depthwise,
+    "DEPTHWISE_CONV_2D", layers=("DepthwiseConv2D",), fused_activation=True, folds_batchnorm=True, converter=convert_depthwise,
     checks=_CONV_CHECKS + (checks.depth_multiplier,),
     weights=(WeightSlot(1, "kernel", DEPTHWISE, optional=False), WeightSlot(2, "bias")),
 ))
 # TRANSPOSE_CONV inputs are (output_shape, weights, input, bias).
 register_op(OpSpec(
-    "TRANSPOSE_CONV", layers=("Conv2DTranspose",), fused_activation=True, converter=convert_transpose_conv,
-    checks=(checks.strides,),
+    "TRANSPOSE_CONV", layers=("Conv2DTranspose",), fused_activation=True, folds_batchnorm=True, converter=convert_transpose_conv,
+    checks=checks.transposed(lambda op: (op.options.get("padding", "VALID"), checks.op_strides(op)), input_slot=2),
     weights=(WeightSlot(1, "kernel", OHWI_TO_HWOI, optional=False), WeightSlot(3, "bias")),
 ))
 register_op(OpSpec(
-    "FULLY_CONNECTED", layers=("Dense",), fused_activation=True, converter=convert_fully_connected,
-    checks=(checks.activation, checks.use_bias),
+    "FULLY_CONNECTED", layers=("Dense",), fused_activation=True, folds_batchnorm=True, converter=convert_fully_connected,
+    checks=(checks.use_bias,),
     weights=(WeightSlot(1, "kernel", OI_TO_IO, optional=False), WeightSlot(2, "bias")),
 ))

@@ -7,7 +7,6 @@ from typing import Any
 from ..errors import UnsupportedOpError
 from ..layout import RESHAPE
 from ..registry import OpSpec, WeightSlot, register_op
-from . import checks
 
 
 def _binary(merge: str, constant_layer: str | None) -> Any:
@@ -32,9 +31,9 @@ def _binary(merge: str, constant_layer: str | None) -> Any:
 
 
 _VALUE = (WeightSlot(1, "value", RESHAPE, optional=False),)
-register_op(OpSpec("ADD", layers=("Add", "AddConstant"), fused_activation=True, checks=(checks.activation,),
+register_op(OpSpec("ADD", layers=("Add", "AddConstant"), fused_activation=True,
                    converter=_binary("Add", "AddConstant"), weights=_VALUE))
 register_op(OpSpec("MUL", layers=("Multiply", "MultiplyConstant"), fused_activation=True,
-                   checks=(checks.activation,), converter=_binary("Multiply", "MultiplyConstant"), weights=_VALUE))
-register_op(OpSpec("SUB", layers=("Subtract",), fused_activation=True, checks=(checks.activation,),
+                   converter=_binary("Multiply", "MultiplyConstant"), weights=_VALUE))
+register_op(OpSpec("SUB", layers=("Subtract",), fused_activation=True,
                    converter=_binary("Subtract", None)))

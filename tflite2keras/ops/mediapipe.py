@@ -7,7 +7,9 @@ from typing import Any, Sequence
 
 from .. import custom_options
 from ..layout import OHWI_TO_HWOI
+from ..model import Operator
 from ..registry import OpSpec, WeightSlot, register_op
+from . import checks
 
 
 def transpose_conv_bias_output_size(input_size: int, kernel_size: int, stride: int, padding: str) -> int:
@@ -63,6 +65,11 @@ def _options(op: Any) -> dict[str, Any]:
     return custom_options.parse(op.opcode, op.custom_options, index=op.index)
 
 
+def _geometry(op: Operator) -> tuple[str, tuple[int, int]]:
+    options = _options(op)
+    return options["padding"], (options["stride_height"], options["stride_width"])
+
+
 def convert_transpose_conv_bias(ctx: Any, op: Any) -> list[Any]:
     import keras
 
@@ -99,10 +106,13 @@ def convert_transform_landmarks(ctx: Any, op: Any) -> list[Any]:
 # Inputs are (input, weights, bias).
 register_op(OpSpec(
     "Convolution2DTransposeBias", layers=("Conv2DTranspose",), converter=convert_transpose_conv_bias,
+    folds_batchnorm=True, checks=checks.transposed(_geometry, input_slot=0),
+    parse_options=custom_options.transpose_conv_bias,
     weights=(WeightSlot(1, "kernel", OHWI_TO_HWOI, optional=False), WeightSlot(2, "bias")),
 ))
 register_op(OpSpec("Landmarks2TransformMatrix", layers=("Landmarks2TransformMatrix",),
-                   converter=convert_landmarks_to_matrix))
+                   converter=convert_landmarks_to_matrix, parse_options=custom_options.landmarks_to_transform_matrix))
 register_op(OpSpec("TransformTensorBilinear", layers=("TransformTensorBilinear",),
-                   converter=convert_transform_tensor))
-register_op(OpSpec("TransformLandmarks", layers=("TransformLandmarks",), converter=convert_transform_landmarks))
+                   converter=convert_transform_tensor, parse_options=custom_options.transform_tensor_bilinear))
+register_op(OpSpec("TransformLandmarks", layers=("TransformLandmarks",), converter=convert_transform_landmarks,
+                   parse_options=custom_options.transform_landmarks))

@@ -8,7 +8,7 @@ from ..errors import UnsupportedOpError
 from ..registry import OpSpec, register_op
 from . import checks
 
-_POOL_CHECKS = (checks.pool_size, checks.strides, checks.padding, checks.activation)
+_POOL_CHECKS = (checks.pool_size, checks.strides, checks.padding)
 
 
 def _pool(kind: str) -> Any:

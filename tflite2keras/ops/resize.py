@@ -17,42 +17,6 @@ import numpy as np
 from ..model import Operator, TFLiteModel
 from ..registry import Mismatch, OpSpec, register_op
 
-INTERPOLATIONS = ("bilinear", "nearest")
-
-
-def source_rows(in_size: int, out_size: int, interpolation: str, align_corners: bool,
-                half_pixel_centers: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For one axis: the two source indices and the weight of the second, per output index.
-
-    As TFLite's reference kernels, in float32: ``v = (y + 0.5) * scale - 0.5`` (half-pixel
-    centres) or ``v = y * scale``, with ``scale = (in - 1) / (out - 1)`` under
-    ``align_corners``, else ``in / out``. Bilinear reads rows ``max(floor(v), 0)`` and
-    ``min(ceil(v), in - 1)``, the second weighted by ``v - max(floor(v), 0)``. Nearest reads
-    row ``floor(v')`` (``round`` under ``align_corners``) clamped to the input, where ``v'``
-    adds 0.5 for half-pixel centres instead of subtracting it.
-
-    Nearest gives the same index twice and weight 0. Where both indices are clamped to one
-    row the weight can fall outside [0, 1]; it then multiplies a zero difference.
-
-    Example:
-        >>> [a.tolist() for a in source_rows(2, 4, "bilinear", False, True)]
-        [[0, 0, 0, 1], [0, 1, 1, 1], [-0.25, 0.25, 0.75, 0.25]]
-    """
-    f32 = np.float32
-    scale = f32(in_size - 1) / f32(out_size - 1) if align_corners and out_size > 1 else f32(in_size) / f32(out_size)
-    out = np.arange(out_size, dtype=f32)
-    if interpolation == "nearest":
-        v = (out + f32(0.5)) * scale if half_pixel_centers else out * scale
-        # TfLiteRound rounds the float32 v half away from zero; v >= 0 here, so floor(v + 0.5),
-        # added in float64: in float32, 0.49999997 + 0.5 would round up to 1.
-        index = np.floor(v.astype(np.float64) + 0.5) if align_corners else np.floor(v)
-        index = np.clip(index, 0, in_size - 1).astype(np.int32)
-        return index, index, np.zeros(out_size, f32)
-    v = (out + f32(0.5)) * scale - f32(0.5) if half_pixel_centers else out * scale
-    low = np.maximum(np.floor(v), 0).astype(np.int32)
-    high = np.minimum(np.ceil(v), in_size - 1).astype(np.int32)
-    return low, high, (v - low.astype(f32)).astype(f32)
-
 
 def sizes(op: Operator, model: TFLiteModel) -> tuple[tuple[int, int], tuple[int, int]]:
     """The op's input and output (height, width)."""
@@ -80,6 +44,8 @@ def keras_is_exact_for(interpolation: str, align_corners: bool, half_pixel_cente
         >>> [keras_is_exact_for("nearest", False, False, (5, 5), (5 * k, 5 * k)) for k in (2, 41)]
         [True, False]
     """
+    from ..layers.resize import source_rows  # the kernel's rows live with the layer; imports Keras
+
     if align_corners or (interpolation == "bilinear" and not half_pixel_centers):
         return False
     if half_pixel_centers:

@@ -59,15 +59,16 @@ def convert_strided_slice(ctx: Any, op: Any) -> list[Any]:
         raise UnsupportedOpError(f"op {op.index} (STRIDED_SLICE) with masks {o}: not supported")
     if begin[0] != 0 or strides[0] != 1:
         raise UnsupportedOpError(f"op {op.index} (STRIDED_SLICE) slices the batch axis")
+    # A masked bound is Python's None: from the start / to the end, reversed for negative strides.
     begin = [None if o.get("begin_mask", 0) >> i & 1 else b for i, b in enumerate(begin)]
     end = [None if o.get("end_mask", 0) >> i & 1 else e for i, e in enumerate(end)]
-    layer = StridedSlice([b or 0 for b in begin[1:]], end[1:], strides[1:], name=ctx.name(op))
+    layer = StridedSlice(begin[1:], end[1:], strides[1:], name=ctx.name(op))
     return [layer(ctx.input(op, 0))]
 
 
 register_op(OpSpec("RESHAPE", layers=("Reshape", "Flatten"), converter=convert_reshape))
 register_op(OpSpec("CONCATENATION", layers=("Concatenate",), fused_activation=True,
                    converter=convert_concatenation))
-register_op(OpSpec("PAD", layers=("ChannelPadding", "ZeroPadding2D"), converter=convert_pad))
+register_op(OpSpec("PAD", layers=("ChannelPadding", "ZeroPadding2D"), transparent=True, converter=convert_pad))
 register_op(OpSpec("DEPTH_TO_SPACE", layers=("DepthToSpace",), converter=convert_depth_to_space))
 register_op(OpSpec("STRIDED_SLICE", layers=("StridedSlice",), converter=convert_strided_slice))

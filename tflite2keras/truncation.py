@@ -5,22 +5,30 @@ The interpreter cannot run a model with custom ops it does not know (MediaPipe's
 keeps the ops those tensors depend on and makes the tensors the model's outputs, so the
 part can be verified on its own.
 
+For ``face_landmark_with_attention.tflite``, whose custom ops the interpreter lacks,
+``examples/convert_any.py`` keeps the part before them::
+
+    custom = [op for op in model.operators if op.is_custom]
+    prefix = t2k.truncate(model, inputs_before(model, custom))
+
 Example:
     >>> import tflite2keras as t2k
-    >>> from tflite2keras.surgery import inputs_before
-    >>> model = t2k.read("face_landmark_with_attention.tflite")                # doctest: +SKIP
-    >>> custom = [op for op in model.operators if op.is_custom]                 # doctest: +SKIP
-    >>> prefix = t2k.truncate(model, inputs_before(model, custom))              # doctest: +SKIP
-    >>> t2k.verify(t2k.convert(prefix), prefix).ok                              # doctest: +SKIP
+    >>> from tflite2keras import tiny
+    >>> from tflite2keras.truncation import inputs_before
+    >>> model = t2k.read(tiny.tflite())
+    >>> prefix = t2k.truncate(model, inputs_before(model, [model.operators[2]]))  # cut before op 2
+    >>> [op.opcode for op in t2k.read(prefix).operators]
+    ['CONV_2D', 'MAX_POOL_2D']
+    >>> t2k.verify(t2k.convert(prefix), prefix, samples=1).ok
     True
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 from .errors import InvalidArgumentError
-from .model import Operator, TFLiteModel
+from .model import Operator, Source, TFLiteModel
 from .reader import read
 
 
@@ -46,7 +54,7 @@ def inputs_before(tfl: TFLiteModel, ops: Sequence[Operator]) -> list[int]:
                    if t >= 0 and (producer := tfl.producer(t)) is not None and producer.index < first})
 
 
-def truncate(source: Any, outputs: Sequence[int | str]) -> bytes:
+def truncate(source: Source, outputs: Sequence[int | str]) -> bytes:
     """A copy of the model that computes only ``outputs`` (tensor indices or names).
 
     Args:

@@ -1,0 +1,89 @@
+"""tflite2keras.activations: every TFLite fused activation, converted, linted and aligned from one table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flatbuffers
+import keras
+import pytest
+import tflite
+from tensorflow.lite.python import schema_py_generated as schema
+
+import tflite2keras as t2k
+from tflite2keras import activations, registry
+from tflite2keras.registry import OpSpec
+
+
+def _conv(activation: str | None = None) -> keras.Model:
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((7, 9, 3), batch_size=1)
+    layer = keras.layers.Conv2D(5, 3, activation=activation, name="conv",
+                                kernel_initializer=keras.initializers.RandomNormal(stddev=1.0))
+    return keras.Model(inputs, layer(inputs))
+
+
+def _with_fused(data: bytes, name: str) -> bytes:
+    """The model with every op's fused activation set to ``name``."""
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+    for op in model.subgraphs[0].operators:
+        if hasattr(op.builtinOptions, "fusedActivationFunction"):
+            op.builtinOptions.fusedActivationFunction = getattr(tflite.ActivationFunctionType, name)
+    builder = flatbuffers.Builder(len(data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def test_the_table_covers_every_tflite_activation() -> None:
+    names = {k for k, v in vars(tflite.ActivationFunctionType).items() if isinstance(v, int)}
+    assert set(activations.KERAS) == names
+    for keras_name in filter(None, activations.KERAS.values()):
+        assert keras.activations.get(keras_name) is not None
+
+
+@pytest.mark.parametrize("name", ["RELU", "RELU6", "RELU_N1_TO_1"])
+def test_fused_clamps_convert_and_verify(name: str, to_tflite: Any) -> None:
+    data = _with_fused(to_tflite(_conv()), name)
+    assert t2k.read(data).operators[0].options["fused_activation_function"] == name
+    model = t2k.convert(data)
+    assert model.layers[-1].activation.__name__ == activations.KERAS[name]
+    assert t2k.verify(model, data, samples=2, per_layer=True).ok
+    assert not t2k.lint(_conv(activations.KERAS[name]), data)
+    assert [f.field for f in t2k.lint(_conv(), data)] == ["activation"]
+
+
+def test_sign_bit_has_no_keras_form(to_tflite: Any) -> None:
+    data = _with_fused(to_tflite(_conv()), "SIGN_BIT")
+    with pytest.raises(t2k.UnsupportedOpError) as caught:
+        t2k.convert(data)
+    for needle in ("op 0", "CONV_2D", "fused_activation_function", "SIGN_BIT"):
+        assert needle in str(caught.value), (needle, str(caught.value))
+    assert [(f.field, f.tflite) for f in t2k.lint(_conv(), data)] == [("activation", "sign_bit")]
+
+
+def test_an_undeclared_fused_activation_does_not_convert(to_tflite: Any, scratch_registry: None) -> None:
+    """The spec, not the option's presence, says whether an op fuses an activation."""
+    data = to_tflite(_conv("relu"))
+    builtin = registry.get("CONV_2D")
+    registry.register_op(OpSpec("CONV_2D", layers=builtin.layers, weights=builtin.weights,
+                                converter=builtin.converter), override=True)
+    with pytest.raises(t2k.UnsupportedOpError, match=r"op 0 \(CONV_2D\) has fused_activation_function=RELU, "
+                                                     r"but its op spec does not declare fused_activation"):
+        t2k.convert(data)
+
+
+def test_transpose_conv_activation_is_linted_and_converted(to_tflite: Any) -> None:
+    def build(activation: str | None) -> keras.Model:
+        keras.utils.set_random_seed(5)
+        inputs = keras.Input((5, 6, 3), batch_size=1)
+        layer = keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same", activation=activation, name="up",
+                                             kernel_initializer=keras.initializers.RandomNormal(stddev=1.0))
+        return keras.Model(inputs, layer(inputs))
+
+    data = _with_fused(to_tflite(build(None)), "RELU")
+    assert [op.opcode for op in t2k.read(data).operators] == ["TRANSPOSE_CONV"]
+    assert not t2k.lint(build("relu"), data)
+    assert [(f.field, f.keras, f.tflite) for f in t2k.lint(build(None), data)] == [("activation", "linear", "relu")]
+    model = t2k.convert(data)
+    assert model.layers[-1].activation.__name__ == "relu"
+    assert t2k.verify(model, data, samples=2).ok
