@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 import tflite2keras as t2k
-from tflite2keras.postprocess.draw import draw
+from tflite2keras.postprocess.drawing import draw
 
 H, W = 100, 200
 

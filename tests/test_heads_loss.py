@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras
 
 from tflite2keras.errors import InvalidArgumentError, ShapeMismatchError
 from tflite2keras.heads.loss import SSDClassificationLoss, ssd_classification_loss
@@ -199,7 +198,6 @@ _DATA = f"""
 """
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
 def test_jax_backend() -> None:
     out = _run(_DATA + """
     import jax, keras

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -208,7 +207,6 @@ np.save(sys.argv[3], np.asarray(jax.jit(lambda a, b: layer([a, b]))(heat, offset
 """
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
 def test_jax_backend_matches_loop_reference(tmp_path: Path) -> None:
     heat, offsets = _random(12, integer=True)
     paths = [tmp_path / name for name in ("heat.npy", "offsets.npy", "out.npy")]

@@ -23,7 +23,8 @@ from typing import Any
 from .replace import FreezeReport, Head, classification_outputs, find_head, freeze_backbone, replace_classifier
 
 _LAZY = {"classifier": "wrap", "ssd_classification_loss": "loss", "SSDClassificationLoss": "loss",
-         "ssd_dataset": "dataset", "encode_targets": "dataset", "box_iou": "dataset"}
+         "ssd_dataset": "dataset", "encode_targets": "matching", "box_iou": "matching", "match_anchors": "matching",
+         "anchor_boxes": "matching", "encode_regression": "matching"}
 
 
 def __getattr__(name: str) -> Any:

@@ -18,14 +18,16 @@ from typing import Any
 from .anchors import PRESETS, AnchorOptions, DecodeOptions, Preset, anchors, decoder, preset, suppressor
 
 _LAYERS = ("NonMaxSuppression", "SSDDecode")
-_LAZY = {"ssd_detector": "detector", "IMAGE_SCALES": "detector", "draw": "draw"}
+_LAZY = {"ssd_detector": "detector", "IMAGE_SCALES": "detector", "draw": "drawing"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
     if name not in _LAYERS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from ..layers import detection

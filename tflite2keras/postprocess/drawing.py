@@ -6,7 +6,7 @@ modified. It imports numpy and Pillow only: tensors of any backend are read with
 
 Example:
     >>> import numpy as np
-    >>> from tflite2keras.postprocess.draw import draw
+    >>> from tflite2keras.postprocess.drawing import draw
     >>> image = np.zeros((60, 80, 3), np.uint8)
     >>> detections = {"boxes": [[[0.25, 0.25, 0.75, 0.75]]], "scores": [[0.9]]}
     >>> out = draw(image, detections)
