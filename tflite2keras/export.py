@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -28,6 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from . import _render
+from ._files import write_atomically
 from .errors import InvalidArgumentError, UnsupportedOpError
 from .reader import read
 
@@ -140,7 +140,7 @@ def export_tflite(model: Any, dst: str | os.PathLike[str] | None = None, *, weig
     custom = sorted({op.opcode for op in tfl.operators if op.is_custom or op.opcode.startswith("FLEX")})
     if custom:
         raise UnsupportedOpError(f"the export of {model.name!r} would need non-builtin ops {custom}; nothing written")
-    path = None if dst is None else _write_atomically(os.fspath(dst), data)
+    path = None if dst is None else write_atomically(os.fspath(dst), data)
     report = ExportReport(path, data, weights, Counter(op.opcode for op in tfl.operators))
     if weights == "int8":
         report.int8_error = _int8_error(model, tfl, samples)
@@ -212,16 +212,3 @@ def _int8_error(model: Any, tfl: Any, samples: list[list[np.ndarray]]) -> list[f
             want = _as_list(model(feed if len(feed) > 1 else feed[0], training=False))
             worst = np.maximum(worst, [float(np.max(np.abs(g - np.asarray(w)))) for g, w in zip(got, want)])
     return [float(e) for e in worst]
-
-
-def _write_atomically(path: str, data: bytes) -> str:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, partial = tempfile.mkstemp(prefix=".export-", suffix=".tflite", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(partial, path)
-    except BaseException:
-        os.unlink(partial)
-        raise
-    return path

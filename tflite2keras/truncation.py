@@ -68,7 +68,7 @@ def truncate(source: Source, outputs: Sequence[int | str]) -> bytes:
         InvalidArgumentError: no outputs, or an output is a constant or a graph input.
     """
     import flatbuffers
-    from tensorflow.lite.python import schema_py_generated as schema  # TF's object API for the schema
+    from ai_edge_litert import schema_py_generated as schema  # the object API for TFLite's schema
 
     tfl = read(source)
     indices = [tfl.tensor(t).index for t in outputs]

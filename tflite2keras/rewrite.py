@@ -1,0 +1,337 @@
+"""Replace MediaPipe custom ops with TFLite builtins, inside the flatbuffer, without Keras.
+
+:func:`rewrite_custom_ops` edits the model through the schema's generated object API
+(``ai_edge_litert.schema_py_generated``): it unpacks the file into a ``ModelT`` tree,
+swaps operators, and packs it again. MediaPipe's ``Convolution2DTransposeBias``
+(inputs: input, OHWI weights, bias) becomes the builtin ``TRANSPOSE_CONV`` (inputs:
+an added int32 ``output_shape`` constant, the same weights, input and bias) at op
+version 3, or, with ``transpose_conv_bias="add"``, a version-1 ``TRANSPOSE_CONV``
+without bias followed by an ``ADD`` of the bias, for runtimes without version 3.
+The weights and bias keep their buffers. Both ops size their output the same way when
+the output tensor's extent ``n`` gives back the input's: MediaPipe pads
+``P = max(0, k - 1 - (in - 1) % s)`` for SAME (``P // 2`` before) and outputs
+``s * (in - 1) + k - P``; TFLite derives ``total = (ceil(n / s) - 1) * s + k - n``
+(VALID: ``(n - k) // s + 1`` in place of ``ceil(n / s)``) and pads ``total // 2`` before.
+An op whose shapes break this rule, or whose tensors are not float32, is left in place
+and listed, as is every custom op the function does not know.
+
+Example:
+    >>> from tflite2keras import tiny
+    >>> from tflite2keras.rewrite import rewrite_custom_ops
+    >>> report = rewrite_custom_ops(tiny.tflite())   # no custom ops: the bytes come back unchanged
+    >>> report.unchanged, report.data == tiny.tflite(), report.replaced
+    (True, True, [])
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import flatbuffers
+import numpy as np
+
+from . import _render, custom_options
+from .errors import InvalidArgumentError, Tflite2KerasError
+from ._files import write_atomically
+from .model import Source, TFLiteModel
+from .reader import read
+
+MODES = ("fused", "add")
+_CUSTOM = 32  # BuiltinOperator.CUSTOM
+_ALIGNMENT = 16  # buffer data alignment, as the TFLite converter writes it
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """One custom op replaced: its place, custom code, and the builtin ops now there."""
+
+    subgraph: int
+    index: int
+    custom_code: str
+    became: str
+    new_indices: tuple[int, ...]
+
+
+@dataclass
+class RewriteReport:
+    """What :func:`rewrite_custom_ops` changed.
+
+    Attributes:
+        path: the file written, or None when only bytes were asked for.
+        data: the rewritten ``.tflite`` bytes (the input's own bytes when unchanged).
+        mode: ``"fused"`` or ``"add"``.
+        replaced: each replaced op, with the ops it became.
+        kept: ``(subgraph, index, custom code, reason)`` of each custom op left in place.
+        ops_added / tensors_added / buffers_added: what was added (tensors as
+            ``(subgraph, index, name)``); ``buffers_reused``: buffers the new ops read as before.
+        latency_before / latency_after: median seconds per invoke (XNNPACK, 1 thread),
+            interleaved in one run; None unless ``measure=True``.
+    """
+
+    path: str | None
+    data: bytes
+    mode: str
+    replaced: list[Replacement] = field(default_factory=list)
+    kept: list[tuple[int, int, str, str]] = field(default_factory=list)
+    ops_added: int = 0
+    tensors_added: list[tuple[int, int, str]] = field(default_factory=list)
+    buffers_added: list[int] = field(default_factory=list)
+    buffers_reused: list[int] = field(default_factory=list)
+    latency_before: float | None = None
+    latency_after: float | None = None
+
+    @property
+    def unchanged(self) -> bool:
+        """True when nothing was replaced: ``data`` are the input's bytes."""
+        return not self.replaced
+
+    @property
+    def speedup(self) -> float | None:
+        """``latency_before / latency_after``, or None when not measured."""
+        if self.latency_before is None or not self.latency_after:
+            return None
+        return self.latency_before / self.latency_after
+
+    def _caption(self) -> str:
+        where = self.path or "<bytes>"
+        if self.unchanged:
+            what = "no custom op replaced: the model is identical" if not self.kept else \
+                f"no custom op replaced: the model is identical, {len(self.kept)} unknown custom ops kept"
+        else:
+            what = (f"{len(self.replaced)} custom ops replaced ({self.mode}), {self.ops_added} ops, "
+                    f"{len(self.tensors_added)} tensors, {len(self.buffers_added)} buffers added, "
+                    f"{len(self.buffers_reused)} buffers reused, {len(self.kept)} custom ops kept")
+        timing = "" if self.speedup is None else f", {self.speedup:.2f}x faster"
+        return f"{where}: {len(self.data)} bytes, {what}{timing}"
+
+    def _rows(self) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = [
+            ("replaced", f"{r.subgraph}:{r.index}", r.custom_code, f"{r.became} at {r.new_indices}")
+            for r in self.replaced]
+        rows += [("kept", f"{s}:{i}", code, reason) for s, i, code, reason in self.kept]
+        rows += [("tensor added", f"{s}:{i}", name, "") for s, i, name in self.tensors_added]
+        if self.latency_before is not None and self.latency_after is not None:
+            rows += [("latency", "before", f"{self.latency_before * 1e3:.3f} ms", ""),
+                     ("latency", "after", f"{self.latency_after * 1e3:.3f} ms", f"{self.speedup:.2f}x")]
+        return rows
+
+    def __str__(self) -> str:
+        return self._caption() + "\n" + _render.text_table(("kind", "op", "what", "detail"), self._rows())
+
+    def _repr_html_(self) -> str:
+        return _render.html_table(("kind", "op", "what", "detail"), self._rows(), caption=self._caption())
+
+
+def rewrite_custom_ops(src: Source, dst: str | os.PathLike[str] | None = None, *,
+                       transpose_conv_bias: str = "fused", measure: bool = False,
+                       repeats: int = 20) -> RewriteReport:
+    """Replace the custom ops a stock runtime can run as builtins; keep and list the others.
+
+    Args:
+        src: a ``.tflite`` path, its bytes, or a :class:`~tflite2keras.TFLiteModel`.
+        dst: where to write the result (atomically); None to only return the bytes.
+        transpose_conv_bias: ``"fused"``: ``Convolution2DTransposeBias`` becomes one
+            ``TRANSPOSE_CONV`` version 3 with the bias as its fourth input. ``"add"``:
+            ``TRANSPOSE_CONV`` version 1 (three inputs) then ``ADD`` of the bias.
+        measure: time one invoke of the model before and after (XNNPACK, 1 thread),
+            interleaved, ``repeats`` times each; the medians go in the report.
+        repeats: timed invokes per model when ``measure``.
+
+    Returns:
+        A :class:`RewriteReport`; ``report.data`` are the new bytes.
+
+    Raises:
+        InvalidArgumentError: an unknown ``transpose_conv_bias`` mode.
+        InvalidModelError: ``src`` is not a TFLite model.
+
+    Example:
+        >>> from tflite2keras import tiny
+        >>> print(rewrite_custom_ops(tiny.tflite()))
+        <bytes>: ... bytes, no custom op replaced: the model is identical
+        kind  op  what  detail
+        ----  --  ----  ------
+    """
+    if transpose_conv_bias not in MODES:
+        raise InvalidArgumentError(f"transpose_conv_bias must be one of {MODES}. Received: {transpose_conv_bias!r}")
+    tfl = read(src)
+    report = RewriteReport(path=None, data=tfl.data, mode=transpose_conv_bias)
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(tfl.data, 0)
+    codes = [_code_name(c) for c in model.operatorCodes or []]
+    for s, graph in enumerate(model.subgraphs or []):
+        new_ops: list[Any] = []
+        for i, op in enumerate(graph.operators or []):
+            name = codes[op.opcodeIndex]
+            if name == "Convolution2DTransposeBias":
+                ops, reason = _transpose_conv_bias(schema, model, graph, op, i, transpose_conv_bias, s,
+                                                   len(new_ops), report)
+                if ops:
+                    new_ops.extend(ops)
+                    continue
+                report.kept.append((s, i, name, reason))
+            elif _builtin_code(model.operatorCodes[op.opcodeIndex]) == _CUSTOM:
+                report.kept.append((s, i, name, "no builtin replacement known"))
+            new_ops.append(op)
+        graph.operators = new_ops
+    if report.replaced:
+        _drop_unused_codes(model)
+        for buffer in model.buffers:
+            buffer.__class__ = _aligned_buffer()
+        builder = flatbuffers.Builder(0)
+        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+        report.data = bytes(builder.Output())
+    if measure:
+        report.latency_before, report.latency_after = _latencies(tfl, report.data, repeats)
+    if dst is not None:
+        report.path = write_atomically(os.fspath(dst), report.data)
+    return report
+
+
+def _transpose_conv_bias(schema: Any, model: Any, graph: Any, op: Any, index: int, mode: str, s: int,
+                         at: int, report: RewriteReport) -> tuple[list[Any], str]:
+    """The replacement ops (recorded in ``report``), or no ops and the reason why not."""
+    try:
+        options = custom_options.parse("Convolution2DTransposeBias", _bytes(op.customOptions), index=index)
+    except Tflite2KerasError as err:
+        return [], f"options not readable: {err}"
+    inputs = [int(t) for t in op.inputs]
+    if len(inputs) < 2 or len(op.outputs) != 1:
+        return [], f"expected inputs (input, weights[, bias]) and one output, got {len(inputs)} and {len(op.outputs)}"
+    x, w, out = (graph.tensors[t] for t in (inputs[0], inputs[1], int(op.outputs[0])))
+    bias = inputs[2] if len(inputs) > 2 and inputs[2] >= 0 else -1
+    if any(t.type != schema.TensorType.FLOAT32 for t in (x, w, out)):
+        return [], "only float32 tensors are rewritten"
+    if len(x.shape) != 4 or len(w.shape) != 4 or len(out.shape) != 4:
+        return [], "expected 4-D input, weights and output"
+    strides = (options["stride_height"], options["stride_width"])
+    padding = options["padding"]
+    for axis, stride in zip((1, 2), strides):
+        size_in, kernel, size_out = int(x.shape[axis]), int(w.shape[axis]), int(out.shape[axis])
+        pad = max(0, kernel - 1 - (size_in - 1) % stride) if padding == "SAME" else 0
+        back = math.ceil(size_out / stride) if padding == "SAME" else (size_out - kernel) // stride + 1
+        if size_out != stride * (size_in - 1) + kernel - pad or back != size_in:
+            return [], f"output extent {size_out} on axis {axis} does not follow both runtimes' size rule"
+    shape_name = _name(out) + "/output_shape"
+    report.buffers_added.append(len(model.buffers))
+    model.buffers.append(schema.BufferT())
+    model.buffers[-1].data = np.asarray([1, *out.shape[1:]], "<i4").view(np.uint8)
+    shape_tensor = _tensor(schema, graph, shape_name, [4], schema.TensorType.INT32, len(model.buffers) - 1, report, s)
+    conv = schema.OperatorT()
+    conv.builtinOptionsType = schema.BuiltinOptions.TransposeConvOptions
+    conv.builtinOptions = schema.TransposeConvOptionsT(
+        padding=schema.Padding.SAME if padding == "SAME" else schema.Padding.VALID,
+        strideW=strides[1], strideH=strides[0], fusedActivationFunction=schema.ActivationFunctionType.NONE)
+    ops = [conv]
+    if mode == "fused" or bias < 0:
+        conv.opcodeIndex = _opcode(schema, model, schema.BuiltinOperator.TRANSPOSE_CONV, 3 if bias >= 0 else 1)
+        conv.inputs = [shape_tensor, inputs[1], inputs[0]] + ([bias] if bias >= 0 else [])
+        conv.outputs = [int(op.outputs[0])]
+        became = f"TRANSPOSE_CONV v{3 if bias >= 0 else 1}"
+    else:
+        middle = _tensor(schema, graph, _name(out) + "/transpose_conv", list(out.shape), out.type, 0, report, s)
+        conv.opcodeIndex = _opcode(schema, model, schema.BuiltinOperator.TRANSPOSE_CONV, 1)
+        conv.inputs, conv.outputs = [shape_tensor, inputs[1], inputs[0]], [middle]
+        add = schema.OperatorT()
+        add.opcodeIndex = _opcode(schema, model, schema.BuiltinOperator.ADD, 1)
+        add.builtinOptionsType = schema.BuiltinOptions.AddOptions
+        add.builtinOptions = schema.AddOptionsT()
+        add.inputs, add.outputs = [middle, bias], [int(op.outputs[0])]
+        ops.append(add)
+        became = "TRANSPOSE_CONV v1 + ADD"
+    report.buffers_reused += [graph.tensors[t].buffer for t in (inputs[1], bias) if t >= 0]
+    report.ops_added += len(ops)
+    report.replaced.append(Replacement(s, index, "Convolution2DTransposeBias", became,
+                                       tuple(range(at, at + len(ops)))))
+    return ops, ""
+
+
+@functools.lru_cache(maxsize=None)
+def _aligned_buffer() -> type:
+    """A ``BufferT`` that packs its data 16-byte aligned, as the TFLite converter does."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    class AlignedBufferT(schema.BufferT):  # type: ignore[misc, name-defined]
+        def Pack(self, builder: Any) -> int:  # noqa: N802 - the object API's name
+            if self.data is not None and len(self.data):
+                builder.Prep(_ALIGNMENT, len(self.data))
+            return super().Pack(builder)
+
+    return AlignedBufferT
+
+
+def _bytes(data: Any) -> bytes:
+    return b"" if data is None else bytes(bytearray(int(b) & 0xFF for b in data))
+
+
+def _name(tensor: Any) -> str:
+    name = tensor.name
+    return name.decode() if isinstance(name, bytes) else str(name or "")
+
+
+def _builtin_code(code: Any) -> int:
+    return max(int(code.builtinCode), int(code.deprecatedBuiltinCode))
+
+
+def _code_name(code: Any) -> str:
+    if _builtin_code(code) == _CUSTOM:
+        custom = code.customCode
+        return custom.decode() if isinstance(custom, bytes) else str(custom)
+    return str(_builtin_code(code))
+
+
+def _opcode(schema: Any, model: Any, builtin: int, version: int) -> int:
+    """The index of (builtin, version) in the operator-code table, appended when absent."""
+    for i, code in enumerate(model.operatorCodes):
+        if _builtin_code(code) == builtin and code.version == version:
+            return i
+    code = schema.OperatorCodeT()
+    code.builtinCode, code.deprecatedBuiltinCode = builtin, min(builtin, 127)
+    code.version = version
+    model.operatorCodes.append(code)
+    return len(model.operatorCodes) - 1
+
+
+def _tensor(schema: Any, graph: Any, name: str, shape: list[int], dtype: int, buffer: int,
+            report: RewriteReport, s: int) -> int:
+    tensor = schema.TensorT()
+    tensor.name, tensor.shape, tensor.type, tensor.buffer = name, list(map(int, shape)), dtype, buffer
+    graph.tensors.append(tensor)
+    report.tensors_added.append((s, len(graph.tensors) - 1, name))
+    return len(graph.tensors) - 1
+
+
+def _drop_unused_codes(model: Any) -> None:
+    """Remove custom operator codes no operator uses any more, renumbering the others."""
+    used = {op.opcodeIndex for graph in model.subgraphs for op in graph.operators or []}
+    keep = [i for i, code in enumerate(model.operatorCodes) if i in used or _builtin_code(code) != _CUSTOM]
+    renumber = {old: new for new, old in enumerate(keep)}
+    model.operatorCodes = [model.operatorCodes[i] for i in keep]
+    for graph in model.subgraphs:
+        for op in graph.operators or []:
+            op.opcodeIndex = renumber[op.opcodeIndex]
+
+
+def _latencies(before: TFLiteModel, after: bytes, repeats: int) -> tuple[float, float]:
+    """Median invoke seconds of both models (XNNPACK, 1 thread), interleaved."""
+    from .reference import make_interpreter, random_inputs
+
+    interpreters = [make_interpreter(before, threads=1), make_interpreter(read(after), threads=1)]
+    sample = random_inputs(before, 1)[0]
+    for interpreter in interpreters:
+        for detail, value in zip(interpreter.get_input_details(), sample):
+            interpreter.set_tensor(detail["index"], value)
+        interpreter.invoke()  # warm-up
+    times: list[list[float]] = [[], []]
+    for _ in range(max(1, repeats)):
+        for interpreter, spent in zip(interpreters, times):
+            start = time.perf_counter()
+            interpreter.invoke()
+            spent.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
