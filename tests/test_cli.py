@@ -116,3 +116,24 @@ def test_usage_errors(capsys) -> None:
 def test_parser_has_inspect() -> None:
     args = build_parser().parse_args(["inspect", "m.tflite", "--tensors"])
     assert (args.command, args.file, args.tensors, args.sparse) == ("inspect", "m.tflite", True, False)
+
+
+def test_json_round_trip_and_build_errors(corpus_model, capsys, tmp_path: Path) -> None:
+    path = corpus_model("iris_landmark")
+    code, out, err = _run(capsys, "json", str(path))
+    assert (code, err) == (0, "") and '"CONV_2D"' in out
+    assert _run(capsys, "json", str(path), "-o", str(tmp_path / "m.json"))[0] == 0
+    assert _run(capsys, "json", "--build", str(tmp_path / "m.json"), "-o", str(tmp_path / "m.tflite"))[0] == 0
+    again, original = read(tmp_path / "m.tflite"), read(path)
+    assert [op.opcode for op in again.operators] == [op.opcode for op in original.operators]
+    code, _, err = _run(capsys, "json", "--build", str(tmp_path / "m.json"))
+    assert code == 2 and "needs -o" in err
+    (tmp_path / "bad.json").write_text('{"version": 3, "subgraphs": [')
+    code, _, err = _run(capsys, "json", "--build", str(tmp_path / "bad.json"), "-o", str(tmp_path / "bad.tflite"))
+    assert code == 2 and "JSON" in err and not (tmp_path / "bad.tflite").exists()
+
+
+def test_rewrite_replaces_the_custom_op(corpus_model, capsys, tmp_path: Path) -> None:
+    code, out, err = _run(capsys, "rewrite", str(corpus_model("selfie_segmentation")), str(tmp_path / "s.tflite"))
+    assert (code, err) == (0, "") and "TRANSPOSE_CONV" in out
+    assert not any(op.is_custom for op in read(tmp_path / "s.tflite").operators)

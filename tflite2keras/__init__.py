@@ -36,11 +36,13 @@ from .errors import (
 )
 from .convert import convert, load
 from .export import ExportReport, export_tflite
+from .flatjson import from_json, to_json
 from .lint import Finding, lint
 from .mapping import MappingTable
 from .model import Operator, Source, Tensor, TFLiteModel
 from .reader import read
 from .registry import register_op
+from .rewrite import RewriteReport, rewrite_custom_ops
 from .truncation import truncate  # the module is not named truncate: the function owns that name
 from .transplant import TransplantReport, transplant
 from .verify import VerifyReport, verify
@@ -62,8 +64,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "ExportReport", "Finding", "InvalidModelError", "MappingError", "MappingTable", "Operator", "ShapeMismatchError",
+    "ExportReport", "Finding", "RewriteReport", "rewrite_custom_ops", "InvalidModelError", "MappingError", "MappingTable", "Operator", "ShapeMismatchError",
     "Source", "Tensor", "TFLiteModel", "Tflite2KerasError", "TransplantReport", "UnsupportedOpError",
-    "VerificationError", "VerifyReport", "convert", "errors", "export_tflite", "heads", "layers", "lint", "load",
+    "VerificationError", "VerifyReport", "convert", "errors", "export_tflite", "from_json", "to_json", "heads", "layers", "lint", "load",
     "postprocess", "preprocess", "read", "register_op", "registry", "tiny", "transplant", "truncate", "verify", "zoo",
 ]

@@ -1,9 +1,12 @@
-"""Command line: ``tflite2keras inspect | convert | verify``.
+"""Command line: ``tflite2keras inspect | convert | verify | rewrite | json``.
 
 Example:
     $ tflite2keras inspect palm_detection_lite.tflite
     $ tflite2keras convert selfie_segmentation.tflite -o selfie.keras --verify
     $ tflite2keras verify selfie.keras selfie_segmentation.tflite --per-layer
+    $ tflite2keras rewrite selfie_segmentation.tflite selfie_builtin.tflite
+    $ tflite2keras json palm_detection_lite.tflite -o palm.json
+    $ tflite2keras json --build palm.json -o palm.tflite
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ def _inspect(args: argparse.Namespace) -> int:
         print(_render.text_table(("#", "name", "shape", "dtype", "", ""), rows, max_width=70))
     if model.subgraphs:
         print("other subgraphs: " + ", ".join(f"{s.index} {s.name!r}" for s in model.subgraphs))
+    if args.html:
+        from .graphview import write_html
+
+        print(f"graph view: {write_html(model, args.html)}")
     return 0
 
 
@@ -62,6 +69,29 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _json(args: argparse.Namespace) -> int:
+    from .errors import InvalidArgumentError
+    from .flatjson import from_json, to_json
+
+    if args.build:
+        if not args.output:
+            raise InvalidArgumentError("json --build needs -o OUT.tflite")
+        with open(args.src, encoding="utf-8") as f:
+            from_json(f.read(), args.output)
+        return 0
+    text = to_json(args.src, args.output)
+    if not args.output:
+        sys.stdout.write(text + "\n")
+    return 0
+
+
+def _rewrite(args: argparse.Namespace) -> int:
+    from .rewrite import rewrite_custom_ops
+
+    print(rewrite_custom_ops(args.src, args.dst, transpose_conv_bias=args.transpose_conv_bias, measure=args.measure))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with one subcommand per verb."""
     parser = argparse.ArgumentParser(
@@ -77,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("file", help="a .tflite file")
     inspect.add_argument("--tensors", action="store_true", help="also list every tensor")
     inspect.add_argument("--sparse", action="store_true", help="also list the sparse tensors")
+    inspect.add_argument("--html", metavar="OUT.html",
+                         help="also write a self-contained HTML graph view (every op and tensor with its ids)")
     inspect.set_defaults(run=_inspect)
     convert = commands.add_parser(
         "convert", help="build a trainable Keras model from a .tflite file and save it as .keras",
@@ -99,6 +131,26 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--samples", type=int, default=4, help="how many random inputs (default 4)")
     verify.add_argument("--per-layer", action="store_true", help="also check every layer on its own")
     verify.set_defaults(run=_verify)
+    rewrite = commands.add_parser(
+        "rewrite", help="replace MediaPipe custom ops with TFLite builtins (no Keras)",
+        description="Rewrite Convolution2DTransposeBias as the builtin TRANSPOSE_CONV inside the flatbuffer; "
+                    "unknown custom ops are kept and listed.",
+    )
+    rewrite.add_argument("src", help="a .tflite file")
+    rewrite.add_argument("dst", help="where to write the rewritten .tflite")
+    rewrite.add_argument("--transpose-conv-bias", choices=("fused", "add"), default="fused",
+                         help="fused: TRANSPOSE_CONV v3 with bias (default); add: TRANSPOSE_CONV v1 + ADD")
+    rewrite.add_argument("--measure", action="store_true", help="time the interpreter before and after")
+    rewrite.set_defaults(run=_rewrite)
+    as_json = commands.add_parser(
+        "json", help="a .tflite as editable JSON, or (--build) JSON back to .tflite",
+        description="Write every table of TFLite's schema as JSON (enum values by name, small buffers as "
+                    "number lists, large ones as base64), or rebuild a .tflite file from such JSON.",
+    )
+    as_json.add_argument("src", help="a .tflite file, or with --build a .json file")
+    as_json.add_argument("-o", "--output", help="where to write (default for JSON: standard output)")
+    as_json.add_argument("--build", action="store_true", help="rebuild a .tflite file from JSON")
+    as_json.set_defaults(run=_json)
     return parser
 
 

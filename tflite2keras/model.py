@@ -317,8 +317,9 @@ class TFLiteModel:
         return self.summary() + "\n" + _render.text_table(headers, self.op_rows(), max_width=48)
 
     def _repr_html_(self) -> str:
-        headers = ("#", "opcode", "inputs", "outputs", "output tensor")
-        return _render.html_table(headers, self.op_rows(), caption=self.summary())
+        from .graphview import tables  # the graph view's op and tensor tables, for notebooks
+
+        return tables(self)
 
 
 #: What the public verbs (read, convert, transplant, lint, verify, truncate) accept as a model:

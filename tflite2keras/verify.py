@@ -61,11 +61,15 @@ class VerifyReport:
         """True when every output (and every compared layer) is within its bound."""
         return all(c.ok for c in self.outputs) and all(c.ok for c in self.layers)
 
-    _HEADERS = ("name", "tflite tensor", "shape", "max|keras-ref|", "max|ref|", "noise", "bound", "ok")
+    _HEADERS = ("ok", "max|keras-ref|", "bound", "max|ref|", "noise", "name", "tflite tensor", "shape", "op")
 
     def _rows(self, checks: list[Check]) -> list[tuple[Any, ...]]:
-        return [(c.name, c.tensor, c.shape, c.max_error, c.max_ref, c.noise, c.bound, "yes" if c.ok else "NO")
-                for c in checks]
+        first = self.first_divergence
+        return [("▶ NO" if c is first else "yes" if c.ok else "NO", c.max_error, c.bound, c.max_ref, c.noise,
+                 c.name, c.tensor, c.shape, c.op_index) for c in checks]
+
+    def _classes(self, checks: list[Check]) -> list[str | None]:
+        return ["fail first" if c is self.first_divergence else None if c.ok else "fail" for c in checks]
 
     def _summary(self) -> str:
         text = (f"verify {self.source} against {self.interpreter} on {self.samples} samples: "
@@ -74,7 +78,7 @@ class VerifyReport:
             text += f"; {sum(c.ok for c in self.layers)}/{len(self.layers)} layers within bound"
         if self.first_divergence is not None:
             d = self.first_divergence
-            text += f"; first divergence: {d.name} (op {d.op_index}) error {_render.cell(d.max_error)}"
+            text += f"; first divergence: {d.name} (op {d.op_index}) error {_render.cell(d.max_error)} (row ▶)"
             text += "".join(f"; lint: {f}" for f in self.divergence_findings)
         return text + "".join(f"\nnote: {n}" for n in self.notes)
 
@@ -85,10 +89,42 @@ class VerifyReport:
         return text
 
     def _repr_html_(self) -> str:
-        body = _render.html_table(self._HEADERS, self._rows(self.outputs), caption=self._summary())
+        body = _render.html_table(self._HEADERS, self._rows(self.outputs), caption=self._summary(),
+                                  width=48, row_classes=self._classes(self.outputs))
         if self.layers:
-            body += _render.html_table(self._HEADERS, self._rows(self.layers), caption="per layer")
+            body += _render.html_table(self._HEADERS, self._rows(self.layers), caption="per layer", width=48,
+                                       row_classes=self._classes(self.layers))
         return body
+
+    def plot(self) -> Any:
+        """Each layer's error over its bound in graph order (log scale); above 1 fails.
+
+        Plots the outputs when the report has no layers (``verify(per_layer=False)``).
+        Needs matplotlib (``pip install 'tflite2keras[plot]'``).
+
+        Returns:
+            A ``matplotlib.figure.Figure``; the first divergence is labelled.
+
+        Raises:
+            ImportError: matplotlib is not installed.
+
+        Example:
+            >>> from tflite2keras.verify import Check, VerifyReport
+            >>> checks = [Check(f"layer_{i}", f"t{i}", (1, 4), e, 1.0, 0.0, 1e-4, i)
+            ...           for i, e in enumerate([1e-6, 0.0, 5e-3])]
+            >>> report = VerifyReport(layers=checks, first_divergence=checks[2])
+            >>> figure = report.plot()
+            >>> figure.axes[0].get_yscale()
+            'log'
+        """
+        checks = self.layers or self.outputs
+        kind = "per-layer" if self.layers else "output"
+        return _render.plot_ratios(
+            [c.name for c in checks], [c.max_error for c in checks], [c.bound for c in checks],
+            None if self.first_divergence is None else self.layers.index(self.first_divergence),
+            title=f"verify {self.source}: {kind} error over bound",
+            xlabel="layer (graph order)" if self.layers else "output",
+            marks=[c.op_index for c in checks])
 
 
 def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None, samples: int = 4,
