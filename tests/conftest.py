@@ -26,11 +26,31 @@ def corpus_model() -> Callable[[str], Path]:
         try:
             return corpus.fetch(name)
         except corpus.CorpusUnavailableError as err:
-            if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-                pytest.fail(f"corpus model {name} is required in CI: {err}")
-            pytest.skip(f"corpus model {name} unavailable: {err}")
+            _unavailable(f"corpus model {name}", err)
 
     return get
+
+
+@pytest.fixture(scope="session")
+def corpus_image() -> Callable[[str], Any]:
+    """Return a function that gives a test image (``corpus.load_image``) as a uint8 array.
+
+    As :func:`corpus_model`: outside CI an unavailable image skips the test, with ``CI=true`` it fails.
+    """
+
+    def get(name: str = "astronaut") -> Any:
+        try:
+            return corpus.load_image(name)
+        except corpus.CorpusUnavailableError as err:
+            _unavailable(f"test image {name}", err)
+
+    return get
+
+
+def _unavailable(what: str, err: Exception) -> None:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{what} is required in CI: {err}")
+    pytest.skip(f"{what} unavailable: {err}")
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,16 +10,6 @@ import numpy as np
 import pytest
 
 from tflite2keras import corpus
-
-
-def _available(name: str = "astronaut") -> Path:
-    """The cached image; outside CI a failed download skips the test, as for the model corpus."""
-    try:
-        return corpus.fetch_image(name)
-    except corpus.CorpusUnavailableError as err:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"test image {name} is required in CI: {err}")
-        pytest.skip(f"test image {name} unavailable: {err}")
 
 
 def _no_download(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
@@ -41,8 +30,9 @@ def test_unknown_image_lists_the_known_ones() -> None:
         corpus.load_image("lena")
 
 
-def test_load_astronaut() -> None:
-    path = _available()
+def test_load_astronaut(corpus_image) -> None:
+    corpus_image("astronaut")  # fetched (or skipped outside CI, failed in CI)
+    path = corpus.fetch_image()
     assert path.name == "astronaut.png" and path.parent.parent.parent == corpus.cache_dir().parent
     image = corpus.load_image()
     assert image.shape == (512, 512, 3) and image.dtype == np.uint8 and image.flags.writeable
@@ -50,18 +40,20 @@ def test_load_astronaut() -> None:
     assert not np.array_equal(image[..., 0], image[..., 2])  # colour
 
 
-def test_second_call_is_a_cache_hit(monkeypatch: pytest.MonkeyPatch) -> None:
-    first = _available()
+def test_second_call_is_a_cache_hit(corpus_image, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus_image("astronaut")
+    first = corpus.fetch_image("astronaut")
     calls = _no_download(monkeypatch)
     assert corpus.fetch_image("astronaut") == first
     assert corpus.load_image("coffee").shape == (400, 600, 3)  # unpacked by the same download
     assert calls == []
 
 
-def test_fresh_cache_downloads_once_and_leaves_no_temporaries(monkeypatch: pytest.MonkeyPatch,
+def test_fresh_cache_downloads_once_and_leaves_no_temporaries(corpus_image, monkeypatch: pytest.MonkeyPatch,
                                                               tmp_path: Path) -> None:
     monkeypatch.setenv("TFLITE2KERAS_CACHE", str(tmp_path / "cache"))
-    path = _available("chelsea")
+    corpus_image("chelsea")  # downloads into the fresh cache
+    path = corpus.fetch_image("chelsea")
     assert path == tmp_path / "cache" / "images" / f"scikit-image-{corpus.SKIMAGE_VERSION}" / "chelsea.png"
     assert sorted(p.name for p in path.parent.iterdir()) == sorted(corpus.IMAGES.values())
     calls = _no_download(monkeypatch)

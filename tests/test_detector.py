@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tflite2keras as t2k
-from tflite2keras import corpus, heads, postprocess
+from tflite2keras import heads, postprocess
 from tflite2keras.errors import InvalidArgumentError, ShapeMismatchError
 from tflite2keras.reference import make_interpreter, run
 
@@ -25,15 +25,8 @@ def detector(face):
 
 
 @pytest.fixture(scope="module")
-def astronaut():
-    try:
-        return corpus.load_image("astronaut")
-    except corpus.CorpusUnavailableError as err:  # outside CI only: the fixture in conftest fails in CI
-        import os
-
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            raise
-        pytest.skip(f"astronaut.png unavailable: {err}")
+def astronaut(corpus_image):
+    return corpus_image("astronaut")
 
 
 def _numpy_top_face(raw_boxes: np.ndarray, raw_scores: np.ndarray) -> tuple[np.ndarray, float]:

@@ -190,7 +190,7 @@ def _run(code: str, **env: str) -> str:
     return done.stdout
 
 
-_DATA = f"""
+_DATA = """
     import numpy as np
     from tests.test_heads_loss import ANCHORS, reference, targets, logits
     from tflite2keras.heads.loss import ssd_classification_loss

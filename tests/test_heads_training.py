@@ -17,10 +17,9 @@ heads reached 85-88% whatever the optimizer settings; with 24-44 pixel faces, 94
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import tflite2keras as t2k
-from tflite2keras import corpus, heads, postprocess
+from tflite2keras import heads, postprocess
 
 PRESET = "face_detection_short_range"
 #: Where MediaPipe's face detector finds the face in astronaut.png (rows, cols of the 512x512 image).
@@ -56,13 +55,10 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter))
 
 
-def test_classifier_only_training_learns_the_colour(corpus_model):
+def test_classifier_only_training_learns_the_colour(corpus_model, corpus_image):
     import keras
 
-    try:
-        astronaut = corpus.load_image("astronaut")
-    except corpus.CorpusUnavailableError as err:
-        pytest.fail(f"astronaut.png is needed: {err}")
+    astronaut = corpus_image("astronaut")
     face = np.repeat(astronaut[FACE].mean(axis=-1, keepdims=True), 3, axis=-1).astype(np.uint8)
     keras.utils.set_random_seed(0)
     model = heads.replace_classifier(t2k.convert(corpus_model(PRESET)), num_classes=len(TINTS))

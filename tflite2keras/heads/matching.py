@@ -268,4 +268,5 @@ def _thresholds(iou_threshold: float, ignore_threshold: float | None) -> None:
                                    f"{ignore_threshold!r}")
 
 
-__all__ = ["anchor_boxes", "box_iou", "encode_regression", "encode_targets", "match_anchors", "ssd_dataset"]
+__all__ = ["AnchorSize", "BACKGROUND", "IGNORE", "anchor_boxes", "box_iou", "encode_regression", "encode_targets",
+           "match_anchors"]
