@@ -137,3 +137,11 @@ def test_rewrite_replaces_the_custom_op(corpus_model, capsys, tmp_path: Path) ->
     code, out, err = _run(capsys, "rewrite", str(corpus_model("selfie_segmentation")), str(tmp_path / "s.tflite"))
     assert (code, err) == (0, "") and "TRANSPOSE_CONV" in out
     assert not any(op.is_custom for op in read(tmp_path / "s.tflite").operators)
+
+
+def test_export_writes_a_verified_float16_file(corpus_model, capsys, tmp_path: Path) -> None:
+    assert _run(capsys, "convert", str(corpus_model("iris_landmark")), "-o", str(tmp_path / "i.keras"))[0] == 0
+    code, out, err = _run(capsys, "export", str(tmp_path / "i.keras"), str(tmp_path / "i.tflite"), "--weights",
+                          "float16")
+    assert (code, err) == (0, "") and "verified" in out
+    assert sum(op.opcode == "DEQUANTIZE" for op in read(tmp_path / "i.tflite").operators) > 0

@@ -1,9 +1,10 @@
-"""Command line: ``tflite2keras inspect | convert | verify | rewrite | json``.
+"""Command line: ``tflite2keras inspect | convert | verify | export | rewrite | json``.
 
 Example:
     $ tflite2keras inspect palm_detection_lite.tflite
     $ tflite2keras convert selfie_segmentation.tflite -o selfie.keras --verify
     $ tflite2keras verify selfie.keras selfie_segmentation.tflite --per-layer
+    $ tflite2keras export selfie.keras selfie_fp16.tflite --weights float16
     $ tflite2keras rewrite selfie_segmentation.tflite selfie_builtin.tflite
     $ tflite2keras json palm_detection_lite.tflite -o palm.json
     $ tflite2keras json --build palm.json -o palm.tflite
@@ -65,6 +66,16 @@ def _verify(args: argparse.Namespace) -> int:
 
     model = load(args.model)
     report = verify(model, args.file, samples=args.samples, per_layer=args.per_layer)
+    print(report)
+    return 0 if report.ok else 1
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .convert import load
+    from .export import export_tflite
+
+    shape = tuple(int(v) for v in args.input_shape.split(",")) if args.input_shape else None
+    report = export_tflite(load(args.model), args.output, weights=args.weights, input_shape=shape)
     print(report)
     return 0 if report.ok else 1
 
@@ -131,6 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--samples", type=int, default=4, help="how many random inputs (default 4)")
     verify.add_argument("--per-layer", action="store_true", help="also check every layer on its own")
     verify.set_defaults(run=_verify)
+    export = commands.add_parser(
+        "export", help="export a saved Keras model to TFLite with builtin ops only, verified",
+        description="Convert a saved .keras model (a converted, fine-tuned or wrapped one) to a .tflite file "
+                    "with TFLite's builtin ops only, write it atomically and compare it with the Keras model. "
+                    "Exit status 1 when an output is out of bound.",
+    )
+    export.add_argument("model", help="a .keras file")
+    export.add_argument("output", help="the .tflite file to write")
+    export.add_argument("--weights", choices=("float32", "float16"), default="float32",
+                        help="weight storage: float32 (default) or float16 behind DEQUANTIZE, as MediaPipe ships")
+    export.add_argument("--input-shape", metavar="1,H,W,C",
+                        help="a fixed input shape for models whose input has free sizes (the detector wrapper)")
+    export.set_defaults(run=_export)
     rewrite = commands.add_parser(
         "rewrite", help="replace MediaPipe custom ops with TFLite builtins (no Keras)",
         description="Rewrite Convolution2DTransposeBias as the builtin TRANSPOSE_CONV inside the flatbuffer; "
