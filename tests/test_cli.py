@@ -145,3 +145,20 @@ def test_export_writes_a_verified_float16_file(corpus_model, capsys, tmp_path: P
                           "float16")
     assert (code, err) == (0, "") and "verified" in out
     assert sum(op.opcode == "DEQUANTIZE" for op in read(tmp_path / "i.tflite").operators) > 0
+
+
+def test_commands_are_quiet_unless_verbose(corpus_model, tmp_path: Path) -> None:
+    """TensorFlow's native start-up lines (oneDNN, cudart_stub, cuInit) stay off stderr by default."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    command = [sys.executable, "-m", "tflite2keras.cli", "convert", str(corpus_model("iris_landmark")), "-o",
+               str(tmp_path / "i.keras")]
+    quiet = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr[-2000:]
+    assert "converted" in quiet.stdout
+    loud = subprocess.run([command[0], *command[1:3], "--verbose", *command[3:]], capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert loud.returncode == 0 and "I0000" in loud.stderr

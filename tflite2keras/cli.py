@@ -13,11 +13,13 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections import Counter
 from typing import Sequence
 
 from . import _render
+from ._quiet import quiet_native_stderr
 from .errors import Tflite2KerasError
 from .reader import read
 
@@ -109,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tflite2keras",
         description="Turn TFLite models back into trainable Keras 3 models with their exact weights.",
     )
+    parser.add_argument("--verbose", action="store_true",
+                        help="let TensorFlow's native start-up log through (hidden by default)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     inspect = commands.add_parser(
         "inspect", help="print a model's op table, tensor count, weight dtypes, custom ops and sparse tensors",
@@ -181,11 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tflite2keras`` command."""
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.run(args))
-    except (Tflite2KerasError, OSError) as err:
-        print(f"tflite2keras {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    quiet = contextlib.nullcontext() if args.verbose else quiet_native_stderr()
+    with quiet:
+        try:
+            return int(args.run(args))
+        except (Tflite2KerasError, OSError) as err:
+            print(f"tflite2keras {args.command}: error: {err}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":
