@@ -172,14 +172,22 @@ def test_model_without_custom_ops_is_identical(corpus_model: Callable[[str], Pat
     assert (after.inputs, after.outputs, after.signature_defs) == (before.inputs, before.outputs, before.signature_defs)
 
 
-def test_unknown_custom_ops_are_kept_and_listed(corpus_model: Callable[[str], Path]) -> None:
+def test_unknown_custom_ops_are_kept_and_listed() -> None:
+    text = t2k.to_json(_custom_model((5, 7), (3, 3), (2, 2), "SAME"))
+    assert text.count('"Convolution2DTransposeBias"') == 2  # the operator code and the op's opcode name
+    unknown = t2k.from_json(text.replace('"Convolution2DTransposeBias"', '"MyUnknownOp"'))
+    report = rewrite_custom_ops(unknown)
+    assert [(i, code) for _, i, code, _ in report.kept] == [(0, "MyUnknownOp")]
+    assert report.unchanged and report.data == unknown
+    assert "MyUnknownOp" in str(report) and "MyUnknownOp" in report._repr_html_()
+
+
+def test_attention_ops_are_all_lowered(corpus_model: Callable[[str], Path]) -> None:
     path = corpus_model("face_landmark_with_attention")
-    before = t2k.read(path)
+    custom = [(op.index, op.opcode) for op in t2k.read(path).operators if op.is_custom]
     report = rewrite_custom_ops(path)
-    custom = [(op.index, op.opcode) for op in before.operators if op.is_custom]
-    assert len(custom) == 11 and [(i, code) for _, i, code, _ in report.kept] == custom
-    assert report.unchanged and report.data == path.read_bytes()
-    assert "Landmarks2TransformMatrix" in str(report) and "TransformLandmarks" in report._repr_html_()
+    assert len(custom) == 11 and len(report.replaced) == 11 and not report.kept
+    assert "builtin ops" in str(report)
 
 
 def test_report_rendering_and_measure() -> None:

@@ -1,4 +1,4 @@
-"""Replace MediaPipe custom ops with TFLite builtins, inside the flatbuffer, without Keras.
+"""Replace MediaPipe custom ops with TFLite builtins, inside the flatbuffer (Keras only traces the attention ops).
 
 :func:`rewrite_custom_ops` edits the model through the schema's generated object API
 (``ai_edge_litert.schema_py_generated``): it unpacks the file into a ``ModelT`` tree,
@@ -13,7 +13,10 @@ the output tensor's extent ``n`` gives back the input's: MediaPipe pads
 ``s * (in - 1) + k - P``; TFLite derives ``total = (ceil(n / s) - 1) * s + k - n``
 (VALID: ``(n - k) // s + 1`` in place of ``ceil(n / s)``) and pads ``total // 2`` before.
 An op whose shapes break this rule, or whose tensors are not float32, is left in place
-and listed, as is every custom op the function does not know.
+and listed, as is every custom op the function does not know. MediaPipe's
+``Landmarks2TransformMatrix``, ``TransformTensorBilinear`` and ``TransformLandmarks``
+become small builtin subgraphs exported from their Keras layers
+(:mod:`tflite2keras.rewrite_attention`; this needs TensorFlow).
 
 Example:
     >>> from tflite2keras import tiny
@@ -28,104 +31,22 @@ from __future__ import annotations
 import functools
 import math
 import os
-import statistics
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import flatbuffers
 import numpy as np
 
-from . import _render, custom_options
+from . import custom_options
 from .errors import InvalidArgumentError, Tflite2KerasError
 from ._files import write_atomically
-from .model import Source, TFLiteModel
+from .model import Source
 from .reader import read
+from .rewrite_attention import LOWERED
+from .rewrite_report import Replacement, RewriteReport, latencies
 
 MODES = ("fused", "add")
 _CUSTOM = 32  # BuiltinOperator.CUSTOM
 _ALIGNMENT = 16  # buffer data alignment, as the TFLite converter writes it
-
-
-@dataclass(frozen=True)
-class Replacement:
-    """One custom op replaced: its place, custom code, and the builtin ops now there."""
-
-    subgraph: int
-    index: int
-    custom_code: str
-    became: str
-    new_indices: tuple[int, ...]
-
-
-@dataclass
-class RewriteReport:
-    """What :func:`rewrite_custom_ops` changed.
-
-    Attributes:
-        path: the file written, or None when only bytes were asked for.
-        data: the rewritten ``.tflite`` bytes (the input's own bytes when unchanged).
-        mode: ``"fused"`` or ``"add"``.
-        replaced: each replaced op, with the ops it became.
-        kept: ``(subgraph, index, custom code, reason)`` of each custom op left in place.
-        ops_added / tensors_added / buffers_added: what was added (tensors as
-            ``(subgraph, index, name)``); ``buffers_reused``: buffers the new ops read as before.
-        latency_before / latency_after: median seconds per invoke (XNNPACK, 1 thread),
-            interleaved in one run; None unless ``measure=True``.
-    """
-
-    path: str | None
-    data: bytes
-    mode: str
-    replaced: list[Replacement] = field(default_factory=list)
-    kept: list[tuple[int, int, str, str]] = field(default_factory=list)
-    ops_added: int = 0
-    tensors_added: list[tuple[int, int, str]] = field(default_factory=list)
-    buffers_added: list[int] = field(default_factory=list)
-    buffers_reused: list[int] = field(default_factory=list)
-    latency_before: float | None = None
-    latency_after: float | None = None
-
-    @property
-    def unchanged(self) -> bool:
-        """True when nothing was replaced: ``data`` are the input's bytes."""
-        return not self.replaced
-
-    @property
-    def speedup(self) -> float | None:
-        """``latency_before / latency_after``, or None when not measured."""
-        if self.latency_before is None or not self.latency_after:
-            return None
-        return self.latency_before / self.latency_after
-
-    def _caption(self) -> str:
-        where = self.path or "<bytes>"
-        if self.unchanged:
-            what = "no custom op replaced: the model is identical" if not self.kept else \
-                f"no custom op replaced: the model is identical, {len(self.kept)} unknown custom ops kept"
-        else:
-            what = (f"{len(self.replaced)} custom ops replaced ({self.mode}), {self.ops_added} ops, "
-                    f"{len(self.tensors_added)} tensors, {len(self.buffers_added)} buffers added, "
-                    f"{len(self.buffers_reused)} buffers reused, {len(self.kept)} custom ops kept")
-        timing = "" if self.speedup is None else f", {self.speedup:.2f}x faster"
-        return f"{where}: {len(self.data)} bytes, {what}{timing}"
-
-    def _rows(self) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = [
-            ("replaced", f"{r.subgraph}:{r.index}", r.custom_code, f"{r.became} at {r.new_indices}")
-            for r in self.replaced]
-        rows += [("kept", f"{s}:{i}", code, reason) for s, i, code, reason in self.kept]
-        rows += [("tensor added", f"{s}:{i}", name, "") for s, i, name in self.tensors_added]
-        if self.latency_before is not None and self.latency_after is not None:
-            rows += [("latency", "before", f"{self.latency_before * 1e3:.3f} ms", ""),
-                     ("latency", "after", f"{self.latency_after * 1e3:.3f} ms", f"{self.speedup:.2f}x")]
-        return rows
-
-    def __str__(self) -> str:
-        return self._caption() + "\n" + _render.text_table(("kind", "op", "what", "detail"), self._rows())
-
-    def _repr_html_(self) -> str:
-        return _render.html_table(("kind", "op", "what", "detail"), self._rows(), caption=self._caption())
 
 
 def rewrite_custom_ops(src: Source, dst: str | os.PathLike[str] | None = None, *,
@@ -176,6 +97,9 @@ def rewrite_custom_ops(src: Source, dst: str | os.PathLike[str] | None = None, *
                     new_ops.extend(ops)
                     continue
                 report.kept.append((s, i, name, reason))
+            elif name in LOWERED:
+                new_ops.extend(_lowered(schema, model, graph, op, i, name, s, len(new_ops), report))
+                continue
             elif _builtin_code(model.operatorCodes[op.opcodeIndex]) == _CUSTOM:
                 report.kept.append((s, i, name, "no builtin replacement known"))
             new_ops.append(op)
@@ -188,7 +112,7 @@ def rewrite_custom_ops(src: Source, dst: str | os.PathLike[str] | None = None, *
         builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
         report.data = bytes(builder.Output())
     if measure:
-        report.latency_before, report.latency_after = _latencies(tfl, report.data, repeats)
+        report.latency_before, report.latency_after = latencies(tfl, report.data, repeats)
     if dst is not None:
         report.path = write_atomically(os.fspath(dst), report.data)
     return report
@@ -250,6 +174,20 @@ def _transpose_conv_bias(schema: Any, model: Any, graph: Any, op: Any, index: in
     report.replaced.append(Replacement(s, index, "Convolution2DTransposeBias", became,
                                        tuple(range(at, at + len(ops)))))
     return ops, ""
+
+
+def _lowered(schema: Any, model: Any, graph: Any, op: Any, index: int, name: str, s: int, at: int,
+             report: RewriteReport) -> list[Any]:
+    """The builtin subgraph replacing a MediaPipe attention op (:mod:`~tflite2keras.rewrite_attention`), recorded."""
+    from .rewrite_attention import describe, lower
+
+    tensors, buffers = len(graph.tensors), len(model.buffers)
+    ops = lower(schema, model, graph, op, index, name)
+    report.tensors_added += [(s, t, _name(graph.tensors[t])) for t in range(tensors, len(graph.tensors))]
+    report.buffers_added += list(range(buffers, len(model.buffers)))
+    report.ops_added += len(ops)
+    report.replaced.append(Replacement(s, index, name, describe(model, ops), tuple(range(at, at + len(ops)))))
+    return ops
 
 
 @functools.lru_cache(maxsize=None)
@@ -318,20 +256,4 @@ def _drop_unused_codes(model: Any) -> None:
             op.opcodeIndex = renumber[op.opcodeIndex]
 
 
-def _latencies(before: TFLiteModel, after: bytes, repeats: int) -> tuple[float, float]:
-    """Median invoke seconds of both models (XNNPACK, 1 thread), interleaved."""
-    from .reference import make_interpreter, random_inputs
-
-    interpreters = [make_interpreter(before, threads=1), make_interpreter(read(after), threads=1)]
-    sample = random_inputs(before, 1)[0]
-    for interpreter in interpreters:
-        for detail, value in zip(interpreter.get_input_details(), sample):
-            interpreter.set_tensor(detail["index"], value)
-        interpreter.invoke()  # warm-up
-    times: list[list[float]] = [[], []]
-    for _ in range(max(1, repeats)):
-        for interpreter, spent in zip(interpreters, times):
-            start = time.perf_counter()
-            interpreter.invoke()
-            spent.append(time.perf_counter() - start)
-    return statistics.median(times[0]), statistics.median(times[1])
+__all__ = ["MODES", "Replacement", "RewriteReport", "rewrite_custom_ops"]

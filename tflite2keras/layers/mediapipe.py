@@ -26,6 +26,7 @@ import keras
 from keras import ops
 
 from ..errors import InvalidArgumentError
+from .export_form import exporting
 from .padding import PACKAGE
 
 Shape = tuple[int | None, ...]
@@ -36,6 +37,21 @@ def _two_rows(matrix: Any) -> tuple[Any, ...]:
     sizes = tuple(matrix.shape[1:])
     flat = ops.reshape(matrix, (-1, math.prod(sizes)) if None not in sizes else (ops.shape(matrix)[0], -1))
     return tuple(flat[:, i] for i in range(8))
+
+
+def _two_sum(a: Any, b: Any) -> tuple[Any, Any]:
+    """Knuth's TwoSum: ``s = fl(a + b)`` and the exact error ``a + b - s``."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _compensated_sum(half_0: Any, half_1: Any, shift: Any) -> Any:
+    """``fl32(shift + (half_0 + half_1 - 0.5))`` in float32 ops, errors carried (Ogita-Rump-Oishi Sum2)."""
+    total, error = _two_sum(half_0, half_1)
+    total, e = _two_sum(total, ops.full_like(total, -0.5))
+    total, e2 = _two_sum(total, shift)
+    return total + ((error + e) + e2)
 
 
 def _check_matrix(shape: Shape, layer: str) -> None:
@@ -80,10 +96,14 @@ class TransformTensorBilinear(keras.layers.Layer):
         image, matrix = inputs
         height, width, channels = (ops.shape(image)[i] for i in (1, 2, 3))
         m0, m1, _, m3, m4, m5, _, m7 = _two_rows(ops.cast(matrix, image.dtype))
-        # The half-pixel correction folded into the translation, in double as the kernel does it.
-        f64 = lambda v: ops.cast(v, "float64")  # noqa: E731
-        m3 = ops.cast(f64(m3) + (f64(m0) * 0.5 + f64(m1) * 0.5 - 0.5), image.dtype)
-        m7 = ops.cast(f64(m7) + (f64(m4) * 0.5 + f64(m5) * 0.5 - 0.5), image.dtype)
+        # The half-pixel correction folded into the translation, in double as the kernel does it
+        # (for TFLite export, which has no float64 arithmetic: an error-compensated float32 sum).
+        if exporting() and image.dtype == "float32":
+            m3, m7 = _compensated_sum(m0 * 0.5, m1 * 0.5, m3), _compensated_sum(m4 * 0.5, m5 * 0.5, m7)
+        else:
+            f64 = lambda v: ops.cast(v, "float64")  # noqa: E731
+            m3 = ops.cast(f64(m3) + (f64(m0) * 0.5 + f64(m1) * 0.5 - 0.5), image.dtype)
+            m7 = ops.cast(f64(m7) + (f64(m4) * 0.5 + f64(m5) * 0.5 - 0.5), image.dtype)
         xs = ops.cast(ops.arange(self.output_width), image.dtype)[None, None, :]
         ys = ops.cast(ops.arange(self.output_height), image.dtype)[None, :, None]
         col = lambda v: v[:, None, None]  # noqa: E731
