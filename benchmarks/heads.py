@@ -9,13 +9,15 @@ the HaGRID gesture set). Widening a classifier only widens its 1x1 convolutions
 interleaved medians: batch-1 inference under ``tf.function``; batch-1 inference of the
 ``export_tflite(..., weights="float16")`` file in the interpreter (XNNPACK, one thread);
 and, unless ``--skip-train``, one SGD training step at batch 8 of the classifier-only
-model. Absolute times on a shared machine are noise; the ratios are the result.
+model. Each ratio is the median of per-round ratios (the two runs of a round are back to
+back, so load on a shared machine cancels). Absolute times are noise; the ratios are the result.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 from typing import Any, Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -26,7 +28,7 @@ import tflite2keras as t2k  # noqa: E402
 from tflite2keras import corpus, heads  # noqa: E402
 from tflite2keras.reference import make_interpreter  # noqa: E402
 
-from _timing import interleaved  # noqa: E402
+from _timing import interleaved_runs, paired_ratio  # noqa: E402
 
 
 def keras_jobs(model: Any, x1: np.ndarray, x8: np.ndarray) -> tuple[Callable[[], object], Callable[[], object]]:
@@ -92,8 +94,10 @@ def main() -> None:
             cases[f"{kind}|tflite|{classes}"] = tflite_job(model, x8[:1])
             if not args.skip_train:
                 cases[f"{kind}|train|{classes}"] = train
-    t = interleaved(cases, args.repeats, warmup=10)
-    print(f"palm detectors: N classes over 1 class, medians of {args.repeats} interleaved runs")
+    runs = interleaved_runs(cases, args.repeats, warmup=10)
+    t = {name: statistics.median(values) for name, values in runs.items()}
+    print(f"palm detectors: N classes over 1 class, {args.repeats} interleaved rounds; ms are medians, the "
+          "ratio is the median of the per-round ratios")
     print(f"{'detector':16} {'measure':30} {'classes':>7} {'ms':>8} {'1-class ms':>10} {'ratio':>6}")
     labels = {"keras": "Keras tf.function, batch 1", "tflite": "TFLite fp16 export, batch 1",
               "train": "training step, batch 8"}
@@ -102,8 +106,9 @@ def main() -> None:
             if f"{kind}|{key}|1" not in t:
                 continue
             for classes in args.classes:
-                ours, one = t[f"{kind}|{key}|{classes}"], t[f"{kind}|{key}|1"]
-                print(f"{kind:16} {label:30} {classes:7d} {ours * 1e3:8.2f} {one * 1e3:10.2f} {ours / one:6.2f}")
+                ours, one = f"{kind}|{key}|{classes}", f"{kind}|{key}|1"
+                ratio = paired_ratio(runs[ours], runs[one])
+                print(f"{kind:16} {label:30} {classes:7d} {t[ours] * 1e3:8.2f} {t[one] * 1e3:10.2f} {ratio:6.2f}")
 
 
 if __name__ == "__main__":
