@@ -21,6 +21,11 @@ SLICES: dict[str, Callable[[Any], Any]] = {
     "mixed": lambda x: x[:, -2:0:-3, ::2, 4:0:-1],
     "negative_begin": lambda x: x[:, -1::-3, :-2:-1],
     "forward": lambda x: x[:, 1:6:2, 2:, :4],
+    # shrink_axis_mask: an integer index drops its axis
+    "shrink_one": lambda x: x[:, 2],
+    "shrink_last_index": lambda x: x[:, :, -1],
+    "shrink_with_slices": lambda x: x[:, 1:4, 3, ::2],
+    "shrink_two": lambda x: x[:, -1, :, 0],
 }
 
 

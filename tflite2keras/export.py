@@ -134,8 +134,8 @@ def export_tflite(model: Any, dst: str | os.PathLike[str] | None = None, *, weig
     try:
         data = bytes(converter.convert())
     except Exception as err:  # the converter raises ConverterError, a plain Exception subclass
-        raise UnsupportedOpError(f"{model.name!r} cannot be exported with builtin TFLite ops only: "
-                                 f"{str(err).strip()[:1500]}") from err
+        raise UnsupportedOpError(_unsupported(model, concrete, str(err))) from err
+    data = _short_names(data)
     tfl = read(data)
     custom = sorted({op.opcode for op in tfl.operators if op.is_custom or op.opcode.startswith("FLEX")})
     if custom:
@@ -150,6 +150,94 @@ def export_tflite(model: Any, dst: str | os.PathLike[str] | None = None, *, weig
         with _weights_as_stored(model, weights):
             report.verify = run_verify(model, tfl)
     return report
+
+
+def op_histogram(src: Any, *, unfused: bool = False) -> Counter:
+    """Opcode -> count of a TFLite model (path, bytes or :class:`~tflite2keras.TFLiteModel`).
+
+    Args:
+        src: the model.
+        unfused: count what the ops compute rather than how the file groups it: an op
+            with a fused activation counts that activation too (``CONV_2D`` with
+            ``fused_activation_function=RELU`` is a ``CONV_2D`` and a ``RELU``), and a
+            ``DEQUANTIZE`` counts once per op reading it. This is the histogram to compare an
+            export with its original: TensorFlow's converter fuses a standalone ``RELU`` into
+            the op before it, and shares one constant (and its ``DEQUANTIZE``) among layers
+            whose weights are equal, as MediaPipe's zero biases are.
+
+    Example:
+        >>> from tflite2keras import tiny
+        >>> op_histogram(tiny.tflite())["RELU"], op_histogram(tiny.tflite(), unfused=True)["RELU"]
+        (0, 1)
+    """
+    tfl = read(src)
+    counts: Counter = Counter()
+    for op in tfl.operators:
+        if unfused and op.opcode == "DEQUANTIZE":
+            counts[op.opcode] += max(1, len(tfl.consumers(op.outputs[0])))
+            continue
+        counts[op.opcode] += 1
+        activation = str(op.options.get("fused_activation_function") or "NONE")
+        if unfused and activation != "NONE":
+            counts[activation] += 1
+    return counts
+
+
+def _unsupported(model: Any, concrete: Any, message: str) -> str:
+    """The converter's refusal, led by the layers and TF ops that have no builtin lowering.
+
+    The converter names each op type it cannot lower (``'tf.Svd' op is neither a custom op
+    nor a flex op``); the traced graph's ops of that type sit in the name scopes of the
+    layers that made them (``functional_1/my_svd_1/Svd``: a layer's scope has a ``_1`` suffix).
+    """
+    import re
+
+    layers, stack = set(), list(getattr(model, "layers", []))
+    while stack:
+        layer = stack.pop()
+        layers.add(layer.name)
+        stack.extend(getattr(layer, "layers", []))
+    ops = sorted(set(re.findall(r"'tf\.(\w+)' op is neither", message)))
+    found: list[str] = []
+    for node in concrete.graph.get_operations() if ops else []:
+        if node.type not in ops:
+            continue
+        for part in reversed(node.name.split("/")[:-1]):
+            name = part if part in layers else re.sub(r"_\d+$", "", part)
+            if name in layers:
+                found += [] if name in found else [name]
+                break
+    lead = f"{model.name!r} cannot be exported with builtin TFLite ops only"
+    if ops:
+        lead += f": layer(s) {found or '(not found)'} use TensorFlow op(s) {ops}, which TFLite's builtins lack"
+    return f"{lead}. Nothing was written. The converter said: {message.strip()[:1500]}"
+
+
+def _short_names(data: bytes) -> bytes:
+    """The file with each tensor named after the last op fused into it, not all of them.
+
+    The converter names a fused tensor ``"relu;bias_add;conv;squeeze"``; those names were a
+    tenth of selfie_segmentation's exported file. Only the first part is kept.
+    """
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    from .rewrite import _aligned_buffer
+
+    model = schema.ModelT.InitFromPackedBuf(data, 0)
+    renamed = False
+    for graph in model.subgraphs or []:
+        for tensor in graph.tensors or []:
+            name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name or "")
+            if ";" in name:
+                tensor.name, renamed = name.split(";", 1)[0], True
+    if not renamed:
+        return data
+    for buffer in model.buffers or []:
+        buffer.__class__ = _aligned_buffer()
+    builder = flatbuffers.Builder(0)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
 @contextlib.contextmanager

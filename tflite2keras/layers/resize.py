@@ -4,7 +4,8 @@ Keras resizes with half-pixel centres only. TFLite also has ``align_corners`` an
 convention (neither flag), which older TensorFlow graphs use. :class:`Resize` reproduces the
 reference kernels, whose source rows and weights (:func:`source_rows`)
 depend only on the sizes: they are computed once, and the layer is two gathers and a lerp
-per axis, differentiable and free of backend-specific ops.
+per axis, differentiable and free of backend-specific ops. For export
+(:mod:`~tflite2keras.layers.export_form`) it emits the TFLite resize op with its flags.
 
 Example:
     >>> import numpy as np
@@ -22,6 +23,7 @@ import keras
 import numpy as np
 
 from ..errors import InvalidArgumentError
+from .export_form import exporting
 from .padding import PACKAGE
 
 INTERPOLATIONS = ("bilinear", "nearest")
@@ -92,6 +94,8 @@ class Resize(keras.layers.Layer):
                       for n, out in zip(input_shape[1:3], (self.height, self.width))]
 
     def call(self, inputs: Any) -> Any:
+        if exporting():
+            return self._export_form(inputs)
         x = inputs
         for axis, (low, high, weight) in zip((1, 2), self._rows):
             first = keras.ops.take(x, low, axis=axis)
@@ -102,6 +106,22 @@ class Resize(keras.layers.Layer):
             w = keras.ops.reshape(keras.ops.convert_to_tensor(weight, dtype=x.dtype), shape)
             x = first + (keras.ops.take(x, high, axis=axis) - first) * w
         return x
+
+    def _export_form(self, inputs: Any) -> Any:
+        """One ``RESIZE_BILINEAR`` / ``RESIZE_NEAREST_NEIGHBOR`` op with this layer's flags.
+
+        The gathers and lerps of :meth:`call` would stay gathers in TFLite; TensorFlow's
+        ``ResizeBilinear`` / ``ResizeNearestNeighbor`` (what ``tf.compat.v1.image.resize_*``
+        call, without their deprecation warning) carry ``align_corners`` and
+        ``half_pixel_centers`` and are what the converter lowers to the TFLite op. Export
+        always traces under TensorFlow.
+        """
+        import tensorflow as tf
+
+        resize = tf.raw_ops.ResizeBilinear if self.interpolation == "bilinear" else tf.raw_ops.ResizeNearestNeighbor
+        out = resize(images=inputs, size=(self.height, self.width), align_corners=self.align_corners,
+                     half_pixel_centers=self.half_pixel_centers)
+        return out if out.dtype == inputs.dtype else tf.cast(out, inputs.dtype)
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return (input_shape[0], self.height, self.width, input_shape[3])

@@ -1,6 +1,7 @@
 """Layers for TFLite tensor ops with no exact standard Keras layer.
 
-- :class:`DepthToSpace`: TFLite/TF ``DEPTH_TO_SPACE`` (DCR order).
+- :class:`DepthToSpace`: TFLite/TF ``DEPTH_TO_SPACE`` (DCR order); a reshape, transpose and
+  reshape in Keras, one ``DEPTH_TO_SPACE`` in export form (:mod:`~tflite2keras.layers.export_form`).
 - :class:`StridedSlice`: ``STRIDED_SLICE`` with constant begin/end/strides, batch axis kept free.
 - :class:`MultiplyConstant` / :class:`AddConstant`: ``MUL`` / ``ADD`` with a constant operand,
   held as a trainable weight ``value`` so that fine-tuning can change it.
@@ -19,6 +20,7 @@ from typing import Any, Sequence
 
 import keras
 
+from .export_form import exporting
 from .padding import PACKAGE
 
 
@@ -32,6 +34,10 @@ class DepthToSpace(keras.layers.Layer):
 
     def call(self, inputs: Any) -> Any:
         b = self.block_size
+        if exporting():  # one DEPTH_TO_SPACE op; the reshape-transpose form stays three ops in TFLite
+            import tensorflow as tf
+
+            return tf.nn.depth_to_space(inputs, b)
         _, h, w, c = inputs.shape
         x = keras.ops.reshape(inputs, (-1, h, w, b, b, c // (b * b)))
         x = keras.ops.transpose(x, (0, 1, 3, 2, 4, 5))

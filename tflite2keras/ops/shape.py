@@ -51,19 +51,31 @@ def convert_depth_to_space(ctx: Any, op: Any) -> list[Any]:
 
 
 def convert_strided_slice(ctx: Any, op: Any) -> list[Any]:
+    import keras
+
     from ..layers import StridedSlice
 
     begin, end, strides = (ctx.constant(op, s).reshape(-1).tolist() for s in (1, 2, 3))
     o = op.options
-    if o.get("ellipsis_mask") or o.get("new_axis_mask") or o.get("shrink_axis_mask") or o.get("offset"):
-        raise UnsupportedOpError(f"op {op.index} (STRIDED_SLICE) with masks {o}: not supported")
-    if begin[0] != 0 or strides[0] != 1:
+    if o.get("ellipsis_mask") or o.get("new_axis_mask") or o.get("offset"):
+        raise UnsupportedOpError(f"op {op.index} (STRIDED_SLICE) with masks {dict(o)}: ellipsis_mask, "
+                                 "new_axis_mask and offset are not supported")
+    shrink = int(o.get("shrink_axis_mask", 0))
+    if begin[0] != 0 or strides[0] != 1 or shrink & 1:
         raise UnsupportedOpError(f"op {op.index} (STRIDED_SLICE) slices the batch axis")
     # A masked bound is Python's None: from the start / to the end, reversed for negative strides.
     begin = [None if o.get("begin_mask", 0) >> i & 1 else b for i, b in enumerate(begin)]
     end = [None if o.get("end_mask", 0) >> i & 1 else e for i, e in enumerate(end)]
-    layer = StridedSlice(begin[1:], end[1:], strides[1:], name=ctx.name(op))
-    return [layer(ctx.input(op, 0))]
+    for i in range(len(begin)):
+        if shrink >> i & 1:  # one element, at begin (0 when begin is masked); end and stride ignored
+            first = begin[i] or 0
+            begin[i], end[i], strides[i] = first, (first + 1) or None, 1
+    name = ctx.name(op)
+    layer = StridedSlice(begin[1:], end[1:], strides[1:], name=name if not shrink else ctx.suffixed(name, "slice"))
+    x = layer(ctx.input(op, 0))
+    if shrink:  # drop the shrunk axes, as TFLite's output tensor has them dropped
+        x = keras.layers.Reshape(tuple(ctx.tfl.tensor(op.outputs[0]).shape[1:]), name=name)(x)
+    return [x]
 
 
 register_op(OpSpec("RESHAPE", layers=("Reshape", "Flatten"), converter=convert_reshape))
