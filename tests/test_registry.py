@@ -84,6 +84,10 @@ TESTED_ELSEWHERE = {
     "DENSIFY": "test_convert.py::test_corpus_model_verifies_per_output_and_per_layer",  # the sparse models
     "QUANTIZE": "test_encoding.py::test_align_looks_through_quantize",
 }
+TESTED_ELSEWHERE.update(dict.fromkeys([  # ops/math.py, ops/reduce.py: TF functions with bool/int tensors
+    "ATAN2", "CAST", "COS", "EQUAL", "FLOOR", "GATHER", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL",
+    "LOGICAL_AND", "LOGICAL_NOT", "LOGICAL_OR", "MAXIMUM", "MINIMUM", "NEG", "NOT_EQUAL", "PACK", "REDUCE_MAX",
+    "REDUCE_MIN", "REDUCE_PROD", "SELECT", "SELECT_V2", "SIN", "SUM"], "test_ops_math.py::test_op_matches_interpreter"))
 #: Ops that only change how a tensor is stored: no Keras layer stands for them (see ops/encoding.py).
 ENCODING_OPS = sorted(op for op, spec in registry.specs().items()
                       if not spec.layers and (spec.pass_through or spec.transparent))

@@ -16,6 +16,7 @@ from __future__ import annotations
 from .activation import PReLU
 from .detection import NonMaxSuppression, SSDDecode
 from .keypoints import HeatmapKeypoints
+from .math import Binary, Cast, Compare, Gather, Pack, Reduce, Select, Unary
 from .mediapipe import Landmarks2TransformMatrix, TransformLandmarks, TransformTensorBilinear
 from .padding import ChannelPadding
 from .preprocess import ImagePreprocess, ProjectToImage
@@ -23,6 +24,7 @@ from .resize import Resize
 from .tensor_ops import AddConstant, DepthToSpace, MultiplyConstant, StridedSlice
 
 __all__ = [
+    "Binary", "Cast", "Compare", "Gather", "Pack", "Reduce", "Select", "Unary",
     "HeatmapKeypoints", "ImagePreprocess", "ProjectToImage",
     "AddConstant", "ChannelPadding", "DepthToSpace", "Landmarks2TransformMatrix", "MultiplyConstant",
     "NonMaxSuppression", "PReLU", "Resize", "SSDDecode", "StridedSlice", "TransformLandmarks", "TransformTensorBilinear",
