@@ -162,3 +162,10 @@ def test_commands_are_quiet_unless_verbose(corpus_model, tmp_path: Path) -> None
     loud = subprocess.run([command[0], *command[1:3], "--verbose", *command[3:]], capture_output=True, text=True,
                           env=env, timeout=600)
     assert loud.returncode == 0 and "I0000" in loud.stderr
+
+
+def test_ops_lists_the_supported_ops(capsys) -> None:
+    code, out, err = _run(capsys, "ops")
+    assert (code, err) == (0, "") and "CONV_2D" in out and "builtin and" in out
+    code, out, _ = _run(capsys, "ops", "--markdown")
+    assert code == 0 and "| `RESIZE_BILINEAR` |" in out

@@ -155,6 +155,37 @@ def test_unknown_op_names_op_tensors_and_docs(function_to_tflite: Any) -> None:
         assert needle in message, (needle, message)
 
 
+def test_every_unsupported_op_is_listed_with_counts(function_to_tflite: Any) -> None:
+    def graph(x: Any) -> Any:
+        y = tf.math.cumsum(x, axis=1) + tf.math.cumsum(x * 2.0, axis=2)
+        return tf.reverse(y, axis=[1])
+
+    data = function_to_tflite(graph, (5, 3))
+    with pytest.raises(t2k.UnsupportedOpError) as caught:
+        t2k.convert(data)
+    message = str(caught.value)
+    assert "3 ops in 2 kinds have no converter" in message, message
+    assert "CUMSUM x2 (ops " in message and "REVERSE_V2 x1" in message, message
+    assert "The first: op " in message and "Adding an op" in message
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.37, 2.5])
+def test_softmax_beta(beta: float) -> None:
+    import keras
+
+    inputs = keras.Input((9,))
+    source = keras.Model(inputs, keras.layers.Softmax()(keras.layers.Dense(7)(inputs)))
+    plain = bytes(tf.lite.TFLiteConverter.from_keras_model(source).convert())
+    # TF's converter folds a scale into the Dense before it; write beta into the file as JSON instead.
+    text = t2k.to_json(plain)
+    assert text.count('"beta": 1.0') == 1
+    data = t2k.from_json(text.replace('"beta": 1.0', f'"beta": {beta}'))
+    softmax = [op for op in t2k.read(data).operators if op.opcode == "SOFTMAX"]
+    assert len(softmax) == 1 and softmax[0].options["beta"] == pytest.approx(beta)
+    model = t2k.convert(data)
+    assert t2k.verify(model, data, samples=3).ok
+
+
 def test_cli_convert_and_verify(corpus_model: Any, tmp_path: Path, capsys: Any) -> None:
     path = str(corpus_model("hand_recrop"))
     out = str(tmp_path / "recrop.keras")

@@ -191,3 +191,16 @@ def test_override_before_first_lookup_keeps_the_builtin_ops(fresh_python: Callab
     )
     done = fresh_python(code)
     assert done.returncode == 0, done.stderr
+
+
+def test_readme_coverage_table_is_current() -> None:
+    """The README's op table is the generated one: regenerate it with ``tflite2keras ops --markdown``."""
+    from pathlib import Path
+
+    from tflite2keras.coverage import coverage
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    shown = readme.split("<!-- coverage:start -->\n", 1)[1].split("\n<!-- coverage:end -->", 1)[0]
+    assert shown == coverage().markdown(), "README's op table is stale: paste `tflite2keras ops --markdown`"
+    assert coverage().converters == len([c for c in coverage().opcodes if c.isupper()])
+    assert "<table>" in coverage()._repr_html_() and "CONV_2D" in str(coverage())

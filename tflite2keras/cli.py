@@ -1,9 +1,10 @@
-"""Command line: ``tflite2keras inspect | convert | verify | export | rewrite | json``.
+"""Command line: ``tflite2keras inspect | convert | verify | ops | export | rewrite | json``.
 
 Example:
     $ tflite2keras inspect palm_detection_lite.tflite
     $ tflite2keras convert selfie_segmentation.tflite -o selfie.keras --verify
     $ tflite2keras verify selfie.keras selfie_segmentation.tflite --per-layer
+    $ tflite2keras ops
     $ tflite2keras export selfie.keras selfie_fp16.tflite --weights float16
     $ tflite2keras rewrite selfie_segmentation.tflite selfie_builtin.tflite
     $ tflite2keras json palm_detection_lite.tflite -o palm.json
@@ -82,6 +83,14 @@ def _export(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _ops(args: argparse.Namespace) -> int:
+    from .coverage import coverage
+
+    table = coverage()
+    print(table.markdown() if args.markdown else table)
+    return 0
+
+
 def _json(args: argparse.Namespace) -> int:
     from .errors import InvalidArgumentError
     from .flatjson import from_json, to_json
@@ -146,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--samples", type=int, default=4, help="how many random inputs (default 4)")
     verify.add_argument("--per-layer", action="store_true", help="also check every layer on its own")
     verify.set_defaults(run=_verify)
+    ops = commands.add_parser(
+        "ops", help="list the TFLite ops convert supports and their Keras layers",
+        description="Print the table of registered ops that convert() builds, with their Keras layers, "
+                    "weight roles and lint checks. Does not import TensorFlow.",
+    )
+    ops.add_argument("--markdown", action="store_true", help="as a Markdown table (the README's)")
+    ops.set_defaults(run=_ops)
     export = commands.add_parser(
         "export", help="export a saved Keras model to TFLite with builtin ops only, verified",
         description="Convert a saved .keras model (a converted, fine-tuned or wrapped one) to a .tflite file "

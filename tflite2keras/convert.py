@@ -152,12 +152,12 @@ def convert(source: Source, *, name: str | None = None) -> Any:
         shape = tuple(d if d > 0 else None for d in (tensor.shape_signature or tensor.shape))[1:]
         inputs.append(keras.Input(shape=shape, name=ctx.input_name(index), dtype=tensor.dtype.lower()))
         ctx.tensors[index] = inputs[-1]
+    _check_all_supported(tfl)
     for op in tfl.operators:
         spec = find(op.opcode)
         if spec is not None and spec.pass_through and tfl.is_constant(op.inputs[0]):
             continue  # part of a constant: decoded by model.constant()
-        if spec is None or spec.converter is None:
-            raise UnsupportedOpError(_unsupported(tfl, op))
+        assert spec is not None and spec.converter is not None  # _check_all_supported
         activations.check_declared(op, spec)
         outputs = spec.converter(ctx, op)
         for index, value in zip(op.outputs, outputs):
@@ -209,6 +209,24 @@ def _check_output(tfl: TFLiteModel, op: Operator, index: int, value: Any) -> Non
         raise ShapeMismatchError(
             f"op {op.index} ({op.opcode}) output tensor {index} {tensor.name!r}: expected shape {expected} "
             f"{tensor.dtype.lower()}, received {got} {value.dtype} from its converter")
+
+
+def _check_all_supported(tfl: TFLiteModel) -> None:
+    """Raise one error listing every op of the file that has no converter, with counts."""
+    missing: dict[str, list[Operator]] = {}
+    for op in tfl.operators:
+        spec = find(op.opcode)
+        if spec is not None and spec.pass_through and tfl.is_constant(op.inputs[0]):
+            continue
+        if spec is None or spec.converter is None:
+            missing.setdefault(op.opcode, []).append(op)
+    if not missing:
+        return
+    listed = ", ".join(f"{code} x{len(ops)} (ops {', '.join(str(o.index) for o in ops[:5])}"
+                       f"{', ...' if len(ops) > 5 else ''})" for code, ops in missing.items())
+    first = min((ops[0] for ops in missing.values()), key=lambda o: o.index)
+    raise UnsupportedOpError(f"{tfl.source}: {sum(map(len, missing.values()))} ops in {len(missing)} kinds have no "
+                             f"converter: {listed}. The first: {_unsupported(tfl, first)}")
 
 
 def _unsupported(tfl: TFLiteModel, op: Operator) -> str:

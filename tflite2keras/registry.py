@@ -154,6 +154,18 @@ def specs() -> dict[str, OpSpec]:
     return dict(_REGISTRY)
 
 
+def coverage() -> Any:
+    """The table of ops ``convert`` supports, with their Keras targets (see :mod:`tflite2keras.coverage`).
+
+    Example:
+        >>> "RESIZE_BILINEAR" in coverage().opcodes
+        True
+    """
+    from .coverage import coverage as table
+
+    return table()
+
+
 def weight_ops(model: TFLiteModel) -> list[Operator]:
     """The ops of ``model`` that carry at least one constant weight input, in graph order."""
     out = []

@@ -66,5 +66,13 @@ register_op(OpSpec("LOGISTIC", layers=("Activation",),
 register_op(OpSpec("TANH", layers=("Activation",), converter=_layer(lambda n: _keras().Activation("tanh", name=n))))
 register_op(OpSpec("HARD_SWISH", layers=("Activation",),
                    converter=_layer(lambda n: _keras().Activation("hard_swish", name=n))))
-register_op(OpSpec("SOFTMAX", layers=("Softmax", "Activation"),
-                   converter=_layer(lambda n: _keras().Softmax(name=n))))
+def convert_softmax(ctx: Any, op: Any) -> list[Any]:
+    """SOFTMAX over the last axis of ``beta * x`` (a Rescaling in front when ``beta != 1``)."""
+    x, name = ctx.input(op, 0), ctx.name(op)
+    beta = float(op.options.get("beta", 1.0))
+    if beta != 1.0:
+        x = _keras().Rescaling(beta, name=ctx.suffixed(name, "beta"))(x)
+    return [_keras().Softmax(name=name)(x)]
+
+
+register_op(OpSpec("SOFTMAX", layers=("Softmax", "Activation"), converter=convert_softmax))
