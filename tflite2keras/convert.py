@@ -155,8 +155,8 @@ def convert(source: Source, *, name: str | None = None) -> Any:
     _check_all_supported(tfl)
     for op in tfl.operators:
         spec = find(op.opcode)
-        if spec is not None and spec.pass_through and tfl.is_constant(op.inputs[0]):
-            continue  # part of a constant: decoded by model.constant()
+        if _decodes_a_constant(tfl, op, spec):
+            continue
         assert spec is not None and spec.converter is not None  # _check_all_supported
         activations.check_declared(op, spec)
         outputs = spec.converter(ctx, op)
@@ -211,12 +211,17 @@ def _check_output(tfl: TFLiteModel, op: Operator, index: int, value: Any) -> Non
             f"{tensor.dtype.lower()}, received {got} {value.dtype} from its converter")
 
 
+def _decodes_a_constant(tfl: TFLiteModel, op: Operator, spec: Any) -> bool:
+    """DEQUANTIZE/DENSIFY of a constant: part of the weight, decoded by ``model.constant()``."""
+    return spec is not None and spec.pass_through and tfl.is_constant(op.inputs[0])
+
+
 def _check_all_supported(tfl: TFLiteModel) -> None:
     """Raise one error listing every op of the file that has no converter, with counts."""
     missing: dict[str, list[Operator]] = {}
     for op in tfl.operators:
         spec = find(op.opcode)
-        if spec is not None and spec.pass_through and tfl.is_constant(op.inputs[0]):
+        if _decodes_a_constant(tfl, op, spec):
             continue
         if spec is None or spec.converter is None:
             missing.setdefault(op.opcode, []).append(op)

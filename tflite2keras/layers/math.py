@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 
+from ..errors import InvalidArgumentError
 from .padding import PACKAGE
 
 #: op name -> keras.ops function, per family.
@@ -52,7 +53,7 @@ def broadcast_shapes(*shapes: Sequence[int | None]) -> Shape:
 
 def _function(table: dict[str, str], fn: str, layer: str) -> Any:
     if fn not in table:
-        raise ValueError(f"{layer}: unknown fn {fn!r}; expected one of {sorted(table)}")
+        raise InvalidArgumentError(f"{layer}: unknown fn {fn!r}; expected one of {sorted(table)}")
     return getattr(keras.ops, table[fn])
 
 
@@ -135,14 +136,14 @@ class _Operands(keras.layers.Layer):
                                                   "dtype": keras.backend.standardize_dtype(c["dtype"])}
                           for c in constants]
         if len(self.constants) != self.ARITY:
-            raise ValueError(f"{type(self).__name__}: {len(self.constants)} operands, expected {self.ARITY}")
+            raise InvalidArgumentError(f"{type(self).__name__}: {len(self.constants)} operands, expected {self.ARITY}")
         self._values = [None if c is None else np.asarray(c["value"], c["dtype"]) for c in self.constants]
         self._call = _function(self.TABLE, fn, type(self).__name__) if self.TABLE else None
 
     def _operands(self, inputs: Any) -> list[Any]:
         tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if len(tensors) != sum(v is None for v in self._values):
-            raise ValueError(f"{self.name}: {len(tensors)} inputs for {self.constants}")
+            raise InvalidArgumentError(f"{self.name}: {len(tensors)} inputs for {self.constants}")
         it = iter(tensors)
         return [next(it) if v is None else v for v in self._values]
 
@@ -235,7 +236,7 @@ class Reduce(keras.layers.Layer):
         self.axes = sorted(int(a) for a in axes)
         self.keepdims = bool(keepdims)
         if any(a <= 0 for a in self.axes):
-            raise ValueError(f"Reduce: axes {self.axes} must be non-batch axes (>= 1)")
+            raise InvalidArgumentError(f"Reduce: axes {self.axes} must be non-batch axes (>= 1)")
         self._call = _function(REDUCE, fn, "Reduce")
 
     def call(self, inputs: Any) -> Any:
@@ -275,13 +276,13 @@ class Gather(keras.layers.Layer):
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if (indices is None) == (params is None):
-            raise ValueError("Gather: pass exactly one of constant indices and constant params")
+            raise InvalidArgumentError("Gather: pass exactly one of constant indices and constant params")
         self.axis = int(axis)
         self.indices = None if indices is None else np.asarray(indices, "int32").tolist()
         self.params = None if params is None else {"value": np.asarray(params["value"], params["dtype"]).tolist(),
                                                    "dtype": keras.backend.standardize_dtype(params["dtype"])}
         if (self.params is None and self.axis <= 0) or (self.params is not None and self.axis != 0):
-            raise ValueError(f"Gather: axis {self.axis} must be a non-batch axis (>= 1), or 0 for constant params")
+            raise InvalidArgumentError(f"Gather: axis {self.axis} must be a non-batch axis (>= 1), or 0 for constant params")
         self._indices = None if indices is None else np.asarray(self.indices, "int32")
         self._params = None if params is None else np.asarray(self.params["value"], self.params["dtype"])
 
@@ -319,7 +320,7 @@ class Pack(keras.layers.Layer):
         super().__init__(**kwargs)
         self.axis = int(axis)
         if self.axis <= 0:
-            raise ValueError(f"Pack: axis {self.axis} must be a non-batch axis (>= 1)")
+            raise InvalidArgumentError(f"Pack: axis {self.axis} must be a non-batch axis (>= 1)")
 
     def call(self, inputs: Any) -> Any:
         return keras.ops.stack(list(inputs), axis=self.axis)

@@ -18,7 +18,7 @@ from typing import Any
 from .anchors import PRESETS, AnchorOptions, DecodeOptions, Preset, anchors, decoder, preset, suppressor
 
 _LAYERS = ("NonMaxSuppression", "SSDDecode")
-_LAZY = {"ssd_detector": "detector", "IMAGE_SCALES": "detector", "draw": "drawing"}
+_LAZY = {"ssd_detector": "detector", "draw": "drawing"}
 
 
 def __getattr__(name: str) -> Any:

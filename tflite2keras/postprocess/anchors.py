@@ -113,12 +113,14 @@ class DecodeOptions:
 
 @dataclass(frozen=True)
 class Preset:
-    """A MediaPipe detector: input size ``(height, width)``, anchor and decoding options."""
+    """A MediaPipe detector: input size ``(height, width)``, anchor and decoding options, and the
+    input range of its graph's ``ImageToTensorCalculator`` (``output_tensor_float_range``)."""
 
     name: str
     input_size: tuple[int, int]
     anchors: AnchorOptions
     decode: DecodeOptions
+    scale: str = "[-1,1]"
 
     @property
     def nms_iou_threshold(self) -> float:
@@ -132,20 +134,20 @@ class Preset:
 
 
 def _preset(name: str, size: int, strides: tuple[int, ...], interpolated: float, num_boxes: int,
-            num_keypoints: int, min_score: float) -> Preset:
+            num_keypoints: int, min_score: float, scale: str) -> Preset:
     grid = AnchorOptions(size, size, 0.1484375, 0.75, len(strides), strides, aspect_ratios=(1.0,),
                          interpolated_scale_aspect_ratio=interpolated, fixed_anchor_size=True)
     decode = DecodeOptions(1, num_boxes, 4 + 2 * num_keypoints, *(float(size),) * 4, num_keypoints=num_keypoints,
                            score_clipping_thresh=100.0, min_score_thresh=min_score)
-    return Preset(name, (size, size), grid, decode)
+    return Preset(name, (size, size), grid, decode, scale)
 
 
 #: The detector graphs of ``mediapipe/modules/{palm,face,pose}_detection``.
 PRESETS: dict[str, Preset] = {p.name: p for p in (
-    _preset("palm_detection", 192, (8, 16, 16, 16), 1.0, 2016, 7, 0.5),
-    _preset("face_detection_short_range", 128, (8, 16, 16, 16), 1.0, 896, 6, 0.5),
-    _preset("face_detection_full_range", 192, (4,), 0.0, 2304, 6, 0.6),
-    _preset("pose_detection", 224, (8, 16, 32, 32, 32), 1.0, 2254, 4, 0.5),
+    _preset("palm_detection", 192, (8, 16, 16, 16), 1.0, 2016, 7, 0.5, "[0,1]"),
+    _preset("face_detection_short_range", 128, (8, 16, 16, 16), 1.0, 896, 6, 0.5, "[-1,1]"),
+    _preset("face_detection_full_range", 192, (4,), 0.0, 2304, 6, 0.6, "[-1,1]"),
+    _preset("pose_detection", 224, (8, 16, 32, 32, 32), 1.0, 2254, 4, 0.5, "[-1,1]"),
 )}
 
 

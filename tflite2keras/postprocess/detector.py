@@ -25,11 +25,6 @@ from ..errors import InvalidArgumentError, ShapeMismatchError
 from .anchors import Preset, decoder, suppressor
 from .anchors import preset as find_preset
 
-#: The ``output_tensor_float_range`` of each detector graph's ``ImageToTensorCalculator``.
-IMAGE_SCALES = {"palm_detection": "[0,1]", "face_detection_short_range": "[-1,1]",
-                "face_detection_full_range": "[-1,1]", "pose_detection": "[-1,1]"}
-
-
 def ssd_detector(model: Any, preset: str | Preset = "palm_detection", *, max_detections: int = 10,
                  score_threshold: float | None = None, nms: str = "weighted", iou_threshold: float | None = None,
                  scale: str | None = None, outputs: str | int | Sequence[str | int] | None = None,
@@ -44,7 +39,7 @@ def ssd_detector(model: Any, preset: str | Preset = "palm_detection", *, max_det
         score_threshold: the lowest score kept (default: the preset's ``min_score_thresh``).
         nms: ``"weighted"`` (MediaPipe's blending) or ``"hard"``.
         iou_threshold: NMS overlap threshold (default: the preset's).
-        scale: the model's input range, ``"[0,1]"`` or ``"[-1,1]"`` (default: the preset graph's).
+        scale: the model's input range, ``"[0,1]"`` or ``"[-1,1]"`` (default: the preset's ``scale``).
         outputs: the classification output, if the names and shapes do not tell.
         name: the model's name.
 
@@ -69,7 +64,7 @@ def ssd_detector(model: Any, preset: str | Preset = "palm_detection", *, max_det
     p = find_preset(preset)
     if nms not in ("weighted", "hard"):
         raise InvalidArgumentError(f"nms must be 'weighted' or 'hard', received {nms!r}")
-    scale = scale or IMAGE_SCALES.get(p.name, "[-1,1]")
+    scale = scale or p.scale
     classes_at = classification_outputs(model, outputs)[0]
     if len(model.outputs) != 2:
         raise InvalidArgumentError(f"an SSD detector has two outputs (regressors, scores); {model.name!r} has "
