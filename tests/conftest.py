@@ -104,13 +104,16 @@ def fresh_python() -> Callable[[str], subprocess.CompletedProcess[str]]:
 
 @pytest.fixture(scope="session")
 def function_to_tflite() -> Callable[..., bytes]:
-    """Return ``convert(function, *shapes)``: TFLite bytes of a TF function traced with float32
-    inputs of the given shapes (batch excluded) and a static batch of 1, as MediaPipe's models have.
+    """Return ``convert(function, *specs)``: TFLite bytes of a TF function traced with inputs of
+    the given shapes (batch excluded; float32, or ``(shape, dtype)``) and a static batch of 1, as
+    MediaPipe's models have.
     """
     import tensorflow as tf
 
-    def convert(function: Callable[..., Any], *shapes: tuple[int, ...]) -> bytes:
-        specs = [tf.TensorSpec((1, *shape), tf.float32) for shape in shapes]
+    from oneop import shape_dtype
+
+    def convert(function: Callable[..., Any], *shapes: Any) -> bytes:
+        specs = [tf.TensorSpec((1, *shape), dtype) for shape, dtype in map(shape_dtype, shapes)]
         concrete = tf.function(function).get_concrete_function(*specs)
         return bytes(tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert())
 

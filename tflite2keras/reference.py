@@ -32,8 +32,9 @@ def interpreter_module() -> tuple[Any, str]:
 
 
 def make_interpreter(tfl: TFLiteModel, kernels: str = "xnnpack", preserve: bool = False,
-                     threads: int | None = None) -> Any:
-    """An allocated interpreter over ``tfl``'s bytes with the given kernel set (and thread count).
+                     threads: int | None = None, batch: int = 1) -> Any:
+    """An allocated interpreter over ``tfl``'s bytes with the given kernel set (and thread count),
+    its inputs resized to ``batch`` when that is not 1.
 
     Raises:
         VerificationError: the interpreter refuses the model (e.g. an unregistered custom op).
@@ -50,6 +51,9 @@ def make_interpreter(tfl: TFLiteModel, kernels: str = "xnnpack", preserve: bool 
         with warnings.catch_warnings():  # preserving tensors is what per-layer checks are for
             warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors.*")
             interpreter = module.Interpreter(**kwargs)
+        if batch != 1:
+            for detail in interpreter.get_input_details():
+                interpreter.resize_tensor_input(detail["index"], [batch, *detail["shape"][1:]], strict=False)
         interpreter.allocate_tensors()
     except (RuntimeError, ValueError) as err:
         custom = sorted({op.opcode for op in tfl.operators if op.is_custom})
@@ -69,15 +73,15 @@ def run(interpreter: Any, inputs: list[np.ndarray], tensors: Iterable[int] = ())
     return outputs, {t: np.array(interpreter.get_tensor(t)) for t in tensors}
 
 
-def random_inputs(tfl: TFLiteModel, samples: int, seed: int = 0) -> list[list[np.ndarray]]:
-    """Seeded inputs in [-1, 1) (or the integer range) with batch 1, one list per sample."""
+def random_inputs(tfl: TFLiteModel, samples: int, seed: int = 0, batch: int = 1) -> list[list[np.ndarray]]:
+    """Seeded inputs in [-1, 1) (or the integer range) with the given batch, one list per sample."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(samples):
         sample = []
         for index in tfl.inputs:
             tensor = tfl.tensor(index)
-            shape = tuple(d if d > 0 else 1 for d in (tensor.shape_signature or tensor.shape))
+            shape = (batch, *(d if d > 0 else 1 for d in (tensor.shape_signature or tensor.shape)[1:]))
             if tensor.dtype.startswith("FLOAT"):
                 sample.append(rng.uniform(-1.0, 1.0, size=shape).astype(np.float32))
             else:

@@ -54,6 +54,7 @@ class VerifyReport:
     notes: list[str] = field(default_factory=list)
     interpreter: str = ""
     samples: int = 0
+    batch: int = 1
     source: str = ""
 
     @property
@@ -72,7 +73,8 @@ class VerifyReport:
         return ["fail first" if c is self.first_divergence else None if c.ok else "fail" for c in checks]
 
     def _summary(self) -> str:
-        text = (f"verify {self.source} against {self.interpreter} on {self.samples} samples: "
+        text = (f"verify {self.source} against {self.interpreter} on {self.samples} samples"
+                f"{f' of batch {self.batch}' if self.batch != 1 else ''}: "
                 f"{'OK' if self.ok else 'FAILED'}")
         if self.layers:
             text += f"; {sum(c.ok for c in self.layers)}/{len(self.layers)} layers within bound"
@@ -130,14 +132,14 @@ class VerifyReport:
 def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None, samples: int = 4,
            atol: float = 1e-4, rtol: float = 1e-5, per_layer: bool = False,
            table: MappingTable | None = None, overrides: dict[str, Any] | None = None,
-           seed: int = 0) -> VerifyReport:
+           seed: int = 0, batch: int = 1) -> VerifyReport:
     """Run the Keras model and the TFLite interpreter on the same inputs and compare.
 
     Args:
         keras_model: the Keras model; its outputs must follow the TFLite output order.
         source: a ``.tflite`` path, its bytes, or a :class:`TFLiteModel`.
         inputs: extra samples to check, each an array (single-input models) or a list
-            of arrays, with batch 1. They are checked in addition to ``samples``
+            of arrays, with batch ``batch``. They are checked in addition to ``samples``
             seeded random ones.
         samples: how many seeded random samples to draw.
         atol / rtol: the tolerance (see the module docstring for the rule).
@@ -147,6 +149,8 @@ def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None
             order) is the one that is wrong.
         table / overrides: as for :func:`tflite2keras.transplant`, for pairing layers.
         seed: seed of the random samples.
+        batch: the batch of every sample; the interpreter's inputs are resized to it, so a
+            file written for batch 1 is compared at batch 16 with ``batch=16``.
 
     Returns:
         A report; ``report.ok`` is the overall result.
@@ -167,15 +171,19 @@ def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None
         False
     """
     tfl = read(source)
-    batch = random_inputs(tfl, samples, seed) + _user_inputs(tfl, inputs or [])
-    report = VerifyReport(interpreter=interpreter_module()[1], samples=len(batch), source=tfl.source)
+    if batch < 1:
+        raise InvalidArgumentError(f"verify: batch must be at least 1, received {batch}")
+    size = batch
+    feed = random_inputs(tfl, samples, seed, size) + _user_inputs(tfl, inputs or [], size)
+    report = VerifyReport(interpreter=interpreter_module()[1], samples=len(feed), source=tfl.source,
+                          batch=size)
     try:
-        builtin = make_interpreter(tfl, "builtin", preserve=per_layer)
-        ref_kernels = make_interpreter(tfl, "builtin_ref", preserve=True) if per_layer else None
+        builtin = make_interpreter(tfl, "builtin", preserve=per_layer, batch=size)
+        ref_kernels = make_interpreter(tfl, "builtin_ref", preserve=True, batch=size) if per_layer else None
     except VerificationError as err:  # e.g. a custom op only the default kernels implement
         builtin = ref_kernels = None
         report.notes.append(f"noise floor unavailable, bound is atol + rtol*max|ref|: {err}")
-    deployed = make_interpreter(tfl, "xnnpack", preserve=per_layer and builtin is None)
+    deployed = make_interpreter(tfl, "xnnpack", preserve=per_layer and builtin is None, batch=size)
     pairs = []
     if per_layer:
         matches, _, _ = match_layers(keras_model, tfl, table or find_table(tfl), overrides, ())
@@ -183,12 +191,12 @@ def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None
     wanted = sorted({p.tensor for p in pairs} | {t for p in pairs for _, t in p.sources})
     stats = _Stats(len(tfl.outputs), len(pairs))
     order = [list(tfl.inputs).index(t) for t in input_tensors(keras_model, tfl)]
-    keras_outs = _keras_run(keras_model, [[s[i] for i in order] for s in batch])
+    keras_outs = _keras_run(keras_model, [[s[i] for i in order] for s in feed])
     inner: list[dict[int, np.ndarray]] = []
-    for i, sample in enumerate(_progress(batch)):
+    for i, sample in enumerate(_progress(feed)):
         ref, deployed_inner = run(deployed, sample, wanted if builtin is None else ())
         base, inner_i = run(builtin, sample, wanted) if builtin is not None else (ref, deployed_inner)
-        stats.add_outputs([k[i] for k in keras_outs], ref, base)
+        stats.add_outputs([k[i * size:(i + 1) * size] for k in keras_outs], ref, base)
         inner.append(inner_i)
         if per_layer:
             other = run(ref_kernels, sample, wanted)[1] if ref_kernels is not None else inner_i
@@ -208,7 +216,7 @@ def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None
     return report
 
 
-def _user_inputs(tfl: TFLiteModel, inputs: Sequence[Any]) -> list[list[np.ndarray]]:
+def _user_inputs(tfl: TFLiteModel, inputs: Sequence[Any], batch: int = 1) -> list[list[np.ndarray]]:
     """The user's samples as float32 arrays, each checked against the interpreter's input shapes."""
     out = []
     for i, sample in enumerate(inputs):
@@ -218,10 +226,11 @@ def _user_inputs(tfl: TFLiteModel, inputs: Sequence[Any]) -> list[list[np.ndarra
                                        f"{len(tfl.inputs)} input(s). Pass one array per model input")
         for j, (array, index) in enumerate(zip(arrays, tfl.inputs)):
             tensor = tfl.tensor(index)
-            if array.shape != tuple(tensor.shape):
+            expected = (batch, *tensor.shape[1:])
+            if array.shape != expected:
                 raise InvalidArgumentError(
                     f"verify: inputs[{i}] for model input {j} {tensor.name!r}: expected shape "
-                    f"{tuple(tensor.shape)} (batch 1), received {array.shape}")
+                    f"{expected} (batch {batch}), received {array.shape}")
         out.append(arrays)
     return out
 
