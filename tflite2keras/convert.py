@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import activations
+from . import activations, patterns, shapes
 from .errors import ShapeMismatchError, UnsupportedOpError
 from .mapping import assign_names, input_name, op_names, sanitize, scope_names
 from .model import Operator, Source, TFLiteModel
@@ -38,6 +38,8 @@ class ConvertContext:
         self.weight_ops: dict[str, str] = {}
         self._names: set[str] = set()
         self._output_names = {t: sanitize(tfl.tensor(t).name) for t in tfl.outputs}
+        #: tensor index -> its value folded at two batch sizes (see :mod:`tflite2keras.shapes`).
+        self.folded = shapes.fold(tfl)
         self._weight_names = assign_names({
             op.index: [n for n in op_names(tfl, op, find(op.opcode).name_slots) if not n.startswith("model")]
             for op in weight_ops(tfl)})
@@ -54,12 +56,24 @@ class ConvertContext:
         return self.tensors[index]
 
     def is_constant(self, op: Operator, slot: int) -> bool:
-        """True when ``op``'s input ``slot`` is a constant (possibly behind DEQUANTIZE/DENSIFY)."""
-        return op.has_input(slot) and self.tfl.is_constant(op.inputs[slot])
+        """True when ``op``'s input ``slot`` is a constant (possibly behind DEQUANTIZE/DENSIFY), or
+        shape arithmetic whose value does not depend on the batch."""
+        if not op.has_input(slot):
+            return False
+        index = op.inputs[slot]
+        return self.tfl.is_constant(index) or shapes.is_fixed(self.folded.get(index))
 
     def constant(self, op: Operator, slot: int) -> np.ndarray:
         """The value of ``op``'s constant input ``slot``."""
-        return self.tfl.constant(op.inputs[slot])
+        index = op.inputs[slot]
+        if index in self.folded:
+            return self.folded[index][0]
+        return self.tfl.constant(index)
+
+    def folded_value(self, op: Operator, slot: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``op``'s input ``slot`` folded at the batch sizes of :data:`tflite2keras.shapes.BATCHES`,
+        or None when it is not shape arithmetic."""
+        return self.folded.get(op.inputs[slot]) if op.has_input(slot) else None
 
     def activation(self, op: Operator) -> str | None:
         """The Keras name of the op's fused activation, or None (see :mod:`tflite2keras.activations`).
@@ -152,8 +166,17 @@ def convert(source: Source, *, name: str | None = None) -> Any:
         shape = tuple(d if d > 0 else None for d in (tensor.shape_signature or tensor.shape))[1:]
         inputs.append(keras.Input(shape=shape, name=ctx.input_name(index), dtype=tensor.dtype.lower()))
         ctx.tensors[index] = inputs[-1]
-    _check_all_supported(tfl)
+    matches = {m.ops[-1]: m for m in patterns.find(tfl)}
+    covered = {i for m in matches.values() for i in m.ops}
+    skip = covered | {op.index for op in tfl.operators if all(t in ctx.folded for t in op.outputs)}
+    _check_all_supported(tfl, skip)
     for op in tfl.operators:
+        if op.index in matches:
+            for index, value in matches[op.index].build(ctx).items():
+                _check_output(tfl, op, index, value)
+                ctx.tensors[index] = value
+        if op.index in skip:
+            continue
         spec = find(op.opcode)
         if _decodes_a_constant(tfl, op, spec):
             continue
@@ -216,10 +239,13 @@ def _decodes_a_constant(tfl: TFLiteModel, op: Operator, spec: Any) -> bool:
     return spec is not None and spec.pass_through and tfl.is_constant(op.inputs[0])
 
 
-def _check_all_supported(tfl: TFLiteModel) -> None:
-    """Raise one error listing every op of the file that has no converter, with counts."""
+def _check_all_supported(tfl: TFLiteModel, skip: set[int]) -> None:
+    """Raise one error listing every op of the file (but those in ``skip``, folded or covered by a
+    pattern) that has no converter, with counts."""
     missing: dict[str, list[Operator]] = {}
     for op in tfl.operators:
+        if op.index in skip:
+            continue
         spec = find(op.opcode)
         if _decodes_a_constant(tfl, op, spec):
             continue

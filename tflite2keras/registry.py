@@ -66,6 +66,10 @@ class OpSpec:
         converter: builds a Keras layer for the op (used by ``convert``); optional.
         parse_options: decodes a custom op's ``custom_options`` bytes into named fields
             (used by :func:`tflite2keras.custom_options.parse`); optional.
+        fold: evaluates the op in numpy on known inputs, ``fold(op, values) -> outputs`` (values
+            in slot order, None for an absent optional input), exactly as TFLite computes it.
+            :mod:`tflite2keras.shapes` uses it to fold shape arithmetic with the batch kept free,
+            so the op then builds no layer; optional.
     """
 
     opcode: str
@@ -78,6 +82,7 @@ class OpSpec:
     transparent: bool = False
     converter: Callable[..., Any] | None = field(default=None, compare=False)
     parse_options: Callable[[bytes], dict[str, Any]] | None = field(default=None, compare=False)
+    fold: Callable[..., list[Any]] | None = field(default=None, compare=False)
 
     @property
     def weight_roles(self) -> tuple[str, ...]:

@@ -16,9 +16,10 @@ from __future__ import annotations
 from .activation import PReLU
 from .detection import NonMaxSuppression, SSDDecode
 from .keypoints import HeatmapKeypoints
-from .math import Binary, Cast, Compare, Gather, Pack, Reduce, Select, Unary
+from .math import Binary, Cast, Compare, Select, Unary
 from .mediapipe import Landmarks2TransformMatrix, TransformLandmarks, TransformTensorBilinear
 from .padding import ChannelPadding
+from .reduce import Gather, Pack, Reduce
 from .preprocess import ImagePreprocess, ProjectToImage
 from .resize import Resize
 from .tensor_ops import AddConstant, DepthToSpace, MultiplyConstant, StridedSlice

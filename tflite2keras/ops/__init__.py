@@ -1,4 +1,4 @@
 """Builtin op specs, one module per op family; importing this package registers them."""
 
 from . import activation, conv, elementwise, encoding, mediapipe, pool, resize, shape  # noqa: F401
-from . import math, reduce  # noqa: F401
+from . import math, reduce, reshape  # noqa: F401

@@ -40,6 +40,17 @@ def convert_reduce(ctx: Any, op: Any) -> list[Any]:
     return [Reduce(REDUCE_OPS[op.opcode], axes=list(axes), keepdims=keepdims, name=ctx.name(op))(x)]
 
 
+def convert_mean(ctx: Any, op: Any) -> list[Any]:
+    import keras
+
+    axes = sorted(int(a) % 4 for a in ctx.constant(op, 1).reshape(-1)) if ctx.is_constant(op, 1) else None
+    if axes != [1, 2] or len(ctx.input(op, 0).shape) != 4:
+        raise UnsupportedOpError(f"op {op.index} (MEAN) over axes {axes}: only the spatial mean of NHWC "
+                                 "tensors has a converter")
+    layer = keras.layers.GlobalAveragePooling2D(keepdims=bool(op.options.get("keep_dims")), name=ctx.name(op))
+    return [layer(ctx.input(op, 0))]
+
+
 def convert_gather(ctx: Any, op: Any) -> list[Any]:
     """Tensor params with constant indices on a non-batch axis; or a constant table looked up at axis 0
     by tensor indices (the output's batch axis is the indices')."""
@@ -81,3 +92,4 @@ for _opcode in REDUCE_OPS:
     register_op(OpSpec(_opcode, layers=("Reduce", *_pooling), converter=convert_reduce))
 register_op(OpSpec("GATHER", layers=("Gather",), converter=convert_gather))
 register_op(OpSpec("PACK", layers=("Pack",), converter=convert_pack))
+register_op(OpSpec("MEAN", layers=("GlobalAveragePooling2D",), converter=convert_mean))

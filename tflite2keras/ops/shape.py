@@ -1,4 +1,4 @@
-"""Ops that move data without arithmetic: reshape, concatenation, padding, slicing."""
+"""Ops that move data without arithmetic: concatenation, padding, slicing (RESHAPE: ops/reshape.py)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,6 @@ from typing import Any
 
 from ..errors import UnsupportedOpError
 from ..registry import OpSpec, register_op
-
-
-def convert_reshape(ctx: Any, op: Any) -> list[Any]:
-    import keras
-
-    x = ctx.input(op, 0)
-    out = ctx.tfl.tensor(op.outputs[0]).shape
-    if not out or out[0] != ctx.tfl.tensor(op.inputs[0]).shape[0]:
-        raise UnsupportedOpError(f"op {op.index} (RESHAPE) to {out} changes the batch dimension")
-    return [keras.layers.Reshape(tuple(out[1:]), name=ctx.name(op))(x)]
 
 
 def convert_concatenation(ctx: Any, op: Any) -> list[Any]:
@@ -78,7 +68,6 @@ def convert_strided_slice(ctx: Any, op: Any) -> list[Any]:
     return [x]
 
 
-register_op(OpSpec("RESHAPE", layers=("Reshape", "Flatten"), converter=convert_reshape))
 register_op(OpSpec("CONCATENATION", layers=("Concatenate",), fused_activation=True,
                    converter=convert_concatenation))
 register_op(OpSpec("PAD", layers=("ChannelPadding", "ZeroPadding2D"), transparent=True, converter=convert_pad))
