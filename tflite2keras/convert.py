@@ -47,6 +47,11 @@ class ConvertContext:
     def input(self, op: Operator, slot: int = 0) -> Any:
         """The Keras tensor that feeds ``op``'s input ``slot``."""
         index = op.inputs[slot]
+        if index in self.folded and index not in self.tensors:
+            raise UnsupportedOpError(
+                f"op {op.index} ({op.opcode}) input {slot} is tensor {index} {self.tfl.tensor(index).name!r}, "
+                f"shape arithmetic folded to {self.folded[index][0].tolist()} at batch {shapes.BATCHES[0]}: "
+                "its value depends on the batch, and this converter takes it only as a tensor")
         if index not in self.tensors:
             raise UnsupportedOpError(
                 f"op {op.index} ({op.opcode}) input {slot} is tensor {index} "

@@ -70,6 +70,8 @@ class OpSpec:
             in slot order, None for an absent optional input), exactly as TFLite computes it.
             :mod:`tflite2keras.shapes` uses it to fold shape arithmetic with the batch kept free,
             so the op then builds no layer; optional.
+        reads_shape: ``fold`` reads only its inputs' shapes (``SHAPE``), so it folds on a tensor
+            whose values are unknown.
     """
 
     opcode: str
@@ -83,6 +85,7 @@ class OpSpec:
     converter: Callable[..., Any] | None = field(default=None, compare=False)
     parse_options: Callable[[bytes], dict[str, Any]] | None = field(default=None, compare=False)
     fold: Callable[..., list[Any]] | None = field(default=None, compare=False)
+    reads_shape: bool = False
 
     @property
     def weight_roles(self) -> tuple[str, ...]:

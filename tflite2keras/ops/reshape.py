@@ -1,21 +1,80 @@
-"""RESHAPE, and the shape arithmetic in front of it (folded by :mod:`tflite2keras.shapes`)."""
+"""SHAPE and RESHAPE, the two ends of the shape arithmetic that :mod:`tflite2keras.shapes` folds.
+
+RESHAPE's target is a constant, the ``new_shape`` option, or folded shape arithmetic. With the
+batch as its first element (fixed 1 in a batch-1 file, -1, or the batch itself when folded) it
+becomes ``keras.layers.Reshape`` of the rest. A target whose one batch-dependent element sits
+elsewhere (``[-1, 4]`` from ``(batch, 6, 4)``) becomes :class:`~tflite2keras.layers.BatchReshape`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..errors import UnsupportedOpError
 from ..registry import OpSpec, register_op
+
+
+def _target(ctx: Any, op: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The target at each folding batch (equal when fixed); the output's shape when the file has none."""
+    folded = ctx.folded_value(op, 1) if len(op.inputs) > 1 else None
+    if folded is not None:
+        return folded
+    if len(op.inputs) > 1 and ctx.is_constant(op, 1):
+        value = np.asarray(ctx.constant(op, 1)).reshape(-1)
+    elif op.options.get("new_shape"):
+        value = np.asarray(op.options["new_shape"]).reshape(-1)
+    else:
+        value = np.asarray(ctx.tfl.tensor(op.outputs[0]).shape)
+    return value, value
 
 
 def convert_reshape(ctx: Any, op: Any) -> list[Any]:
     import keras
 
+    from ..layers import BatchReshape
+    from ..shapes import batch_axes, is_batch
+
     x = ctx.input(op, 0)
-    out = ctx.tfl.tensor(op.outputs[0]).shape
-    if not out or out[0] != ctx.tfl.tensor(op.inputs[0]).shape[0]:
-        raise UnsupportedOpError(f"op {op.index} (RESHAPE) to {out} changes the batch dimension")
-    return [keras.layers.Reshape(tuple(out[1:]), name=ctx.name(op))(x)]
+    target = _target(ctx, op)
+    moving = batch_axes(target)
+    first = [int(d) for d in target[0].reshape(-1)]
+    if moving == [0] and is_batch(target, 0) or not moving and (first[:1] == [1] or _rest_is_exact(x, first)):
+        return [keras.layers.Reshape(tuple(first[1:]), name=ctx.name(op))(x)]  # axis 0 stays the batch
+    if len(moving) == 1 and -1 not in first:
+        return [BatchReshape([-1 if i in moving else d for i, d in enumerate(first)], name=ctx.name(op))(x)]
+    if not moving and first.count(-1) == 1:
+        return [BatchReshape(first, name=ctx.name(op))(x)]
+    raise UnsupportedOpError(f"op {op.index} (RESHAPE) to {first} at batch 2 ({[int(d) for d in target[1]]} "
+                             f"at batch 3) from {tuple(x.shape)}: the batch axis cannot be kept free")
 
 
-register_op(OpSpec("RESHAPE", layers=("Reshape", "Flatten"), converter=convert_reshape))
+def _rest_is_exact(x: Any, target: list[int]) -> bool:
+    """True for a target ``[-1, *rest]`` whose rest holds exactly the non-batch elements of ``x``."""
+    rest = x.shape[1:]
+    if target[:1] != [-1] or -1 in target[1:] or None in rest:
+        return False
+    return int(np.prod(rest)) == int(np.prod(target[1:]))
+
+
+def convert_shape(ctx: Any, op: Any) -> list[Any]:
+    tensor = ctx.tfl.tensor(op.inputs[0])
+    raise UnsupportedOpError(
+        f"op {op.index} (SHAPE) of tensor {tensor.name!r} with shape signature "
+        f"{list(tensor.shape_signature or tensor.shape)} does not fold: a dimension other than the batch "
+        "is dynamic, or its value feeds an op that cannot fold it")
+
+
+def fold_shape(op: Any, values: list[Any]) -> list[Any]:
+    return [np.asarray(np.shape(values[0]), "int64" if op.options.get("out_type") == "INT64" else "int32")]
+
+
+def fold_reshape(op: Any, values: list[Any]) -> list[Any]:
+    target = values[1] if len(values) > 1 and values[1] is not None else op.options.get("new_shape")
+    return [np.reshape(values[0], np.asarray(target, "int64").reshape(-1))]
+
+
+register_op(OpSpec("RESHAPE", layers=("Reshape", "Flatten", "BatchReshape"), converter=convert_reshape,
+                   fold=fold_reshape))
+register_op(OpSpec("SHAPE", converter=convert_shape, fold=fold_shape, reads_shape=True))
