@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import activations, patterns, shapes
+from .quantized import affine, check_mode, describe, keras_dtype
 from .errors import ShapeMismatchError, UnsupportedOpError
 from .mapping import assign_names, input_name, op_names, sanitize, scope_names
 from .model import Operator, Source, TFLiteModel
@@ -32,8 +33,9 @@ class ConvertContext:
         weight_ops: Keras layer name -> ``"#op_index"`` for every layer that takes weights.
     """
 
-    def __init__(self, tfl: TFLiteModel) -> None:
+    def __init__(self, tfl: TFLiteModel, mode: str = "float") -> None:
         self.tfl = tfl
+        self.mode = mode
         self.tensors: dict[int, Any] = {}
         self.weight_ops: dict[str, str] = {}
         self._names: set[str] = set()
@@ -43,6 +45,31 @@ class ConvertContext:
         self._weight_names = assign_names({
             op.index: [n for n in op_names(tfl, op, find(op.opcode).name_slots) if not n.startswith("model")]
             for op in weight_ops(tfl)})
+
+    def graph_input(self, index: int) -> Any:
+        """The Keras input for graph input tensor ``index`` (float32 where the file quantizes it)."""
+        import keras
+
+        tensor = self.tfl.tensor(index)
+        shape = tuple(d if d > 0 else None for d in (tensor.shape_signature or tensor.shape))[1:]
+        x = keras.Input(shape=shape, name=self.input_name(index), dtype=keras_dtype(tensor))
+        self.tensors[index] = self._fake_quant(index, x)
+        return x
+
+    def emit(self, op: Operator, index: int, value: Any) -> None:
+        """Record the Keras tensor a converter built for ``op``'s output tensor ``index``, after
+        checking its shape and dtype; in ``fake_quant`` mode, a quantized tensor is fake-quantized."""
+        _check_output(self.tfl, op, index, value)
+        self.tensors[index] = self._fake_quant(index, value)
+
+    def _fake_quant(self, index: int, x: Any) -> Any:
+        edge = affine(self.tfl.tensor(index)) if self.mode == "fake_quant" else None
+        if edge is None:
+            return x
+        from .layers import FakeQuant
+
+        base = sanitize(self.tfl.tensor(index).name.split(";")[0]) or f"tensor_{index}"
+        return FakeQuant(**edge.layer_args(), name=self.suffixed(base, "fake_quant"))(x)
 
     def input(self, op: Operator, slot: int = 0) -> Any:
         """The Keras tensor that feeds ``op``'s input ``slot``."""
@@ -131,7 +158,7 @@ class ConvertContext:
         return keras.layers.Activation(activation, name=self.suffixed(base, activation))(x)
 
 
-def convert(source: Source, *, name: str | None = None) -> Any:
+def convert(source: Source, *, name: str | None = None, quantized: str = "float") -> Any:
     """Build a trainable Keras model from subgraph 0 of a TFLite model.
 
     Inputs and outputs keep the TFLite order and names; the batch dimension is free.
@@ -140,9 +167,15 @@ def convert(source: Source, *, name: str | None = None) -> Any:
     Args:
         source: a ``.tflite`` path, its bytes, or a :class:`TFLiteModel`.
         name: the Keras model's name (default: the file's stem).
+        quantized: for integer files, ``"float"`` (a float32 model: weights dequantized,
+            QUANTIZE/DEQUANTIZE of activations as identities, integer inputs and outputs as
+            float32) or ``"fake_quant"`` (the same, with a ``FakeQuant`` layer after every quantized
+            activation tensor, reproducing the integer model and training quantization-aware).
+            See :mod:`tflite2keras.quantized`; ``model.quantization`` records the file's integer
+            edges, and :func:`tflite2keras.quantized_io` restores them.
 
     Returns:
-        A ``keras.Model``.
+        A ``keras.Model``, called once on zeros before it is returned.
 
     Raises:
         UnsupportedOpError: an op has no registered converter; the message names the op,
@@ -164,33 +197,9 @@ def convert(source: Source, *, name: str | None = None) -> Any:
     from .transplant import transplant
 
     tfl = read(source)
-    ctx = ConvertContext(tfl)
-    inputs = []
-    for index in tfl.inputs:
-        tensor = tfl.tensor(index)
-        shape = tuple(d if d > 0 else None for d in (tensor.shape_signature or tensor.shape))[1:]
-        inputs.append(keras.Input(shape=shape, name=ctx.input_name(index), dtype=tensor.dtype.lower()))
-        ctx.tensors[index] = inputs[-1]
-    matches = {m.ops[-1]: m for m in patterns.find(tfl)}
-    covered = {i for m in matches.values() for i in m.ops}
-    skip = covered | {op.index for op in tfl.operators if all(t in ctx.folded for t in op.outputs)}
-    _check_all_supported(tfl, skip)
-    for op in tfl.operators:
-        if op.index in matches:
-            for index, value in matches[op.index].build(ctx).items():
-                _check_output(tfl, op, index, value)
-                ctx.tensors[index] = value
-        if op.index in skip:
-            continue
-        spec = find(op.opcode)
-        if _decodes_a_constant(tfl, op, spec):
-            continue
-        assert spec is not None and spec.converter is not None  # _check_all_supported
-        activations.check_declared(op, spec)
-        outputs = spec.converter(ctx, op)
-        for index, value in zip(op.outputs, outputs):
-            _check_output(tfl, op, index, value)
-            ctx.tensors[index] = value
+    ctx = ConvertContext(tfl, check_mode(quantized))
+    inputs = [ctx.graph_input(index) for index in tfl.inputs]
+    _convert_ops(ctx)
     missing = [t for t in tfl.outputs if t not in ctx.tensors]
     if missing:
         raise UnsupportedOpError(f"no op computes the model outputs {missing}")
@@ -199,7 +208,45 @@ def convert(source: Source, *, name: str | None = None) -> Any:
     model = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
                         name=model_name)
     transplant(model, tfl, overrides=ctx.weight_ops, strict=True)
+    model.quantization = describe(tfl, ctx.mode)
+    _call_once(model)
     return model
+
+
+def _convert_ops(ctx: ConvertContext) -> None:
+    """Run every op's converter (or its pattern's builder) in graph order; folded ops build nothing."""
+    tfl = ctx.tfl
+    matches = {m.ops[-1]: m for m in patterns.find(tfl)}
+    covered = {i for m in matches.values() for i in m.ops}
+    skip = covered | {op.index for op in tfl.operators if all(t in ctx.folded for t in op.outputs)}
+    _check_all_supported(tfl, skip)
+    for op in tfl.operators:
+        if op.index in matches:
+            for index, value in matches[op.index].build(ctx).items():
+                ctx.emit(op, index, value)
+        if op.index in skip:
+            continue
+        spec = find(op.opcode)
+        if _decodes_a_constant(tfl, op, spec):
+            continue
+        assert spec is not None and spec.converter is not None  # _check_all_supported
+        activations.check_declared(op, spec)
+        for index, value in zip(op.outputs, spec.converter(ctx, op)):
+            ctx.emit(op, index, value)
+
+
+def _call_once(model: Any) -> None:
+    """Run the model once on zeros at batch 1, so that a model that cannot run never converts.
+
+    Raises:
+        ShapeMismatchError: the built model fails on its own input shapes.
+    """
+    feeds = [np.zeros((1, *(d or 1 for d in x.shape[1:])), x.dtype) for x in model.inputs]
+    try:
+        model(feeds if len(feeds) > 1 else feeds[0], training=False)
+    except Exception as err:  # noqa: BLE001 - any failure here is a conversion bug, reported as one
+        raise ShapeMismatchError(f"the converted model {model.name!r} fails on a zero input of batch 1: "
+                                 f"{type(err).__name__}: {str(err)[:500]}") from err
 
 
 def load(path: Any) -> Any:
@@ -232,11 +279,12 @@ def _check_output(tfl: TFLiteModel, op: Operator, index: int, value: Any) -> Non
     want = tuple(tensor.shape_signature or tensor.shape)
     got = tuple(value.shape)
     known = len(got) == len(want) and all(g is None or w < 0 or g == w for g, w in zip(got[1:], want[1:]))
-    if not known or str(value.dtype) != tensor.dtype.lower():
+    dtype = keras_dtype(tensor)
+    if not known or str(value.dtype) != dtype:
         expected = (None,) + tuple(None if w < 0 else w for w in want[1:]) if want else ()
         raise ShapeMismatchError(
             f"op {op.index} ({op.opcode}) output tensor {index} {tensor.name!r}: expected shape {expected} "
-            f"{tensor.dtype.lower()}, received {got} {value.dtype} from its converter")
+            f"{dtype}, received {got} {value.dtype} from its converter")
 
 
 def _decodes_a_constant(tfl: TFLiteModel, op: Operator, spec: Any) -> bool:

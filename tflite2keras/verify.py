@@ -8,125 +8,24 @@ reference itself can promise; a real bug gives errors far above either bound.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 
-from . import _render
 from .align import align, input_tensors
-from .lint import Finding, lint
+from .lint import lint
 from .mapping import MappingTable, find_table
 from .matching import match_layers
 from .model import Source, TFLiteModel
 from .reader import read
 from .errors import InvalidArgumentError, VerificationError
 from .reference import interpreter_module, make_interpreter, random_inputs, run
+from . import verify_quant
+from .verify_report import Check, VerifyReport
 
-
-@dataclass(frozen=True)
-class Check:
-    """One compared tensor: an output or a layer's output."""
-
-    name: str
-    tensor: str
-    shape: tuple[int, ...]
-    max_error: float
-    max_ref: float
-    noise: float
-    bound: float
-    op_index: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the error is within the bound."""
-        return bool(self.max_error <= self.bound)
-
-
-@dataclass
-class VerifyReport:
-    """Per-output (and per-layer) errors against the TFLite interpreter."""
-
-    outputs: list[Check] = field(default_factory=list)
-    layers: list[Check] = field(default_factory=list)
-    first_divergence: Check | None = None
-    divergence_findings: list[Finding] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    interpreter: str = ""
-    samples: int = 0
-    batch: int = 1
-    source: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """True when every output (and every compared layer) is within its bound."""
-        return all(c.ok for c in self.outputs) and all(c.ok for c in self.layers)
-
-    _HEADERS = ("ok", "max|keras-ref|", "bound", "max|ref|", "noise", "name", "tflite tensor", "shape", "op")
-
-    def _rows(self, checks: list[Check]) -> list[tuple[Any, ...]]:
-        first = self.first_divergence
-        return [("▶ NO" if c is first else "yes" if c.ok else "NO", c.max_error, c.bound, c.max_ref, c.noise,
-                 c.name, c.tensor, c.shape, c.op_index) for c in checks]
-
-    def _classes(self, checks: list[Check]) -> list[str | None]:
-        return ["fail first" if c is self.first_divergence else None if c.ok else "fail" for c in checks]
-
-    def _summary(self) -> str:
-        text = (f"verify {self.source} against {self.interpreter} on {self.samples} samples"
-                f"{f' of batch {self.batch}' if self.batch != 1 else ''}: "
-                f"{'OK' if self.ok else 'FAILED'}")
-        if self.layers:
-            text += f"; {sum(c.ok for c in self.layers)}/{len(self.layers)} layers within bound"
-        if self.first_divergence is not None:
-            d = self.first_divergence
-            text += f"; first divergence: {d.name} (op {d.op_index}) error {_render.cell(d.max_error)} (row ▶)"
-            text += "".join(f"; lint: {f}" for f in self.divergence_findings)
-        return text + "".join(f"\nnote: {n}" for n in self.notes)
-
-    def __str__(self) -> str:
-        text = self._summary() + "\n" + _render.text_table(self._HEADERS, self._rows(self.outputs), 48)
-        if self.layers:
-            text += "\nper layer:\n" + _render.text_table(self._HEADERS, self._rows(self.layers), 48)
-        return text
-
-    def _repr_html_(self) -> str:
-        body = _render.html_table(self._HEADERS, self._rows(self.outputs), caption=self._summary(),
-                                  width=48, row_classes=self._classes(self.outputs))
-        if self.layers:
-            body += _render.html_table(self._HEADERS, self._rows(self.layers), caption="per layer", width=48,
-                                       row_classes=self._classes(self.layers))
-        return body
-
-    def plot(self) -> Any:
-        """Each layer's error over its bound in graph order (log scale); above 1 fails.
-
-        Plots the outputs when the report has no layers (``verify(per_layer=False)``).
-        Needs matplotlib (``pip install 'tflite2keras[plot]'``).
-
-        Returns:
-            A ``matplotlib.figure.Figure``; the first divergence is labelled.
-
-        Raises:
-            ImportError: matplotlib is not installed.
-
-        Example:
-            >>> from tflite2keras.verify import Check, VerifyReport
-            >>> checks = [Check(f"layer_{i}", f"t{i}", (1, 4), e, 1.0, 0.0, 1e-4, i)
-            ...           for i, e in enumerate([1e-6, 0.0, 5e-3])]
-            >>> report = VerifyReport(layers=checks, first_divergence=checks[2])
-            >>> figure = report.plot()
-            >>> figure.axes[0].get_yscale()
-            'log'
-        """
-        checks = self.layers or self.outputs
-        kind = "per-layer" if self.layers else "output"
-        return _render.plot_ratios(
-            [c.name for c in checks], [c.max_error for c in checks], [c.bound for c in checks],
-            None if self.first_divergence is None else self.layers.index(self.first_divergence),
-            title=f"verify {self.source}: {kind} error over bound",
-            xlabel="layer (graph order)" if self.layers else "output",
-            marks=[c.op_index for c in checks])
+__all__ = ["Check", "VerifyReport", "verify"]
+#: An error counts as within one quantization step up to float32 rounding of the step itself.
+ONE_STEP = 1.0 + 1e-4
 
 
 def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None, samples: int = 4,
@@ -174,7 +73,13 @@ def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None
     if batch < 1:
         raise InvalidArgumentError(f"verify: batch must be at least 1, received {batch}")
     size = batch
-    feed = random_inputs(tfl, samples, seed, size) + _user_inputs(tfl, inputs or [], size)
+    quant = verify_quant.plan(tfl, keras_model)
+    user = _user_inputs(tfl, inputs or [], size)
+    if quant is None:
+        feed = keras_feed = random_inputs(tfl, samples, seed, size) + user
+    else:
+        feed, keras_feed = verify_quant.split(quant, verify_quant.draw(tfl, quant, samples, seed, size) + user,
+                                              len(user))
     report = VerifyReport(interpreter=interpreter_module()[1], samples=len(feed), source=tfl.source,
                           batch=size)
     try:
@@ -191,24 +96,29 @@ def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None
     wanted = sorted({p.tensor for p in pairs} | {t for p in pairs for _, t in p.sources})
     stats = _Stats(len(tfl.outputs), len(pairs))
     order = [list(tfl.inputs).index(t) for t in input_tensors(keras_model, tfl)]
-    keras_outs = _keras_run(keras_model, [[s[i] for i in order] for s in feed])
+    keras_outs = _keras_run(keras_model, [[s[i] for i in order] for s in keras_feed])
+    steps = {"output": [None] * len(tfl.outputs) if quant is None else quant.steps,
+             "layer": [None if quant is None else verify_quant.step_of(tfl, p.tensor) for p in pairs]}
     inner: list[dict[int, np.ndarray]] = []
     for i, sample in enumerate(_progress(feed)):
-        ref, deployed_inner = run(deployed, sample, wanted if builtin is None else ())
-        base, inner_i = run(builtin, sample, wanted) if builtin is not None else (ref, deployed_inner)
-        stats.add_outputs([k[i * size:(i + 1) * size] for k in keras_outs], ref, base)
+        ref, deployed_inner = _run(tfl, deployed, sample, wanted if builtin is None else (), quant)
+        base, inner_i = _run(tfl, builtin, sample, wanted, quant) if builtin is not None else (ref, deployed_inner)
+        stats.add("output", [k[i * size:(i + 1) * size] for k in keras_outs], ref, base, steps["output"])
         inner.append(inner_i)
         if per_layer:
-            other = run(ref_kernels, sample, wanted)[1] if ref_kernels is not None else inner_i
+            other = _run(tfl, ref_kernels, sample, wanted, quant)[1] if ref_kernels is not None else inner_i
             stats.add_layers([inner_i[p.tensor] for p in pairs], [other[p.tensor] for p in pairs])
     if per_layer:
-        stats.set_layer_errors(_layer_errors(pairs, inner))
+        stats.set_layer_errors(*_layer_errors(pairs, inner, steps["layer"]))
+    mode = None if quant is None else quant.mode
     for j, index in enumerate(tfl.outputs):
         t = tfl.tensor(index)
-        report.outputs.append(stats.check("output", j, f"output {j}", t.name, t.shape, atol, rtol))
+        report.outputs.append(stats.check("output", j, f"output {j}", t.name, t.shape, atol, rtol,
+                                          step=steps["output"][j], mode=mode))
     for j, p in enumerate(pairs):
         t = tfl.tensor(p.tensor)
-        report.layers.append(stats.check("layer", j, p.layer.name, t.name, t.shape, atol, rtol, p.op.index))
+        report.layers.append(stats.check("layer", j, p.layer.name, t.name, t.shape, atol, rtol, p.op.index,
+                                         steps["layer"][j], mode))
     report.first_divergence = next((c for c in report.layers if not c.ok), None)
     if report.first_divergence is not None:
         report.divergence_findings = [f for f in lint(keras_model, tfl, table, overrides)
@@ -235,49 +145,74 @@ def _user_inputs(tfl: TFLiteModel, inputs: Sequence[Any], batch: int = 1) -> lis
     return out
 
 
-def _layer_errors(pairs: list[Any], inner: list[dict[int, np.ndarray]]) -> list[float]:
-    """Each paired layer's own error: fed the interpreter's input tensors, against its output."""
+def _layer_errors(pairs: list[Any], inner: list[dict[int, np.ndarray]],
+                  steps: list[float | None]) -> tuple[list[float], list[float | None]]:
+    """Each paired layer's own error, fed the interpreter's input tensors, against its output; and,
+    for a quantized tensor, the fraction of elements within one step."""
     import keras
 
-    errors = []
-    for p in pairs:
+    errors, within = [], []
+    for p, step in zip(pairs, steps):
         sub = keras.Model([kt for kt, _ in p.sources], p.layer.output)
         feed = [np.concatenate([sample[t] for sample in inner]) for _, t in p.sources]
         got = np.asarray(sub(feed, training=False), np.float32)
         want = np.concatenate([sample[p.tensor] for sample in inner]).astype(np.float32)
-        errors.append(float(np.max(np.abs(got.reshape(want.shape) - want), initial=0)))
-    return errors
+        error = np.abs(got.reshape(want.shape) - want)
+        errors.append(float(np.max(error, initial=0)))
+        within.append(None if step is None else float(np.mean(error <= step * ONE_STEP)) if error.size else 1.0)
+    return errors, within
 
 
 class _Stats:
-    """Running maxima of error, reference magnitude and noise per compared tensor."""
+    """Running maxima of error, reference magnitude and noise per compared tensor, and for quantized
+    tensors how many elements are within one step."""
 
     def __init__(self, outputs: int, layers: int) -> None:
         self.values = {kind: np.zeros((n, 3)) for kind, n in (("output", outputs), ("layer", layers))}
+        self.counts = {kind: np.zeros((n, 2)) for kind, n in (("output", outputs), ("layer", layers))}
+        self.within: dict[str, list[float | None]] = {"output": [None] * outputs, "layer": [None] * layers}
 
-    def _add(self, kind: str, keras: list[np.ndarray], ref: list[np.ndarray], other: list[np.ndarray]) -> None:
+    def add(self, kind: str, keras: list[np.ndarray], ref: list[np.ndarray], other: list[np.ndarray],
+            steps: list[float | None] | None = None) -> None:
         for j, (k, r, o) in enumerate(zip(keras, ref, other)):
             k = np.asarray(k, np.float32).reshape(r.shape)
             r32 = r.astype(np.float32)
-            row = (np.max(np.abs(k - r32), initial=0), np.max(np.abs(r32), initial=0),
+            error = np.abs(k - r32)
+            row = (np.max(error, initial=0), np.max(np.abs(r32), initial=0),
                    np.max(np.abs(o.astype(np.float32) - r32), initial=0))
             self.values[kind][j] = np.maximum(self.values[kind][j], row)
-
-    def add_outputs(self, keras: list[np.ndarray], ref: list[np.ndarray], other: list[np.ndarray]) -> None:
-        self._add("output", keras, ref, other)
+            if steps is not None and steps[j] is not None:
+                self.counts[kind][j] += (np.sum(error <= steps[j] * ONE_STEP), error.size)
+                self.within[kind][j] = float(self.counts[kind][j][0] / max(self.counts[kind][j][1], 1))
 
     def add_layers(self, ref: list[np.ndarray], other: list[np.ndarray]) -> None:
         """Reference magnitude and noise per layer (errors come from :meth:`set_layer_errors`)."""
-        self._add("layer", ref, ref, other)
+        self.add("layer", ref, ref, other)
 
-    def set_layer_errors(self, errors: list[float]) -> None:
+    def set_layer_errors(self, errors: list[float], within: list[float | None]) -> None:
         """Each layer's own error, measured on the interpreter's inputs."""
         self.values["layer"][:, 0] = errors
+        self.within["layer"] = within
 
     def check(self, kind: str, j: int, name: str, tensor: str, shape: tuple[int, ...], atol: float,
-              rtol: float, op_index: int | None = None) -> Check:
+              rtol: float, op_index: int | None = None, step: float | None = None,
+              mode: str | None = None) -> Check:
         err, ref, noise = (float(v) for v in self.values[kind][j])
-        return Check(name, tensor, shape, err, ref, noise, max(atol + rtol * ref, 2 * noise), op_index)
+        if step is None or mode is None:
+            return Check(name, tensor, shape, err, ref, noise, max(atol + rtol * ref, 2 * noise), op_index)
+        bound = max(verify_quant.bound_steps(mode, kind == "layer") * step, 2 * noise)
+        need = verify_quant.FAKE_QUANT_WITHIN if mode == "fake_quant" else 0.0
+        return Check(name, tensor, shape, err, ref, noise, bound, op_index, step, self.within[kind][j], need)
+
+
+def _run(tfl: TFLiteModel, interpreter: Any, sample: list[Any], tensors: Any,
+         quant: Any) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
+    """:func:`~tflite2keras.reference.run`, with integer tensors dequantized for an integer file."""
+    outputs, inner = run(interpreter, sample, tensors)
+    if quant is None:
+        return outputs, inner
+    return ([verify_quant.real(tfl, t, v) for t, v in zip(tfl.outputs, outputs)],
+            {t: verify_quant.real(tfl, t, v) for t, v in inner.items()})
 
 
 def _keras_run(keras_model: Any, batch: list[list[np.ndarray]]) -> list[np.ndarray]:

@@ -20,13 +20,14 @@ from .math import Binary, Cast, Compare, Select, Unary
 from .mediapipe import Landmarks2TransformMatrix, TransformLandmarks, TransformTensorBilinear
 from .padding import ChannelPadding
 from .reduce import Gather, Pack, Reduce
+from .quantize import Dequantize, FakeQuant, Quantize
 from .reshape import BatchReshape
 from .preprocess import ImagePreprocess, ProjectToImage
 from .resize import Resize
 from .tensor_ops import AddConstant, DepthToSpace, MultiplyConstant, StridedSlice
 
 __all__ = [
-    "BatchReshape",
+    "BatchReshape", "Dequantize", "FakeQuant", "Quantize",
     "Binary", "Cast", "Compare", "Gather", "Pack", "Reduce", "Select", "Unary",
     "HeatmapKeypoints", "ImagePreprocess", "ProjectToImage",
     "AddConstant", "ChannelPadding", "DepthToSpace", "Landmarks2TransformMatrix", "MultiplyConstant",

@@ -6,12 +6,24 @@
 ``DEQUANTIZE`` and ``PAD`` (registered in :mod:`tflite2keras.ops.shape`) are *transparent*:
 TFLite puts them in front of an op that a Keras layer stands for, and ``align`` looks
 through them when it pairs that layer with the op.
+
+On activations, a converted model computes in float (:mod:`tflite2keras.quantized`):
+``QUANTIZE`` (float to integer, or integer to integer with new parameters) and ``DEQUANTIZE``
+(integer or float16 to float32) are identities; in ``fake_quant`` mode ``convert`` rounds a
+quantized output to its grid.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..registry import OpSpec, register_op
 
-register_op(OpSpec("DEQUANTIZE", pass_through=True, transparent=True))
+
+def convert_identity(ctx: Any, op: Any) -> list[Any]:
+    return [ctx.input(op, 0)]
+
+
+register_op(OpSpec("DEQUANTIZE", pass_through=True, transparent=True, converter=convert_identity))
 register_op(OpSpec("DENSIFY", pass_through=True))
-register_op(OpSpec("QUANTIZE", transparent=True))
+register_op(OpSpec("QUANTIZE", transparent=True, converter=convert_identity))
