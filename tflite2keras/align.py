@@ -9,7 +9,7 @@ pairs the weightless layers too, such as pools, so that ``lint`` can check them 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from .activations import ACTIVATION_LAYERS, fused_away
@@ -17,6 +17,7 @@ from .batchnorm import folded_batchnorm, is_batchnorm
 from .mapping import input_name
 from .matching import Match
 from .model import Operator, TFLiteModel
+from .quantized import GRID_LAYERS
 from .registry import find
 
 
@@ -34,6 +35,13 @@ class Pair:
     tensor: int | None
     fused: bool = False
     sources: tuple[tuple[Any, int], ...] = ()
+    output: Any = None
+
+    @property
+    def compared(self) -> Any:
+        """The Keras tensor that equals :attr:`tensor`: the layer's output, or that of the
+        ``FakeQuant`` after it, which rounds it to the tensor's grid."""
+        return self.layer.output if self.output is None else self.output
 
 
 def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match],
@@ -75,6 +83,12 @@ def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match],
             continue
         ins = [tensor_of.get(i) for i in in_ids]
         if not ins or None in ins:
+            continue
+        if kind in GRID_LAYERS:  # rounds a tensor to the grid it has in the file: the same tensor
+            tensor_of[out] = ins[0]
+            last = next((j for j in range(len(pairs) - 1, -1, -1) if pairs[j].tensor == ins[0]), None)
+            if last is not None:
+                pairs[last] = replace(pairs[last], output=nodes[0].output_tensors[0])
             continue
         if is_batchnorm(layer):  # folded into the op that produced its input
             producer = tfl.producer(ins[0])

@@ -28,6 +28,9 @@ from .errors import InvalidArgumentError, InvalidModelError
 from .model import Source, Tensor, TFLiteModel
 
 MODES = ("float", "fake_quant")
+#: Layers that round a tensor to the quantization grid the file gives it: the file's tensor is the
+#: same before and after them (``align`` pairs through them).
+GRID_LAYERS = ("FakeQuant",)
 #: TFLite integer types that carry quantized activations -> (qmin, qmax).
 RANGES = {"INT8": (-128, 127), "UINT8": (0, 255), "INT16": (-32768, 32767)}
 

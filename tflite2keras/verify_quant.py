@@ -130,9 +130,3 @@ def real(tfl: TFLiteModel, index: int, value: np.ndarray) -> np.ndarray:
     shape = [1] * value.ndim
     shape[grid.axis] = -1
     return ((value.astype(np.float64) - grid.zero_points.reshape(shape)) * grid.scales.reshape(shape)).astype(np.float32)
-
-
-def step_of(tfl: TFLiteModel, index: int) -> float | None:
-    """One quantization step of a tensor, or None for a float one."""
-    grid = affine(tfl.tensor(index))
-    return None if grid is None else grid.step
