@@ -21,7 +21,7 @@ from .model import Operator, Quantization, SubgraphInfo, Source, Tensor, TFLiteM
 from .sparse import sparsity_from_flatbuffer
 
 _IDENTIFIER = b"TFL3"
-_TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
+TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
 _OPCODE_NAMES: dict[int, str] = dict(tflite.BUILTIN_OPCODE2NAME)
 
 
@@ -171,7 +171,7 @@ def _tensor(t: Table, index: int, num_buffers: int) -> Tensor:
         params.Init(t.data, sparsity.pos)
     return Tensor(
         index=index, name=name, shape=shape, shape_signature=t.ints(_TENSOR_SIGNATURE) or shape,
-        dtype=_TYPE_NAMES.get(kind, f"TYPE_{kind}"), buffer=buffer, quantization=quant,
+        dtype=TYPE_NAMES.get(kind, f"TYPE_{kind}"), buffer=buffer, quantization=quant,
         sparsity=sparsity_from_flatbuffer(params, name) if sparsity is not None else None,
         is_variable=bool(t.scalar(_TENSOR_VARIABLE, U8, 0)),
     )

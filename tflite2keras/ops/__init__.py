@@ -2,3 +2,4 @@
 
 from . import activation, conv, elementwise, encoding, mediapipe, pool, resize, shape  # noqa: F401
 from . import math, reduce, reshape  # noqa: F401
+from . import state  # noqa: F401

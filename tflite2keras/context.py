@@ -1,0 +1,194 @@
+"""What a converter sees: :class:`ConvertContext`, the TFLite model and the Keras tensors made so far.
+
+Example:
+    >>> from tflite2keras import read, tiny
+    >>> from tflite2keras.context import ConvertContext
+    >>> ctx = ConvertContext(read(tiny.tflite()))
+    >>> ctx.input_name(ctx.tfl.inputs[0]), ctx.mode
+    ('input', 'float')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import activations, shapes, streaming
+from .errors import ShapeMismatchError, UnsupportedOpError
+from .mapping import assign_names, input_name, op_names, sanitize, scope_names
+from .model import Operator, TFLiteModel
+from .quantized import affine, keras_dtype
+from .registry import find, weight_ops
+
+
+class ConvertContext:
+    """What a converter sees: the TFLite model, the Keras tensors made so far, and naming.
+
+    Attributes:
+        tfl: the TFLite model being converted.
+        tensors: TFLite tensor index -> Keras tensor, for every tensor computed so far.
+        weight_ops: Keras layer name -> ``"#op_index"`` for every layer that takes weights.
+    """
+
+    def __init__(self, tfl: TFLiteModel, mode: str = "float") -> None:
+        self.tfl = tfl
+        self.mode = mode
+        #: VAR_HANDLE output tensor -> its resource variable (:mod:`tflite2keras.streaming`).
+        self.state_variables = streaming.variables(tfl)
+        #: variable name -> its current Keras tensor (the state input, or the last assigned value).
+        self.state: dict[str, Any] = {}
+        self.tensors: dict[int, Any] = {}
+        self.weight_ops: dict[str, str] = {}
+        self._names: set[str] = set()
+        self._output_names = {t: sanitize(tfl.tensor(t).name) for t in tfl.outputs}
+        #: tensor index -> its value folded at two batch sizes (see :mod:`tflite2keras.shapes`).
+        self.folded = shapes.fold(tfl)
+        self._weight_names = assign_names({
+            op.index: [n for n in op_names(tfl, op, find(op.opcode).name_slots) if not n.startswith("model")]
+            for op in weight_ops(tfl)})
+
+    def graph_input(self, index: int) -> Any:
+        """The Keras input for graph input tensor ``index`` (float32 where the file quantizes it)."""
+        import keras
+
+        tensor = self.tfl.tensor(index)
+        shape = tuple(d if d > 0 else None for d in (tensor.shape_signature or tensor.shape))[1:]
+        x = keras.Input(shape=shape, name=self.input_name(index), dtype=keras_dtype(tensor))
+        self.tensors[index] = self._fake_quant(index, x)
+        return x
+
+    def state_inputs(self) -> list[Any]:
+        """One Keras input per resource variable, named after it; each is the variable's value
+        before the step until an ASSIGN_VARIABLE replaces it."""
+        import keras
+
+        inputs = []
+        for variable in self.state_variables.values():
+            shape = variable.shape[1:]
+            inputs.append(keras.Input(shape=shape, name=self._unique(variable.key), dtype=variable.dtype))
+            self.state[variable.name] = inputs[-1]
+        return inputs
+
+    def state_outputs(self) -> list[Any]:
+        """Each variable's value after the step, as an output named ``<variable>_out``."""
+        import keras
+
+        return [keras.layers.Identity(name=self._unique(f"{v.key}_out"))(self.state[v.name])
+                for v in self.state_variables.values()]
+
+    def emit(self, op: Operator, index: int, value: Any) -> None:
+        """Record the Keras tensor a converter built for ``op``'s output tensor ``index``, after
+        checking its shape and dtype; in ``fake_quant`` mode, a quantized tensor is fake-quantized."""
+        check_output(self.tfl, op, index, value)
+        self.tensors[index] = self._fake_quant(index, value)
+
+    def _fake_quant(self, index: int, x: Any) -> Any:
+        edge = affine(self.tfl.tensor(index)) if self.mode == "fake_quant" else None
+        if edge is None:
+            return x
+        from .layers import FakeQuant
+
+        base = sanitize(self.tfl.tensor(index).name.split(";")[0]) or f"tensor_{index}"
+        return FakeQuant(**edge.layer_args(), name=self.suffixed(base, "fake_quant"))(x)
+
+    def input(self, op: Operator, slot: int = 0) -> Any:
+        """The Keras tensor that feeds ``op``'s input ``slot``."""
+        index = op.inputs[slot]
+        if index in self.folded and index not in self.tensors:
+            raise UnsupportedOpError(
+                f"op {op.index} ({op.opcode}) input {slot} is tensor {index} {self.tfl.tensor(index).name!r}, "
+                f"shape arithmetic folded to {self.folded[index][0].tolist()} at batch {shapes.BATCHES[0]}: "
+                "its value depends on the batch, and this converter takes it only as a tensor")
+        if index not in self.tensors:
+            raise UnsupportedOpError(
+                f"op {op.index} ({op.opcode}) input {slot} is tensor {index} "
+                f"{self.tfl.tensor(index).name!r}, which no converted op computes (a constant where a "
+                "tensor was expected?)"
+            )
+        return self.tensors[index]
+
+    def is_constant(self, op: Operator, slot: int) -> bool:
+        """True when ``op``'s input ``slot`` is a constant (possibly behind DEQUANTIZE/DENSIFY), or
+        shape arithmetic whose value does not depend on the batch."""
+        if not op.has_input(slot):
+            return False
+        index = op.inputs[slot]
+        return self.tfl.is_constant(index) or shapes.is_fixed(self.folded.get(index))
+
+    def constant(self, op: Operator, slot: int) -> np.ndarray:
+        """The value of ``op``'s constant input ``slot``."""
+        index = op.inputs[slot]
+        if index in self.folded:
+            return self.folded[index][0]
+        return self.tfl.constant(index)
+
+    def folded_value(self, op: Operator, slot: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``op``'s input ``slot`` folded at the batch sizes of :data:`tflite2keras.shapes.BATCHES`,
+        or None when it is not shape arithmetic."""
+        return self.folded.get(op.inputs[slot]) if op.has_input(slot) else None
+
+    def activation(self, op: Operator) -> str | None:
+        """The Keras name of the op's fused activation, or None (see :mod:`tflite2keras.activations`).
+
+        Raises:
+            UnsupportedOpError: no Keras activation computes it (``SIGN_BIT``).
+        """
+        return activations.keras_activation(op)
+
+    def name(self, op: Operator, weights: bool = False) -> str:
+        """A unique, stable Keras layer name for ``op``.
+
+        The op's output tensor name, when it is a model output; else the layer scope in the
+        TFLite names (``model_1/model/conv2d_4/Conv2D`` -> ``conv2d_4``); else op kind and index.
+        """
+        candidates = [self._output_names.get(op.outputs[0], "")] if op.outputs else []
+        candidates += [self._weight_names.get(op.index, "")] if weights else []
+        candidates += scope_names(self.tfl.tensor(op.outputs[0]).name)[:1] if op.outputs else []
+        for candidate in map(sanitize, candidates):
+            if candidate and candidate not in self._names and not candidate.startswith("model"):
+                return self._unique(candidate)
+        return self._unique(f"{op.opcode.lower()}_{op.index}")
+
+    def input_name(self, index: int) -> str:
+        """A unique Keras name for graph input tensor ``index`` (its TFLite name, cleaned)."""
+        return self._unique(sanitize(input_name(self.tfl.tensor(index).name)) or f"input_{index}")
+
+    def suffixed(self, base: str, suffix: str) -> str:
+        """A unique name for a helper layer that follows layer ``base`` (e.g. a fused ReLU)."""
+        return self._unique(f"{base}_{suffix}")
+
+    def _unique(self, name: str) -> str:
+        while name in self._names:
+            name += "_"
+        self._names.add(name)
+        return name
+
+    def takes_weights(self, layer: Any, op: Operator) -> Any:
+        """Record that ``layer`` receives ``op``'s weights; returns the layer."""
+        self.weight_ops[layer.name] = f"#{op.index}"
+        return layer
+
+    def activate(self, x: Any, op: Operator, base: str) -> Any:
+        """Apply the op's fused activation as its own layer (for layers without ``activation=``)."""
+        import keras
+
+        activation = self.activation(op)
+        if activation is None:
+            return x
+        return keras.layers.Activation(activation, name=self.suffixed(base, activation))(x)
+
+
+def check_output(tfl: TFLiteModel, op: Operator, index: int, value: Any) -> None:
+    """The Keras tensor a converter built for TFLite tensor ``index`` must have its rank, dtype
+    and every extent both sides know: not the batch, not a dimension the signature leaves dynamic."""
+    tensor = tfl.tensor(index)
+    want = tuple(tensor.shape_signature or tensor.shape)
+    got = tuple(value.shape)
+    known = len(got) == len(want) and all(g is None or w < 0 or g == w for g, w in zip(got[1:], want[1:]))
+    dtype = keras_dtype(tensor)
+    if not known or str(value.dtype) != dtype:
+        expected = (None,) + tuple(None if w < 0 else w for w in want[1:]) if want else ()
+        raise ShapeMismatchError(
+            f"op {op.index} ({op.opcode}) output tensor {index} {tensor.name!r}: expected shape {expected} "
+            f"{dtype}, received {got} {value.dtype} from its converter")

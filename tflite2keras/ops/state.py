@@ -1,0 +1,47 @@
+"""Resource variables (VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE, CALL_ONCE) as explicit state.
+
+Each variable is a state input of the converted model and a state output after it
+(:mod:`tflite2keras.streaming`); these ops build no layers. READ_VARIABLE gives the variable's
+current Keras tensor (its state input, or what an earlier ASSIGN_VARIABLE of the same step
+wrote), ASSIGN_VARIABLE replaces it, and CALL_ONCE's initial values are read by
+:func:`tflite2keras.streaming.variables`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import UnsupportedOpError
+from ..registry import OpSpec, register_op
+
+
+def _variable(ctx: Any, op: Any) -> Any:
+    variable = ctx.state_variables.get(op.inputs[0])
+    if variable is None:
+        raise UnsupportedOpError(f"op {op.index} ({op.opcode}) input 0 is not the handle of a VAR_HANDLE of "
+                                 "subgraph 0")
+    return variable
+
+
+def convert_nothing(ctx: Any, op: Any) -> list[Any]:
+    return []
+
+
+def convert_read(ctx: Any, op: Any) -> list[Any]:
+    return [ctx.state[_variable(ctx, op).name]]
+
+
+def convert_assign(ctx: Any, op: Any) -> list[Any]:
+    variable = _variable(ctx, op)
+    value = ctx.input(op, 1)
+    if tuple(value.shape[1:]) != variable.shape[1:]:
+        raise UnsupportedOpError(f"op {op.index} (ASSIGN_VARIABLE) assigns shape {tuple(value.shape)} to variable "
+                                 f"{variable.name!r} of shape {variable.shape}")
+    ctx.state[variable.name] = value
+    return []
+
+
+register_op(OpSpec("VAR_HANDLE", converter=convert_nothing))
+register_op(OpSpec("CALL_ONCE", converter=convert_nothing))
+register_op(OpSpec("READ_VARIABLE", converter=convert_read))
+register_op(OpSpec("ASSIGN_VARIABLE", converter=convert_assign))
