@@ -88,7 +88,7 @@ def _convert_ops(ctx: ConvertContext) -> None:
     tfl = ctx.tfl
     matches = {m.ops[-1]: m for m in patterns.find(tfl)}
     covered = {i for m in matches.values() for i in m.ops}
-    skip = covered | {op.index for op in tfl.operators if all(t in ctx.folded for t in op.outputs)}
+    skip = covered | {op.index for op in tfl.operators if op.outputs and all(t in ctx.folded for t in op.outputs)}
     _check_all_supported(tfl, skip)
     for op in tfl.operators:
         if op.index in matches:

@@ -131,7 +131,7 @@ def initial_state(model: Any) -> list[np.ndarray]:
         >>> t2k.streaming.initial_state(t2k.convert(tiny.tflite()))   # a file without state
         []
     """
-    return [v.initial.copy() for v in _info(model).variables]
+    return [v.initial.copy() for v in info(model).variables]
 
 
 def run(model: Any, frames: Sequence[Any], state: Sequence[np.ndarray] | None = None) -> list[Any]:
@@ -154,7 +154,7 @@ def run(model: Any, frames: Sequence[Any], state: Sequence[np.ndarray] | None = 
         >>> [o.shape for o in t2k.streaming.run(model, [np.zeros((1, 8, 8, 3), "float32")] * 2)]
         [(1, 4, 4, 2), (1, 4, 4, 2)]
     """
-    info = _info(model)
+    info = info(model)
     results = []
     for frame in frames:
         feeds = [np.asarray(x) for x in (frame if isinstance(frame, (list, tuple)) else [frame])]
@@ -171,7 +171,12 @@ def run(model: Any, frames: Sequence[Any], state: Sequence[np.ndarray] | None = 
     return results
 
 
-def _info(model: Any) -> StreamingInfo:
+def info(model: Any) -> StreamingInfo:
+    """The streaming record of a converted model (its variables and own output count).
+
+    Raises:
+        InvalidArgumentError: the model has none.
+    """
     info = getattr(model, "streaming", None)
     if info is None:
         raise InvalidArgumentError("the model has no `streaming` record: it was not made by tflite2keras.convert "

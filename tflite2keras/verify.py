@@ -49,6 +49,9 @@ def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None
             order) is the one that is wrong.
         table / overrides: as for :func:`tflite2keras.transplant`, for pairing layers.
         seed: seed of the random samples.
+
+    A model converted from a stateful file (resource variables) is instead stepped with the
+    interpreter over successive frames, every step compared (:mod:`tflite2keras.verify_stream`).
         batch: the batch of every sample; the interpreter's inputs are resized to it, so a
             file written for batch 1 is compared at batch 16 with ``batch=16``.
 
@@ -71,6 +74,10 @@ def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None
         False
     """
     tfl = read(source)
+    if getattr(getattr(keras_model, "streaming", None), "variables", ()):
+        from .verify_stream import verify_stream
+
+        return verify_stream(keras_model, tfl, seed=seed, atol=atol, rtol=rtol)
     if batch < 1:
         raise InvalidArgumentError(f"verify: batch must be at least 1, received {batch}")
     size = batch
