@@ -154,19 +154,19 @@ def run(model: Any, frames: Sequence[Any], state: Sequence[np.ndarray] | None = 
         >>> [o.shape for o in t2k.streaming.run(model, [np.zeros((1, 8, 8, 3), "float32")] * 2)]
         [(1, 4, 4, 2), (1, 4, 4, 2)]
     """
-    info = info(model)
+    record = info(model)
     results = []
     for frame in frames:
         feeds = [np.asarray(x) for x in (frame if isinstance(frame, (list, tuple)) else [frame])]
         if state is None:
             state = [np.broadcast_to(v.initial, (feeds[0].shape[0], *v.initial.shape[1:])).copy()
-                     for v in info.variables]
-        if len(state) != len(info.variables):
-            raise InvalidArgumentError(f"streaming.run: {len(state)} state arrays for {len(info.variables)} variables")
+                     for v in record.variables]
+        if len(state) != len(record.variables):
+            raise InvalidArgumentError(f"streaming.run: {len(state)} state arrays for {len(record.variables)} variables")
         outs = model([*feeds, *state] if len(feeds) + len(state) > 1 else feeds[0], training=False)
         outs = [np.asarray(o) for o in (outs if isinstance(outs, (list, tuple)) else [outs])]
-        state = outs[info.outputs:]
-        own = outs[:info.outputs]
+        state = outs[record.outputs:]
+        own = outs[:record.outputs]
         results.append(own[0] if len(own) == 1 else own)
     return results
 
@@ -177,11 +177,11 @@ def info(model: Any) -> StreamingInfo:
     Raises:
         InvalidArgumentError: the model has none.
     """
-    info = getattr(model, "streaming", None)
-    if info is None:
+    record = getattr(model, "streaming", None)
+    if record is None:
         raise InvalidArgumentError("the model has no `streaming` record: it was not made by tflite2keras.convert "
                                    "(or was reloaded; convert the file again)")
-    return info
+    return record
 
 
 def describe(tfl: TFLiteModel, found: dict[int, StateVariable]) -> StreamingInfo:
