@@ -25,8 +25,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import errors
+from . import errors, streaming
 from .errors import (
+    InvalidArgumentError,
     InvalidModelError,
     MappingError,
     ShapeMismatchError,
@@ -40,6 +41,7 @@ from .flatjson import from_json, to_json
 from .lint import Finding, lint
 from .mapping import MappingTable
 from .model import Operator, Source, Tensor, TFLiteModel
+from .quantized import quantized_io
 from .reader import read
 from .registry import register_op
 from .rewrite import RewriteReport, rewrite_custom_ops
@@ -64,8 +66,9 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "ExportReport", "Finding", "RewriteReport", "rewrite_custom_ops", "InvalidModelError", "MappingError", "MappingTable", "Operator", "ShapeMismatchError",
+    "ExportReport", "Finding", "RewriteReport", "rewrite_custom_ops", "InvalidArgumentError", "InvalidModelError", "MappingError", "MappingTable", "Operator", "ShapeMismatchError",
     "Source", "Tensor", "TFLiteModel", "Tflite2KerasError", "TransplantReport", "UnsupportedOpError",
     "VerificationError", "VerifyReport", "convert", "errors", "export_tflite", "from_json", "to_json", "heads", "layers", "lint", "load",
-    "postprocess", "preprocess", "read", "register_op", "registry", "tiny", "transplant", "truncate", "verify", "zoo",
+    "postprocess", "preprocess", "quantized_io", "read", "register_op", "registry", "streaming", "tiny", "transplant",
+    "truncate", "verify", "zoo",
 ]

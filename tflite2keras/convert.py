@@ -171,6 +171,12 @@ def _check_all_supported(tfl: TFLiteModel, skip: set[int]) -> None:
 def _unsupported(tfl: TFLiteModel, op: Operator) -> str:
     ins = ", ".join(repr(tfl.tensor(t).name) for t in op.inputs if t >= 0)
     outs = ", ".join(repr(tfl.tensor(t).name) for t in op.outputs)
+    subgraphs = [f"{key.removesuffix('_subgraph_index')} subgraph {value}"
+                 for key, value in sorted(op.options.items()) if key.endswith("_subgraph_index")]
+    if subgraphs:  # WHILE, IF: a Keras functional model has no loops or branches of its own
+        return (f"op {op.index} ({op.opcode}) runs {', '.join(subgraphs)}: control flow is not converted "
+                f"(cut the graph before it with tflite2keras.truncate); inputs: {ins}; outputs: {outs}. "
+                f"Or register a converter from a notebook with tflite2keras.register_op (see {DOCS_ADDING_AN_OP}).")
     return (f"op {op.index} ({op.opcode}) has no converter; inputs: {ins}; outputs: {outs}. "
             f"Register one from a notebook with tflite2keras.register_op (see {DOCS_ADDING_AN_OP}).")
 

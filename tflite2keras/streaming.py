@@ -56,7 +56,7 @@ class StreamingInfo:
 
 def variables(tfl: TFLiteModel) -> dict[int, StateVariable]:
     """Subgraph 0's VAR_HANDLE output tensor -> its variable, initial value from the CALL_ONCE
-    subgraph; empty for a file without resource variables.
+    subgraph, in the order of the variables' names; empty for a file without resource variables.
 
     Raises:
         UnsupportedOpError: a variable has no constant initial value in the init subgraph.
@@ -78,7 +78,7 @@ def variables(tfl: TFLiteModel) -> dict[int, StateVariable]:
                                      "in the CALL_ONCE init subgraph")
         value = initial[name]
         out[op.outputs[0]] = StateVariable(name, tuple(value.shape), str(value.dtype), value)
-    return out
+    return dict(sorted(out.items(), key=lambda item: item[1].name))
 
 
 def _shared_name(op: Any) -> str:

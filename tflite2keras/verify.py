@@ -74,7 +74,7 @@ def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None
         False
     """
     tfl = read(source)
-    if getattr(getattr(keras_model, "streaming", None), "variables", ()):
+    if any(op.opcode == "VAR_HANDLE" for op in tfl.operators):
         from .verify_stream import verify_stream
 
         return verify_stream(keras_model, tfl, seed=seed, atol=atol, rtol=rtol)
