@@ -63,3 +63,27 @@ def test_int32_per_channel_converts_then_multiplies_in_float32() -> None:
     once = (np.float64(np.float32(0.3)) * 1829207718).astype(np.float32)
     assert expected[0, 0] != once
     np.testing.assert_array_equal(dequantize(q, tensor), expected)
+
+
+@pytest.mark.parametrize("scales, zero_points, match", [
+    ([0.0], [0], r"tensor 7 'conv/w': quantization scales \[0.0\] must be positive"),
+    ([float("nan")], [0], "must be positive and finite"),
+    ([0.5], [300], r"zero points \[300\] lie outside int8"),
+])
+def test_bad_weight_quantization_names_the_tensor(scales: list[float], zero_points: list[int], match: str) -> None:
+    with pytest.raises(InvalidModelError, match=match):
+        dequantize(np.zeros((1, 2), np.int8), _tensor((1, 2), scales, zero_points))
+
+
+@pytest.mark.parametrize("scales, zero_points, axis, match", [
+    ([0.0], [0], 0, "must be positive and finite"),
+    ([0.5], [-200], 0, r"zero points \[-200\] lie outside INT8"),
+    ([0.5, 0.25], [0, 0], 1, "2 scales along axis 1 do not fit shape"),
+    ([0.5, 0.25], [0, 0], 5, "per-channel axis 5 does not exist"),
+])
+def test_bad_activation_quantization_names_the_tensor(scales: list[float], zero_points: list[int], axis: int,
+                                                      match: str) -> None:
+    from tflite2keras.quantized import affine
+
+    with pytest.raises(InvalidModelError, match=rf"tensor 7 'conv/w': .*{match}"):
+        affine(_tensor((2, 3), scales, zero_points, axis))

@@ -29,6 +29,14 @@ def dequantize(q: np.ndarray, tensor: Tensor) -> np.ndarray:
     assert quant is not None
     scales = quant.scales.astype(np.float64)
     zero_points = quant.zero_points.astype(np.int64) if quant.zero_points.size else np.zeros(1, np.int64)
+    if not scales.size or not np.all(np.isfinite(scales)) or np.any(scales <= 0):
+        raise InvalidModelError(f"tensor {tensor.index} {tensor.name!r}: quantization scales "
+                                f"{scales[:4].astype(np.float32).tolist()} must be positive and finite")
+    if q.dtype.kind in "iu" and q.dtype.itemsize < 4:
+        info = np.iinfo(q.dtype)
+        if np.any(zero_points < info.min) or np.any(zero_points > info.max):
+            raise InvalidModelError(f"tensor {tensor.index} {tensor.name!r}: zero points {zero_points[:4].tolist()} "
+                                    f"lie outside {q.dtype} [{info.min}, {info.max}]")
     # As TFLite's reference kernels: (q - zero_point) in integers; per tensor, times the scale
     # in double and rounded to float32 once; per channel, converted to float32 and multiplied
     # in float32. The order only matters for int32 values beyond 2**24.
