@@ -228,3 +228,24 @@ def test_dynamic_dimensions_are_not_compared() -> None:
     assert tuple(model.outputs[0].shape) == (None, None, 3)
     x = np.random.default_rng(0).uniform(-8, 8, (2, 7, 3)).astype(np.float32)
     np.testing.assert_array_equal(np.asarray(model(x)), np.clip(x, 0, 6))
+
+
+class _FailsWhenRun(keras.layers.Layer):
+    """Builds symbolically with the right shape, but cannot run (as an int8 tensor fed to a float op)."""
+
+    def call(self, x: Any) -> Any:
+        raise ValueError("Incompatible type conversion requested to type int8")
+
+    def compute_output_spec(self, x: Any) -> Any:
+        return keras.KerasTensor(x.shape, x.dtype)
+
+
+def test_a_model_that_cannot_run_never_converts(function_to_tflite: Any, scratch_registry: None) -> None:
+    from tflite2keras import registry
+
+    data = function_to_tflite(lambda x: tf.nn.relu(x), (5, 3))
+    relu = registry.get("RELU")
+    registry.register_op(registry.OpSpec("RELU", layers=relu.layers, converter=lambda ctx, op: [
+        _FailsWhenRun()(ctx.input(op, 0))]), override=True)
+    with pytest.raises(t2k.ShapeMismatchError, match=r"fails on a zero input of batch 1: ValueError: (?s:.*)_FailsWhenRun(?s:.*)Incompatible type"):
+        t2k.convert(data)

@@ -8,6 +8,7 @@ standard Keras layers where they express the op exactly and registered layers fr
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -115,8 +116,9 @@ def _call_once(model: Any) -> None:
     try:
         model(feeds if len(feeds) > 1 else feeds[0], training=False)
     except Exception as err:  # noqa: BLE001 - any failure here is a conversion bug, reported as one
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # Keras colours its messages for terminals
         raise ShapeMismatchError(f"the converted model {model.name!r} fails on a zero input of batch 1: "
-                                 f"{type(err).__name__}: {str(err)[:500]}") from err
+                                 f"{type(err).__name__}: {text[:500]}") from err
 
 
 def load(path: Any) -> Any:
