@@ -6,12 +6,15 @@ from typing import Any
 
 import flatbuffers
 import keras
+import numpy as np
 import pytest
+import tensorflow as tf
 import tflite
 from tensorflow.lite.python import schema_py_generated as schema
 
 import tflite2keras as t2k
 from tflite2keras import activations, registry
+from tflite2keras.model import Operator
 from tflite2keras.registry import OpSpec
 
 
@@ -87,3 +90,67 @@ def test_transpose_conv_activation_is_linted_and_converted(to_tflite: Any) -> No
     model = t2k.convert(data)
     assert model.layers[-1].activation.__name__ == "relu"
     assert t2k.verify(model, data, samples=2).ok
+
+
+def _add_clip(function_to_tflite: Any, name: str = "RELU_N1_TO_1") -> bytes:
+    """ADD with a fused activation: the TF converter fuses ``clip_by_value(x + y, -1, 1)`` as RELU_N1_TO_1."""
+    data = function_to_tflite(lambda x, y: tf.clip_by_value(x * 3.0 + y, -1.0, 1.0), (7, 9, 5), (7, 9, 5))
+    text = t2k.to_json(data)
+    assert text.count('"RELU_N1_TO_1"') == 1, text
+    return t2k.from_json(text.replace('"RELU_N1_TO_1"', f'"{name}"'))
+
+
+def test_fused_relu_n1_to_1_from_the_converter(function_to_tflite: Any) -> None:
+    data = _add_clip(function_to_tflite)
+    (add,) = [op for op in t2k.read(data).operators if op.opcode == "ADD"]
+    assert add.options["fused_activation_function"] == "RELU_N1_TO_1"
+    model = t2k.convert(data)
+    assert model.layers[-1].activation.__name__ == "hard_tanh"
+    assert t2k.verify(model, data, samples=2, per_layer=True).ok
+
+
+@pytest.mark.parametrize("name", ["TANH", "SIGN_BIT"])
+def test_an_activation_a_clamping_kernel_ignores_does_not_convert(name: str, function_to_tflite: Any) -> None:
+    """TFLite's ADD kernel leaves the sum unchanged under TANH / SIGN_BIT (checked here): no Keras form is right."""
+    from tflite2keras.reference import make_interpreter, run
+
+    data = _add_clip(function_to_tflite, name)
+    x, y = (np.random.default_rng(i).uniform(-1, 1, (1, 7, 9, 5)).astype(np.float32) for i in (1, 2))
+    got = run(make_interpreter(t2k.read(data)), [x, y])[0][0]
+    np.testing.assert_allclose(got, x * np.float32(3.0) + y, rtol=1e-6)
+    with pytest.raises(t2k.UnsupportedOpError, match=rf"\(ADD\) has fused_activation_function={name}"):
+        t2k.convert(data)
+
+
+def test_recurrent_kernels_compute_tanh(scratch_registry: None) -> None:
+    registry.register_op(OpSpec("UNIDIRECTIONAL_SEQUENCE_RNN", layers=("SimpleRNN",), fused_activation=True),
+                         override=True)
+    options = {"fused_activation_function": "TANH"}
+    rnn = Operator(3, "UNIDIRECTIONAL_SEQUENCE_RNN", 1, (0, 1), (2,), options)
+    assert activations.keras_activation(rnn) == "tanh"
+    with pytest.raises(t2k.UnsupportedOpError, match=r"op 4 \(ADD\) .*TFLite's ADD kernel ignores"):
+        activations.keras_activation(Operator(4, "ADD", 1, (0, 1), (2,), options))
+
+
+@pytest.mark.parametrize("name, want", [
+    ("NONE", [-7, -1, 0, 1, 5, 9]), ("RELU", [0, 0, 0, 1, 5, 9]), ("RELU6", [0, 0, 0, 1, 5, 6]),
+    ("RELU_N1_TO_1", [-1, -1, 0, 1, 1, 1]),
+])
+def test_clamp_folds_the_fused_activation(name: str, want: list[int]) -> None:
+    op = Operator(0, "ADD", 1, (0, 1), (2,), {"fused_activation_function": name})
+    for dtype in ("int32", "float32"):
+        got = activations.clamp(op, np.array([-7, -1, 0, 1, 5, 9], dtype))
+        assert got.dtype == dtype and got.tolist() == want
+
+
+def test_clamp_refuses_what_the_kernel_ignores() -> None:
+    op = Operator(0, "MUL", 1, (0, 1), (2,), {"fused_activation_function": "TANH"})
+    with pytest.raises(t2k.UnsupportedOpError, match=r"op 0 \(MUL\)"):
+        activations.clamp(op, np.zeros(3))
+
+
+def test_a_bounded_relu_is_not_taken_for_relu() -> None:
+    assert activations.layer_activation(keras.layers.ReLU()) == "relu"
+    assert activations.layer_activation(keras.layers.ReLU(max_value=6.0)) == "relu6"
+    assert activations.layer_activation(keras.layers.ReLU(max_value=1.0)) not in ("relu", "relu6")
+    assert activations.layer_activation(keras.layers.ReLU(negative_slope=0.1)) not in ("relu", "relu6")

@@ -55,7 +55,7 @@ def test_flatten_dense_reshape_at_a_free_batch(to_tflite: Any) -> None:
     ("shape_times_rows", lambda x: tf.reshape(x, tf.stack([tf.shape(x)[0] * 6, 4])) * 2, "BatchReshape"),
     ("gather_prod_concat", lambda x: tf.reshape(
         x, tf.concat([tf.shape(x)[:1], [tf.reduce_prod(tf.shape(x)[1:])]], 0)) * 2, "Reshape"),
-    ("split_batch_back", lambda x: tf.reshape(tf.reshape(x, [-1, 4]), tf.shape(x)) + 1, "BatchReshape"),
+    ("shape_of_the_input", lambda x: tf.reshape(tf.reshape(x, [-1, 4]) * 2, tf.shape(x)) + 1, "Reshape"),
 ])
 def test_reshape_targets(name: str, function: Any, layer: str) -> None:
     data = _free_batch(function, (6, 4))

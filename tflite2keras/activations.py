@@ -2,15 +2,19 @@
 
 An op whose :class:`~tflite2keras.registry.OpSpec` has ``fused_activation=True`` applies
 its ``fused_activation_function`` option to its result. :data:`KERAS` gives, for every
-value of TFLite's ``ActivationFunctionType``, the Keras activation that computes it, or
-None where Keras has none (``SIGN_BIT``); ``convert`` raises
-:class:`~tflite2keras.errors.UnsupportedOpError` for those. ``RELU_N1_TO_1`` clips to
-[-1, 1], which is Keras's ``hard_tanh``.
+value of TFLite's ``ActivationFunctionType``, the Keras activation it stands for, or None
+where Keras has none (``SIGN_BIT``). ``RELU_N1_TO_1`` clips to [-1, 1], which is Keras's
+``hard_tanh``.
 
-TFLite's float kernels for the ops registered here (convolutions, pools, element-wise ops)
-only clamp: they apply RELU, RELU6 and RELU_N1_TO_1 and leave the result of TANH and
-SIGN_BIT unchanged. The TF converter never fuses those two into such ops, and ``verify``
-would report a file that does.
+TFLite's float and integer kernels for the ops registered here (convolutions, pools,
+element-wise ops) only clamp: they apply RELU, RELU6 and RELU_N1_TO_1 and leave the result
+unchanged for TANH and SIGN_BIT (measured on the interpreter, XNNPACK and builtin kernels
+alike). Converting such a TANH to ``tanh`` would disagree with TFLite, and converting it to
+nothing with the file's author, so :func:`keras_activation` raises
+:class:`~tflite2keras.errors.UnsupportedOpError` for both there; only the recurrent kernels
+of :data:`FULL_ACTIVATION_OPS` compute TANH itself. The TF converter never fuses TANH or
+SIGN_BIT into a clamping op. :func:`clamp` applies a fused activation in numpy (for
+``OpSpec.fold``).
 
 Example:
     >>> from tflite2keras.activations import KERAS
@@ -21,6 +25,8 @@ Example:
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from .errors import UnsupportedOpError
 from .model import Operator
@@ -33,6 +39,12 @@ KERAS: dict[str, str | None] = {
     "NONE": "linear", "RELU": "relu", "RELU_N1_TO_1": "hard_tanh", "RELU6": "relu6", "TANH": "tanh",
     "SIGN_BIT": None,
 }
+#: Ops whose kernels apply the activation function itself (``ApplyActivationToVector``), not only a clamp.
+FULL_ACTIVATION_OPS = frozenset({"RNN", "UNIDIRECTIONAL_SEQUENCE_RNN", "BIDIRECTIONAL_SEQUENCE_RNN", "SVDF", "LSTM",
+                                 "UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM"})
+#: The clamping activations: name -> (low, high) bounds of the result (None: unbounded).
+CLAMPS: dict[str, tuple[float | None, float | None]] = {
+    "NONE": (None, None), "RELU": (0, None), "RELU6": (0, 6), "RELU_N1_TO_1": (-1, 1)}
 #: Keras layer classes that apply an activation and nothing else (a fused activation's own layer).
 ACTIVATION_LAYERS = ("ReLU", "Activation")
 
@@ -65,7 +77,9 @@ def keras_activation(op: Operator) -> str | None:
     """The ``activation=`` argument that computes the op's fused activation, or None for none.
 
     Raises:
-        UnsupportedOpError: no Keras activation computes it; names the op, option and value.
+        UnsupportedOpError: no Keras activation computes it (SIGN_BIT), or the op's kernel only
+            clamps and ignores it (TANH outside :data:`FULL_ACTIVATION_OPS`); names the op,
+            option and value.
 
     Example:
         >>> from tflite2keras.model import Operator
@@ -81,7 +95,36 @@ def keras_activation(op: Operator) -> str | None:
         known = ", ".join(k for k, v in KERAS.items() if v is not None)
         raise UnsupportedOpError(f"op {op.index} ({op.opcode}) has {OPTION}={name}, which no Keras activation "
                                  f"computes; supported: {known}")
+    if name not in CLAMPS and op.opcode not in FULL_ACTIVATION_OPS:
+        raise UnsupportedOpError(
+            f"op {op.index} ({op.opcode}) has {OPTION}={name}, which TFLite's {op.opcode} kernel ignores (it "
+            f"only clamps: {', '.join(CLAMPS)}), so the file computes no activation where it names {keras}; "
+            "set the option to NONE or move the activation into its own op")
     return None if keras == "linear" else keras
+
+
+def clamp(op: Operator, value: np.ndarray) -> np.ndarray:
+    """``value`` with the op's fused activation applied, as TFLite's clamping kernels do (for folds).
+
+    Raises:
+        UnsupportedOpError: the activation is not a clamp (TANH, SIGN_BIT), as :func:`keras_activation`.
+
+    Example:
+        >>> from tflite2keras.model import Operator
+        >>> add = Operator(0, "ADD", 1, (0, 1), (2,), {"fused_activation_function": "RELU6"})
+        >>> clamp(add, np.arange(-1, 9)).tolist()
+        [0, 0, 1, 2, 3, 4, 5, 6, 6, 6]
+    """
+    name = fused(op)
+    if name not in CLAMPS:
+        keras_activation(op)  # raises: TFLite's clamping kernels do not compute it
+    low, high = CLAMPS.get(name, (None, None))
+    value = np.asarray(value)
+    if low is not None:
+        value = np.maximum(value, np.asarray(low, value.dtype))
+    if high is not None:
+        value = np.minimum(value, np.asarray(high, value.dtype))
+    return value
 
 
 def check_declared(op: Operator, spec: OpSpec) -> None:
@@ -100,6 +143,9 @@ def check_declared(op: Operator, spec: OpSpec) -> None:
 def layer_activation(layer: Any) -> str:
     """The activation a Keras layer applies itself: its ``activation=``, or a ReLU layer's."""
     if type(layer).__name__ == "ReLU":
+        if layer.negative_slope or layer.threshold or layer.max_value not in (None, 6):
+            return (f"relu(max_value={layer.max_value}, negative_slope={layer.negative_slope}, "
+                    f"threshold={layer.threshold})")
         return "relu6" if layer.max_value == 6 else "relu"
     function = getattr(layer, "activation", None)
     return getattr(function, "__name__", "linear") if function is not None else "linear"
@@ -115,5 +161,5 @@ def fused_away(op: Operator, layer: Any) -> bool:
     return fused(op) != "NONE" and layer_activation(layer) == "linear"
 
 
-__all__ = ["ACTIVATION_LAYERS", "KERAS", "OPTION", "check_declared", "follower_activation", "fused",
-           "fused_away", "keras_activation", "keras_form", "layer_activation"]
+__all__ = ["ACTIVATION_LAYERS", "CLAMPS", "FULL_ACTIVATION_OPS", "KERAS", "OPTION", "check_declared", "clamp",
+           "follower_activation", "fused", "fused_away", "keras_activation", "keras_form", "layer_activation"]

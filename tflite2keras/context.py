@@ -77,6 +77,10 @@ class ConvertContext:
         return [keras.layers.Identity(name=self._unique(f"{v.key}_out"))(self.state[v.name])
                 for v in self.state_variables.values()]
 
+    def dtype(self, index: int) -> str:
+        """The Keras dtype of TFLite tensor ``index``: its own, or float32 for a quantized activation."""
+        return keras_dtype(self.tfl.tensor(index))
+
     def emit(self, op: Operator, index: int, value: Any) -> None:
         """Record the Keras tensor a converter built for ``op``'s output tensor ``index``, after
         checking its shape and dtype; in ``fake_quant`` mode, a quantized tensor is fake-quantized."""

@@ -153,7 +153,8 @@ def op_names(model: TFLiteModel, op: Operator, weight_slots: tuple[int, ...]) ->
     Names are given as valid Keras layer names (see :func:`sanitize`).
     """
     names: list[str] = []
-    tensors = [model.source_of(op.inputs[s]).name for s in weight_slots if op.has_input(s)]
+    tensors = [model.source_of(op.inputs[s]).name for s in weight_slots
+               if op.has_input(s) and model.is_constant(op.inputs[s])]
     tensors += [model.tensor(t).name for t in op.outputs]
     for name in tensors:
         names += [n for n in map(sanitize, scope_names(name)) if n and n not in names]

@@ -96,7 +96,8 @@ def decode(union_type: int, table: Any, union: type = tflite.BuiltinOptions) -> 
             length = getattr(options, f"{accessor}Length")()
             if not 0 <= length <= len(table.Bytes) // 4:
                 raise ValueError(f"{cls.__name__}.{accessor} claims {length} elements")
-            fields[snake_case(accessor)] = tuple(int(getattr(options, accessor)(i)) for i in range(length))
+            items = (getattr(options, accessor)(i) for i in range(length))
+            fields[snake_case(accessor)] = tuple(v if isinstance(v, float) else int(v) for v in items)
             continue
         value = getattr(options, accessor)()
         if accessor in _ENUM_FIELDS:

@@ -64,10 +64,17 @@ def make_interpreter(tfl: TFLiteModel, kernels: str = "xnnpack", preserve: bool 
     return interpreter
 
 
-def run(interpreter: Any, inputs: list[np.ndarray], tensors: Iterable[int] = ()) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
-    """Run one sample; return the outputs and copies of the requested tensors."""
+def run(interpreter: Any, inputs: list[np.ndarray], tensors: Iterable[int] = (),
+        reset: bool = True) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
+    """Run one sample; return the outputs and copies of the requested tensors.
+
+    With ``reset``, variable tensors (an LSTM's state) start from zero, so samples are
+    independent; a stateful file's resource variables are stepped with ``reset=False``.
+    """
     for detail, value in zip(interpreter.get_input_details(), inputs):
         interpreter.set_tensor(detail["index"], np.asarray(value, dtype=detail["dtype"]))
+    if reset:
+        interpreter.reset_all_variables()
     interpreter.invoke()
     outputs = [np.array(interpreter.get_tensor(d["index"])) for d in interpreter.get_output_details()]
     return outputs, {t: np.array(interpreter.get_tensor(t)) for t in tensors}

@@ -175,16 +175,30 @@ def coverage() -> Any:
 
 
 def weight_ops(model: TFLiteModel) -> list[Operator]:
-    """The ops of ``model`` that carry at least one constant weight input, in graph order."""
+    """The ops of ``model`` that carry at least one constant weight input, in graph order (not
+    those that :mod:`tflite2keras.shapes` folds: they build no layer), by :func:`is_weight`."""
+    from .shapes import fold  # shapes imports this module
+
+    folded = fold(model)
     out = []
     for op in model.operators:
         spec = find(op.opcode)
-        if spec is None or not spec.weights:
+        if spec is None or not spec.weights or op.outputs and all(t in folded for t in op.outputs):
             continue
-        if any(op.has_input(w.slot) and model.is_constant(op.inputs[w.slot])
-               for w in spec.weights):
+        if any(op.has_input(w.slot) and is_weight(model, op.inputs[w.slot]) for w in spec.weights):
             out.append(op)
     return out
+
+
+def is_weight(model: TFLiteModel, index: int) -> bool:
+    """True when tensor ``index`` is a constant a Keras variable holds: a float one, or a quantized
+    one (int8 weights, int32 biases); not a plain integer or bool constant (an index, a shift, a
+    divisor), which converters keep in the layer config."""
+    if not model.is_constant(index):
+        return False
+    tensor = model.tensor(index)
+    quantized = tensor.quantization is not None and len(tensor.quantization.scales) > 0
+    return tensor.dtype.startswith(("FLOAT", "COMPLEX")) or quantized
 
 
 _loaded = False

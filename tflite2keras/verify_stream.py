@@ -44,8 +44,8 @@ def verify_stream(keras_model: Any, tfl: TFLiteModel, steps: int = STEPS, seed: 
     got = streaming.run(keras_model, [f if len(f) > 1 else f[0] for f in frames])
     values = np.zeros((len(tfl.outputs), 3))
     for frame, keras_out in zip(frames, got):
-        ref = run(deployed, frame)[0]
-        other = run(builtin, frame)[0] if builtin is not None else ref
+        ref = run(deployed, frame, reset=False)[0]
+        other = run(builtin, frame, reset=False)[0] if builtin is not None else ref
         keras_out = keras_out if isinstance(keras_out, list) else [keras_out]
         for j, (k, r, o) in enumerate(zip(keras_out, ref, other)):
             r32 = r.astype(np.float32)

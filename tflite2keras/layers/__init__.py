@@ -13,23 +13,38 @@ Example:
 
 from __future__ import annotations
 
-from .activation import PReLU
+from .activation import L2Normalize, PReLU
+from .binary import Binary, Compare, Select
 from .detection import NonMaxSuppression, SSDDecode
 from .keypoints import HeatmapKeypoints
-from .math import Binary, Cast, Compare, Select, Unary
+from .math import Cast, Unary
 from .mediapipe import Landmarks2TransformMatrix, TransformLandmarks, TransformTensorBilinear
-from .padding import ChannelPadding
-from .reduce import Gather, Pack, Reduce
+from .matmul import BatchMatMul
+from .pool import L2Pooling2D, LocalResponseNormalization
+from .space import BatchToSpace, SpaceToBatch
+from .padding import ChannelPadding, Pad
+from .index import BatchGather, Bucketize, Gather, GatherND, OneHot
+from .reduce import ArgReduce, CumSum, Pack, Reduce, TopK
+from .scatter import ScatterND, UnsortedSegment
 from .quantize import Dequantize, FakeQuant, Quantize
 from .reshape import BatchReshape
 from .preprocess import ImagePreprocess, ProjectToImage
 from .resize import Resize
-from .tensor_ops import AddConstant, DepthToSpace, MultiplyConstant, StridedSlice
+from .sequence import SequenceLSTM
+from .signal import RFFT2D, ComplexPart
+from .tensor_ops import AddConstant, DepthToSpace, MultiplyConstant, SpaceToDepth, StridedSlice
+from .shape import BroadcastTo, Fill, Range, SliceUpdate, Split, Tile, Unstack
+from .matrix import MatrixDiag, MatrixSetDiag, ReverseSequence
 
 __all__ = [
+    "BroadcastTo", "Fill", "MatrixDiag", "MatrixSetDiag", "Pad", "Range", "ReverseSequence", "SliceUpdate",
+    "SpaceToDepth", "Split", "Tile", "Unstack",
+    "ComplexPart", "RFFT2D", "SequenceLSTM",
+    "BatchMatMul", "BatchToSpace", "L2Pooling2D", "LocalResponseNormalization", "SpaceToBatch",
     "BatchReshape", "Dequantize", "FakeQuant", "Quantize",
     "Binary", "Cast", "Compare", "Gather", "Pack", "Reduce", "Select", "Unary",
+    "ArgReduce", "BatchGather", "Bucketize", "CumSum", "GatherND", "OneHot", "ScatterND", "TopK", "UnsortedSegment",
     "HeatmapKeypoints", "ImagePreprocess", "ProjectToImage",
     "AddConstant", "ChannelPadding", "DepthToSpace", "Landmarks2TransformMatrix", "MultiplyConstant",
-    "NonMaxSuppression", "PReLU", "Resize", "SSDDecode", "StridedSlice", "TransformLandmarks", "TransformTensorBilinear",
+    "L2Normalize", "NonMaxSuppression", "PReLU", "Resize", "SSDDecode", "StridedSlice", "TransformLandmarks", "TransformTensorBilinear",
 ]

@@ -1,7 +1,9 @@
-"""Layers for reductions and gathers with no exact standard Keras layer, built from ``keras.ops``.
+"""Layers for reductions and scans with no exact standard Keras layer, built from ``keras.ops``.
 
-- :class:`Reduce`: ``REDUCE_MAX``, ``REDUCE_MIN``, ``SUM``, ``REDUCE_PROD`` over non-batch axes.
-- :class:`Gather`: ``GATHER`` with constant indices; :class:`Pack`: ``PACK``.
+- :class:`Reduce`: ``REDUCE_MAX``, ``REDUCE_MIN``, ``SUM``, ``REDUCE_PROD``, ``MEAN``, ``REDUCE_ANY``,
+  ``REDUCE_ALL`` over non-batch axes.
+- :class:`ArgReduce`: ``ARG_MAX`` / ``ARG_MIN``; :class:`CumSum`: ``CUMSUM``; :class:`TopK`: ``TOPK_V2``.
+- :class:`Pack`: ``PACK``. Gathers and scatters are in :mod:`tflite2keras.layers.index`.
 
 Example:
     >>> import numpy as np
@@ -15,25 +17,39 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import keras
-import numpy as np
 
 from ..errors import InvalidArgumentError
 from .math import Shape, _function, _spec, broadcast_shapes
 from .padding import PACKAGE
 
 #: op name -> keras.ops function.
-REDUCE = {"max": "max", "min": "min", "sum": "sum", "prod": "prod"}
+REDUCE = {"max": "max", "min": "min", "sum": "sum", "prod": "prod", "mean": "mean", "any": "any", "all": "all"}
+ARG_REDUCE = {"argmax": "argmax", "argmin": "argmin"}
+
+
+def _non_batch_axis(axis: int, layer: str) -> int:
+    if int(axis) <= 0:
+        raise InvalidArgumentError(f"{layer}: axis {axis} must be a non-batch axis (>= 1)")
+    return int(axis)
+
+
+def _is_integer(dtype: Any) -> bool:
+    return keras.backend.standardize_dtype(dtype).startswith(("int", "uint"))
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Reduce(keras.layers.Layer):
     """``fn`` (one of :data:`REDUCE`) over the non-batch ``axes``, keeping them as 1 if ``keepdims``.
 
+    The ``"mean"`` of integers is TFLite's: the sum divided by the count, truncated toward zero.
+
     Example:
         >>> import numpy as np
         >>> x = np.arange(6, dtype="float32").reshape(1, 2, 3)
         >>> np.asarray(Reduce("sum", axes=[2], keepdims=True)(x)).tolist()
         [[[3.0], [12.0]]]
+        >>> np.asarray(Reduce("mean", axes=[1])(np.array([[-7, 2]], "int32"))).tolist()
+        [-2]
     """
 
     def __init__(self, fn: str, axes: Sequence[int], keepdims: bool = False, **kwargs: Any) -> None:
@@ -46,7 +62,15 @@ class Reduce(keras.layers.Layer):
         self._call = _function(REDUCE, fn, "Reduce")
 
     def call(self, inputs: Any) -> Any:
-        return self._call(inputs, axis=tuple(self.axes), keepdims=self.keepdims)
+        axis = tuple(self.axes)
+        if self.fn == "mean" and _is_integer(inputs.dtype):
+            total = keras.ops.sum(inputs, axis=axis, keepdims=self.keepdims)
+            count = 1
+            for a in axis:
+                count = count * keras.ops.shape(inputs)[a]
+            count = keras.ops.cast(count, total.dtype)
+            return keras.ops.sign(total) * keras.ops.floor_divide(keras.ops.abs(total), count)
+        return self._call(inputs, axis=axis, keepdims=self.keepdims)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if self.keepdims:
@@ -54,61 +78,124 @@ class Reduce(keras.layers.Layer):
         return tuple(d for i, d in enumerate(input_shape) if i not in self.axes)
 
     def compute_output_spec(self, inputs: Any) -> Any:
-        return _spec(self.compute_output_shape(inputs.shape), inputs.dtype)
+        dtype = "bool" if self.fn in ("any", "all") else inputs.dtype
+        return _spec(self.compute_output_shape(inputs.shape), dtype)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "fn": self.fn, "axes": self.axes, "keepdims": self.keepdims}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class Gather(keras.layers.Layer):
-    """``take(x, indices, axis)`` with constant integer ``indices`` (any rank) on a non-batch axis.
-
-    With constant ``params`` instead (a fixed lookup table, ``{"value": ..., "dtype": ...}``), the
-    input is the integer indices and the result ``take(params, indices, axis=0)``: the batch axis
-    then comes from the indices.
+class ArgReduce(keras.layers.Layer):
+    """The index of the largest (``"argmax"``) or smallest (``"argmin"``) value along a non-batch
+    ``axis``, which is dropped; the first such index on ties, as TFLite. The result has ``index_dtype``.
 
     Example:
         >>> import numpy as np
-        >>> x = np.arange(6, dtype="float32").reshape(1, 2, 3)
-        >>> np.asarray(Gather([2, 0], axis=2)(x)).tolist()
-        [[[2.0, 0.0], [5.0, 3.0]]]
-        >>> table = {"value": [[0.5, 1.5], [2.5, 3.5]], "dtype": "float32"}
-        >>> np.asarray(Gather(params=table, axis=0)(np.array([[1, 0]], "int32"))).tolist()
-        [[[2.5, 3.5], [0.5, 1.5]]]
+        >>> np.asarray(ArgReduce("argmax", axis=1)(np.array([[1.0, 3.0, 3.0]], "float32"))).tolist()
+        [1]
     """
 
-    def __init__(self, indices: Any = None, axis: int = 0, params: dict[str, Any] | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, fn: str, axis: int, index_dtype: str = "int32", **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if (indices is None) == (params is None):
-            raise InvalidArgumentError("Gather: pass exactly one of constant indices and constant params")
-        self.axis = int(axis)
-        self.indices = None if indices is None else np.asarray(indices, "int32").tolist()
-        self.params = None if params is None else {"value": np.asarray(params["value"], params["dtype"]).tolist(),
-                                                   "dtype": keras.backend.standardize_dtype(params["dtype"])}
-        if (self.params is None and self.axis <= 0) or (self.params is not None and self.axis != 0):
-            raise InvalidArgumentError(f"Gather: axis {self.axis} must be a non-batch axis (>= 1), or 0 for constant params")
-        self._indices = None if indices is None else np.asarray(self.indices, "int32")
-        self._params = None if params is None else np.asarray(self.params["value"], self.params["dtype"])
+        self.fn = fn
+        self.axis = _non_batch_axis(axis, "ArgReduce")
+        self.index_dtype = keras.backend.standardize_dtype(index_dtype)
+        if not _is_integer(self.index_dtype):
+            raise InvalidArgumentError(f"ArgReduce: index_dtype {index_dtype!r} is not an integer type")
+        self._call = _function(ARG_REDUCE, fn, "ArgReduce")
 
     def call(self, inputs: Any) -> Any:
-        if self._params is not None:
-            return keras.ops.take(keras.ops.convert_to_tensor(self._params), inputs, axis=0)
-        return keras.ops.take(inputs, keras.ops.convert_to_tensor(self._indices), axis=self.axis)
+        if keras.backend.standardize_dtype(inputs.dtype) == "bool":
+            inputs = keras.ops.cast(inputs, "int32")
+        return keras.ops.cast(self._call(inputs, axis=self.axis), self.index_dtype)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        if self._params is not None:
-            return tuple(input_shape) + self._params.shape[1:]
-        shape = tuple(input_shape)
-        return shape[:self.axis] + self._indices.shape + shape[self.axis + 1:]
+        return tuple(d for i, d in enumerate(input_shape) if i != self.axis)
 
     def compute_output_spec(self, inputs: Any) -> Any:
-        dtype = inputs.dtype if self._params is None else self._params.dtype
-        return _spec(self.compute_output_shape(inputs.shape), dtype)
+        return _spec(self.compute_output_shape(inputs.shape), self.index_dtype)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "indices": self.indices, "axis": self.axis, "params": self.params}
+        return {**super().get_config(), "fn": self.fn, "axis": self.axis, "index_dtype": self.index_dtype}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CumSum(keras.layers.Layer):
+    """Running sum along a non-batch ``axis``; ``exclusive`` leaves each element out of its own sum,
+    ``reverse`` sums from the end (TFLite ``CUMSUM``).
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.array([[1.0, 2.0, 3.0]], "float32")
+        >>> np.asarray(CumSum(1, exclusive=True, reverse=True)(x)).tolist()
+        [[5.0, 3.0, 0.0]]
+    """
+
+    def __init__(self, axis: int, exclusive: bool = False, reverse: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.axis = _non_batch_axis(axis, "CumSum")
+        self.exclusive = bool(exclusive)
+        self.reverse = bool(reverse)
+
+    def call(self, inputs: Any) -> Any:
+        x = keras.ops.flip(inputs, axis=self.axis) if self.reverse else inputs
+        y = keras.ops.cumsum(x, axis=self.axis)
+        if self.exclusive:  # shift by one: 0, x0, x0 + x1, ...
+            head, body = [slice(None)] * len(x.shape), [slice(None)] * len(x.shape)
+            head[self.axis], body[self.axis] = slice(0, 1), slice(0, -1)
+            y = keras.ops.concatenate([keras.ops.zeros_like(x[tuple(head)]), y[tuple(body)]], axis=self.axis)
+        return keras.ops.flip(y, axis=self.axis) if self.reverse else y
+
+    def build(self, input_shape: Shape) -> None:
+        if len(input_shape) <= self.axis:
+            raise InvalidArgumentError(f"CumSum: input shape {tuple(input_shape)} has no axis {self.axis}")
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": self.axis, "exclusive": self.exclusive, "reverse": self.reverse}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TopK(keras.layers.Layer):
+    """The ``k`` largest values along the last axis, in decreasing order, and their indices
+    (``index_dtype``); equal values in increasing index order, as TFLite ``TOPK_V2``.
+
+    Example:
+        >>> import numpy as np
+        >>> values, indices = TopK(2)(np.array([[1.0, 3.0, 2.0, 3.0]], "float32"))
+        >>> np.asarray(values).tolist(), np.asarray(indices).tolist()
+        ([[3.0, 3.0]], [[1, 3]])
+    """
+
+    def __init__(self, k: int, index_dtype: str = "int32", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.k = int(k)
+        self.index_dtype = keras.backend.standardize_dtype(index_dtype)
+        if self.k < 0 or not _is_integer(self.index_dtype):
+            raise InvalidArgumentError(f"TopK: k {k} must be >= 0 and index_dtype {index_dtype!r} an integer type")
+
+    def build(self, input_shape: Shape) -> None:
+        if len(input_shape) < 2 or (input_shape[-1] is not None and input_shape[-1] < self.k):
+            raise InvalidArgumentError(f"TopK: k {self.k} needs a non-batch last axis of at least k, "
+                                       f"received shape {tuple(input_shape)}")
+
+    def call(self, inputs: Any) -> list[Any]:
+        values, indices = keras.ops.top_k(inputs, self.k, sorted=True)
+        return [values, keras.ops.cast(indices, self.index_dtype)]
+
+    def compute_output_shape(self, input_shape: Shape) -> list[Shape]:
+        shape = tuple(input_shape[:-1]) + (self.k,)
+        return [shape, shape]
+
+    def compute_output_spec(self, inputs: Any) -> list[Any]:
+        shape = tuple(inputs.shape[:-1]) + (self.k,)
+        return [_spec(shape, inputs.dtype), _spec(shape, self.index_dtype)]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "k": self.k, "index_dtype": self.index_dtype}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -124,9 +211,7 @@ class Pack(keras.layers.Layer):
 
     def __init__(self, axis: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.axis = int(axis)
-        if self.axis <= 0:
-            raise InvalidArgumentError(f"Pack: axis {self.axis} must be a non-batch axis (>= 1)")
+        self.axis = _non_batch_axis(axis, "Pack")
 
     def call(self, inputs: Any) -> Any:
         return keras.ops.stack(list(inputs), axis=self.axis)
@@ -142,4 +227,4 @@ class Pack(keras.layers.Layer):
         return {**super().get_config(), "axis": self.axis}
 
 
-__all__ = ["Gather", "Pack", "Reduce"]
+__all__ = ["ArgReduce", "CumSum", "Pack", "Reduce", "TopK"]

@@ -1,10 +1,17 @@
-"""Activations, including PReLU and its per-channel alpha."""
+"""Activations, including PReLU and its per-channel alpha.
+
+Standard Keras layers where they compute the op exactly: ``ReLU`` (RELU, RELU6, RELU_0_TO_1),
+``Activation`` (LOGISTIC, TANH, HARD_SWISH, RELU_N1_TO_1 as ``hard_tanh``, GELU, LOG_SOFTMAX),
+``LeakyReLU``, ``ELU``, ``Softmax``; :class:`~tflite2keras.layers.L2Normalize` for L2_NORMALIZATION,
+whose norm is bounded below by TFLite's 1e-6.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from ..errors import UnsupportedOpError
 from ..layout import RESHAPE
 from ..model import Operator, TFLiteModel
 from ..registry import Mismatch, OpSpec, WeightSlot, register_op
@@ -66,6 +73,75 @@ register_op(OpSpec("LOGISTIC", layers=("Activation",),
 register_op(OpSpec("TANH", layers=("Activation",), converter=_layer(lambda n: _keras().Activation("tanh", name=n))))
 register_op(OpSpec("HARD_SWISH", layers=("Activation",),
                    converter=_layer(lambda n: _keras().Activation("hard_swish", name=n))))
+register_op(OpSpec("RELU_N1_TO_1", layers=("Activation",),
+                   converter=_layer(lambda n: _keras().Activation("hard_tanh", name=n))))
+register_op(OpSpec("RELU_0_TO_1", layers=("ReLU",), converter=_layer(lambda n: _keras().ReLU(max_value=1.0, name=n))))
+register_op(OpSpec("ELU", layers=("ELU",), converter=_layer(lambda n: _keras().ELU(alpha=1.0, name=n))))
+
+
+def _last_axis(ctx: Any, op: Any) -> Any:
+    """The op's input, checked to have a non-batch last axis."""
+    x = ctx.input(op, 0)
+    if len(x.shape) < 2:
+        raise UnsupportedOpError(f"op {op.index} ({op.opcode}) on a rank-{len(x.shape)} input works on its last "
+                                 "axis, the batch axis")
+    return x
+
+
+def convert_leaky_relu(ctx: Any, op: Any) -> list[Any]:
+    """LEAKY_RELU: ``x`` where positive, else ``alpha * x`` (``keras.layers.LeakyReLU``).
+
+    Raises:
+        UnsupportedOpError: ``alpha`` is negative (or NaN), which ``LeakyReLU`` refuses.
+    """
+    alpha = float(op.options.get("alpha", 0.0))
+    if not alpha >= 0:
+        raise UnsupportedOpError(f"op {op.index} (LEAKY_RELU) has alpha={alpha}; keras.layers.LeakyReLU takes "
+                                 "only a non-negative slope")
+    return [_keras().LeakyReLU(negative_slope=alpha, name=ctx.name(op))(ctx.input(op, 0))]
+
+
+def convert_gelu(ctx: Any, op: Any) -> list[Any]:
+    """GELU: ``Activation("gelu")`` (erf form), or its tanh form when ``approximate``."""
+    from ..layers.activation import gelu_approximate
+
+    function = gelu_approximate if op.options.get("approximate", False) else "gelu"
+    return [_keras().Activation(function, name=ctx.name(op))(ctx.input(op, 0))]
+
+
+def convert_log_softmax(ctx: Any, op: Any) -> list[Any]:
+    """LOG_SOFTMAX over the last axis (``Activation("log_softmax")``)."""
+    return [_keras().Activation("log_softmax", name=ctx.name(op))(_last_axis(ctx, op))]
+
+
+def convert_l2_normalization(ctx: Any, op: Any) -> list[Any]:
+    """L2_NORMALIZATION over the last axis (:class:`~tflite2keras.layers.L2Normalize`)."""
+    from ..layers import L2Normalize
+
+    return [L2Normalize(name=ctx.name(op))(_last_axis(ctx, op))]
+
+
+def check_leaky_relu(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
+    """Lint: the Keras negative slope is the TFLite alpha (as float32)."""
+    alpha = float(op.options.get("alpha", 0.0))
+    if abs(float(layer.negative_slope) - alpha) > 1e-7 * max(1.0, abs(alpha)):
+        yield "negative_slope", float(layer.negative_slope), alpha
+
+
+def check_gelu(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
+    """Lint: an approximate GELU is the tanh form, an exact one the erf form."""
+    name = getattr(getattr(layer, "activation", None), "__name__", None)
+    want = "gelu_approximate" if op.options.get("approximate", False) else "gelu"
+    if name != want:
+        yield "activation", name, want
+
+
+register_op(OpSpec("LEAKY_RELU", layers=("LeakyReLU",), checks=(check_leaky_relu,), converter=convert_leaky_relu))
+register_op(OpSpec("GELU", layers=("Activation",), checks=(check_gelu,), converter=convert_gelu))
+register_op(OpSpec("LOG_SOFTMAX", layers=("Activation",), converter=convert_log_softmax))
+register_op(OpSpec("L2_NORMALIZATION", layers=("L2Normalize",), converter=convert_l2_normalization))
+
+
 def convert_softmax(ctx: Any, op: Any) -> list[Any]:
     """SOFTMAX over the last axis of ``beta * x`` (a Rescaling in front when ``beta != 1``)."""
     x, name = ctx.input(op, 0), ctx.name(op)

@@ -1,6 +1,8 @@
 """Lint checks shared by op families: each compares one Keras config field with the op.
 
 A check is ``check(op, layer, model) -> iterable of (field, keras_value, tflite_value)``.
+The geometry checks work for 2-D ops (NHWC, OHWI or 1HWC kernels) and for the 3-D ones
+(``CONV_3D``, ``CONV_3D_TRANSPOSE``: NDHWC, DHWIO or DHWOI kernels, ``stride_d`` options).
 """
 
 from __future__ import annotations
@@ -15,22 +17,34 @@ from ..model import Operator, TFLiteModel
 from ..registry import Check, Mismatch, find
 
 
-def kernel_size(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
-    """Spatial kernel size, read from the kernel tensor's H and W."""
+def is_3d(op: Operator) -> bool:
+    """True for a 3-D op (its options have ``stride_d``: ``CONV_3D``, ``CONV_3D_TRANSPOSE``)."""
+    return "stride_d" in op.options
+
+
+def kernel_extent(op: Operator, model: TFLiteModel) -> tuple[int, ...]:
+    """The kernel's spatial extents: (H, W) of OHWI and 1HW(CM) kernels, (D, H, W) of 3-D ones."""
     kernel = model.tensor(op.inputs[1]).shape
-    tfl = (kernel[1], kernel[2])  # OHWI and 1HW(CM) both keep H, W at axes 1, 2
-    if tuple(layer.kernel_size) != tuple(tfl):
-        yield "kernel_size", tuple(layer.kernel_size), tuple(tfl)
+    return tuple(kernel[0:3]) if is_3d(op) else (kernel[1], kernel[2])
 
 
-def op_strides(op: Operator) -> tuple[int, int]:
-    """The op's (stride_h, stride_w)."""
-    return op.options.get("stride_h", 1), op.options.get("stride_w", 1)
+def kernel_size(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
+    """Spatial kernel size, read from the kernel tensor's spatial axes."""
+    tfl = kernel_extent(op, model)
+    if tuple(layer.kernel_size) != tfl:
+        yield "kernel_size", tuple(layer.kernel_size), tfl
 
 
-def op_dilation(op: Operator) -> tuple[int, int]:
-    """The op's (dilation_h_factor, dilation_w_factor)."""
-    return op.options.get("dilation_h_factor", 1), op.options.get("dilation_w_factor", 1)
+def op_strides(op: Operator) -> tuple[int, ...]:
+    """The op's (stride_h, stride_w), or (stride_d, stride_h, stride_w) for a 3-D op."""
+    depth = (op.options.get("stride_d", 1),) if is_3d(op) else ()
+    return depth + (op.options.get("stride_h", 1), op.options.get("stride_w", 1))
+
+
+def op_dilation(op: Operator) -> tuple[int, ...]:
+    """The op's (dilation_h_factor, dilation_w_factor), with dilation_d_factor first for a 3-D op."""
+    depth = (op.options.get("dilation_d_factor", 1),) if is_3d(op) else ()
+    return depth + (op.options.get("dilation_h_factor", 1), op.options.get("dilation_w_factor", 1))
 
 
 def strides(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
@@ -52,21 +66,23 @@ def pool_size(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch
 
 
 def padding(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
-    """Effective spatial padding (top, bottom, left, right), counting explicit PAD / ZeroPadding2D."""
+    """Effective spatial padding (top, bottom, left, right; front and back first in 3-D), counting
+    explicit PAD / ZeroPadding2D / ZeroPadding3D."""
     window = window_of(op, model)
+    n = len(window)
     tfl_in = model.tensor(op.inputs[0])
     found = pad_before(op, model)
-    tfl_explicit = spatial_pads(found[1]) if found is not None else (0, 0, 0, 0)
-    tfl = _add(tfl_explicit, implicit_pads(op.options.get("padding", "VALID"), tfl_in.shape[1:3], window,
+    tfl_explicit = spatial_pads(found[1]) if found is not None else (0,) * 2 * n
+    tfl = _add(tfl_explicit, implicit_pads(op.options.get("padding", "VALID"), tfl_in.shape[1:1 + n], window,
                                            op_strides(op)))
-    keras_in = tuple(layer.input.shape[1:3])
-    keras_explicit = (0, 0, 0, 0)
+    keras_in = tuple(layer.input.shape[1:1 + n])
+    keras_explicit = (0,) * 2 * n
     parent = _parent(layer)
-    if parent is not None and type(parent).__name__ == "ZeroPadding2D":
-        (t, b), (left, r) = parent.padding
-        keras_explicit = (t, b, left, r)
-        keras_in = tuple(parent.input.shape[1:3])
-        keras_in = (keras_in[0] + t + b, keras_in[1] + left + r) if None not in keras_in else keras_in
+    if parent is not None and type(parent).__name__ == f"ZeroPadding{n}D":
+        keras_explicit = tuple(int(v) for pair in parent.padding for v in pair)
+        keras_in = tuple(parent.input.shape[1:1 + n])
+        if None not in keras_in:
+            keras_in = tuple(d + a + b for d, (a, b) in zip(keras_in, parent.padding))
     if None in keras_in:
         return
     keras = _add(keras_explicit, implicit_pads(layer.padding.upper(), keras_in, window, tuple(layer.strides)))
@@ -98,8 +114,8 @@ def use_bias(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]
         yield "use_bias", False, True
 
 
-#: (padding mode "SAME"/"VALID", (stride_h, stride_w)) of a transposed convolution op.
-Geometry = Callable[[Operator], tuple[str, tuple[int, int]]]
+#: (padding mode "SAME"/"VALID", (stride_h, stride_w) or 3-D strides) of a transposed convolution op.
+Geometry = Callable[[Operator], tuple[str, tuple[int, ...]]]
 
 
 def transposed(geometry: Geometry, input_slot: int) -> tuple[Check, ...]:
@@ -107,7 +123,7 @@ def transposed(geometry: Geometry, input_slot: int) -> tuple[Check, ...]:
 
     Args:
         geometry: reads the op's padding mode and strides (from builtin or custom options).
-        input_slot: the op input that holds the image (the weights are input 1 in OHWI).
+        input_slot: the op input that holds the image (the weights are input 1, in OHWI or DHWOI).
 
     Padding is compared as the rows and columns cropped from the full result of size
     ``full = (in - 1) * stride + kernel``: ``max(full - out, 0) // 2`` at the top under SAME
@@ -121,9 +137,9 @@ def transposed(geometry: Geometry, input_slot: int) -> tuple[Check, ...]:
 
     def padding_check(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
         mode, stride = geometry(op)
-        kernel = model.tensor(op.inputs[1]).shape[1:3]
-        sizes = model.tensor(op.inputs[input_slot]).shape[1:3], model.tensor(op.outputs[0]).shape[1:3]
-        keras_sizes = tuple(layer.input.shape[1:3]), tuple(layer.output.shape[1:3])
+        kernel, n = kernel_extent(op, model), len(stride)
+        sizes = model.tensor(op.inputs[input_slot]).shape[1:1 + n], model.tensor(op.outputs[0]).shape[1:1 + n]
+        keras_sizes = tuple(layer.input.shape[1:1 + n]), tuple(layer.output.shape[1:1 + n])
         if None in keras_sizes[0] + keras_sizes[1]:
             return
         tfl = _crops(mode, *sizes, kernel, stride)
@@ -138,7 +154,8 @@ def transposed(geometry: Geometry, input_slot: int) -> tuple[Check, ...]:
 
 def _crops(mode: str, size: tuple[int, ...], out: tuple[int, ...], kernel: tuple[int, ...],
            stride: tuple[int, ...]) -> tuple[int, ...]:
-    """(top, bottom, left, right) rows and columns a transposed convolution crops from its full result.
+    """(top, bottom, left, right) rows and columns (front and back first in 3-D) a transposed
+    convolution crops from its full result.
 
     Example:
         >>> _crops("SAME", (7, 9), (14, 18), (3, 3), (2, 2)), _crops("VALID", (7, 9), (15, 19), (3, 3), (2, 2))
@@ -160,7 +177,8 @@ def depth_multiplier(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[M
 
 
 def pad_before(op: Operator, model: TFLiteModel) -> tuple[Operator, np.ndarray] | None:
-    """The PAD op with constant NHWC paddings that computes ``op``'s input 0, and its (4, 2) paddings.
+    """The PAD op with constant paddings that computes ``op``'s input 0, and its (rank, 2) paddings
+    ((4, 2) for NHWC, (5, 2) for NDHWC).
 
     Both the padding lint check and the convolution converters (which fold such a PAD into
     ``padding="same"`` where that is exact) read the explicit padding here.
@@ -169,43 +187,43 @@ def pad_before(op: Operator, model: TFLiteModel) -> tuple[Operator, np.ndarray] 
     if before is None or before.opcode != "PAD" or not before.has_input(1) or not model.is_constant(before.inputs[1]):
         return None
     pads = np.asarray(model.constant(before.inputs[1])).reshape(-1, 2)
-    return (before, pads) if len(pads) == 4 else None
+    rank = len(model.tensor(op.inputs[0]).shape)
+    return (before, pads) if len(pads) == rank and rank in (4, 5) else None
 
 
-def spatial_pads(pads: np.ndarray) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right) of NHWC paddings of shape (4, 2).
+def spatial_pads(pads: np.ndarray) -> tuple[int, ...]:
+    """(top, bottom, left, right) of NHWC paddings of shape (4, 2); (front, back, top, ...) of NDHWC ones.
 
     Example:
         >>> spatial_pads(np.array([[0, 0], [1, 2], [3, 4], [0, 0]]))
         (1, 2, 3, 4)
     """
-    return int(pads[1][0]), int(pads[1][1]), int(pads[2][0]), int(pads[2][1])
+    return tuple(int(v) for row in pads[1:-1] for v in row)
 
 
-def window_of(op: Operator, model: TFLiteModel) -> tuple[int, int]:
-    """The (height, width) a pool or (dilated) conv kernel covers."""
+def window_of(op: Operator, model: TFLiteModel) -> tuple[int, ...]:
+    """The (height, width), or (depth, height, width), a pool or (dilated) conv kernel covers."""
     if "filter_height" in op.options:
         return op.options["filter_height"], op.options["filter_width"]
-    kernel = model.tensor(op.inputs[1]).shape  # OHWI and 1HW(CM) both keep H, W at axes 1, 2
-    dh, dw = op_dilation(op)
-    return (kernel[1] - 1) * dh + 1, (kernel[2] - 1) * dw + 1
+    return tuple((k - 1) * d + 1 for k, d in zip(kernel_extent(op, model), op_dilation(op)))
 
 
-def implicit_pads(mode: str, size: tuple[int, ...], window: tuple[int, int], stride: tuple[int, ...]
-                  ) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right) padding that ``mode`` ("SAME" or "VALID") adds, as TF and TFLite do."""
+def implicit_pads(mode: str, size: tuple[int, ...], window: tuple[int, ...], stride: tuple[int, ...]
+                  ) -> tuple[int, ...]:
+    """(top, bottom, left, right) padding that ``mode`` ("SAME" or "VALID") adds, as TF and TFLite do;
+    one (before, after) pair per spatial axis."""
     if mode != "SAME":
-        return (0, 0, 0, 0)
+        return (0,) * 2 * len(window)
     pads = []
     for n, k, s in zip(size, window, stride):
         out = -(-n // s)
         total = max((out - 1) * s + k - n, 0)
         pads += [total // 2, total - total // 2]
-    return tuple(pads)  # type: ignore[return-value]
+    return tuple(pads)
 
 
-def _add(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, int, int, int]:
-    return tuple(x + y for x, y in zip(a, b))  # type: ignore[return-value]
+def _add(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(x + y for x, y in zip(a, b))
 
 
 def _parent(layer: Any) -> Any:

@@ -1,12 +1,17 @@
-"""Convolutions and fully connected layers: the ops that carry kernels."""
+"""Convolutions and fully connected layers: the ops that carry kernels; and SPACE_TO_BATCH_ND /
+BATCH_TO_SPACE_ND, with which TF lowers a dilated convolution (TFLite usually fuses them back)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+import numpy as np
 
 from ..errors import UnsupportedOpError
 from ..layout import DEPTHWISE, OHWI_TO_HWIO, OHWI_TO_HWOI, OI_TO_IO
-from ..registry import OpSpec, WeightSlot, register_op
+from ..model import Operator, TFLiteModel
+from ..registry import Mismatch, OpSpec, WeightSlot, register_op
 from . import checks
 
 _CONV_CHECKS = (checks.kernel_size, checks.strides, checks.dilation, checks.padding,
@@ -30,9 +35,56 @@ def fold_pad(ctx: Any, op: Any) -> tuple[Any, str]:
     return x, mode
 
 
+def check_geometry(op: Any) -> None:
+    """Raise for what a Keras convolution cannot do: strides and dilation both above 1.
+
+    Raises:
+        UnsupportedOpError: names the op and both options.
+    """
+    strides, dilation = checks.op_strides(op), checks.op_dilation(op)
+    if max(strides) > 1 and max(dilation) > 1:
+        raise UnsupportedOpError(f"op {op.index} ({op.opcode}) has strides {strides} and dilation {dilation}: "
+                                 "Keras convolutions take strides > 1 or dilation > 1, not both")
+
+
+def transpose_padding(op: Any, size: tuple[int, ...], out: tuple[int, ...], kernel: tuple[int, ...],
+                      strides: tuple[int, ...], mode: str) -> dict[str, Any]:
+    """``padding`` and ``output_padding`` of a Keras transposed convolution that computes the op's
+    output of size ``out`` from an input of size ``size``, under TFLite padding ``mode``.
+
+    TFLite pads as the forward convolution from ``out`` to ``size`` would, and leaves zeros
+    (the bias) after the full result where ``out`` is longer. Keras gives ``(n - 1) * s + k + p``
+    under 'valid' and ``(n - 1) * s + k % 2 + p`` under 'same' with ``output_padding`` p (TF's rule
+    then crops as TFLite does); without it ``n * s`` under 'same'.
+
+    Raises:
+        UnsupportedOpError: an ``output_padding`` would not be below the stride (Keras's limit).
+
+    Example:
+        >>> transpose_padding(None, (7, 9), (14, 18), (3, 3), (2, 2), "SAME")
+        {'padding': 'same', 'output_padding': None}
+        >>> transpose_padding(None, (7, 9), (15, 26), (3, 2), (2, 3), "VALID")
+        {'padding': 'valid', 'output_padding': (0, 0)}
+    """
+    padding = "same" if mode == "SAME" else "valid"
+    if padding == "same":
+        if tuple(out) == tuple(n * s for n, s in zip(size, strides)):
+            return {"padding": padding, "output_padding": None}
+        extra = tuple(o - (n - 1) * s - k % 2 for o, n, k, s in zip(out, size, kernel, strides))
+    else:
+        extra = tuple(o - (n - 1) * s - k for o, n, k, s in zip(out, size, kernel, strides))
+        if extra == tuple(max(k, s) - k for k, s in zip(kernel, strides)):
+            return {"padding": padding, "output_padding": None}
+    if not all(0 <= p < s for p, s in zip(extra, strides)):
+        raise UnsupportedOpError(f"op {op.index} ({op.opcode}): output size {tuple(out)} from input {tuple(size)} "
+                                 f"under {mode} padding needs output_padding {extra}, not below strides {strides}")
+    return {"padding": padding, "output_padding": extra}
+
+
 def convert_conv2d(ctx: Any, op: Any) -> list[Any]:
     import keras
 
+    check_geometry(op)
     out_c, kh, kw, in_c = ctx.tfl.tensor(op.inputs[1]).shape
     x, padding = fold_pad(ctx, op)
     groups = int(x.shape[-1]) // in_c if x.shape[-1] else 1
@@ -45,6 +97,7 @@ def convert_conv2d(ctx: Any, op: Any) -> list[Any]:
 def convert_depthwise(ctx: Any, op: Any) -> list[Any]:
     import keras
 
+    check_geometry(op)
     _, kh, kw, channels = ctx.tfl.tensor(op.inputs[1]).shape
     x, padding = fold_pad(ctx, op)
     layer = keras.layers.DepthwiseConv2D((kh, kw), strides=checks.op_strides(op), padding=padding,
@@ -60,16 +113,9 @@ def transpose_conv(ctx: Any, op: Any, x: Any, strides: tuple[int, int], bias_slo
     import keras
 
     out_c, kh, kw, _ = ctx.tfl.tensor(op.inputs[1]).shape
-    height, width = ctx.tfl.tensor(op.outputs[0]).shape[1:3]
-    in_h, in_w = x.shape[1:3]
-    if (height, width) == (in_h * strides[0], in_w * strides[1]):
-        padding = "same"
-    elif (height, width) == ((in_h - 1) * strides[0] + kh, (in_w - 1) * strides[1] + kw):
-        padding = "valid"
-    else:
-        raise UnsupportedOpError(f"op {op.index} ({op.opcode}): output size {(height, width)} from input "
-                                 f"{(in_h, in_w)} matches neither 'same' nor 'valid' padding")
-    layer = keras.layers.Conv2DTranspose(out_c, (kh, kw), strides=strides, padding=padding,
+    out = ctx.tfl.tensor(op.outputs[0]).shape[1:3]
+    padding = transpose_padding(op, tuple(x.shape[1:3]), out, (kh, kw), strides, op.options.get("padding", "VALID"))
+    layer = keras.layers.Conv2DTranspose(out_c, (kh, kw), strides=strides, **padding,
                                          activation=activation, use_bias=op.has_input(bias_slot),
                                          name=ctx.name(op, weights=True))
     return ctx.takes_weights(layer, op)(x)
@@ -77,6 +123,49 @@ def transpose_conv(ctx: Any, op: Any, x: Any, strides: tuple[int, int], bias_slo
 
 def convert_transpose_conv(ctx: Any, op: Any) -> list[Any]:
     return [transpose_conv(ctx, op, ctx.input(op, 2), checks.op_strides(op), 3, ctx.activation(op))]
+
+
+def _blocks(block: Any, pairs: Any) -> tuple[list[int], list[list[int]]]:
+    """Block shape and (M, 2) paddings or crops of SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND as lists."""
+    return [int(b) for b in np.asarray(block).reshape(-1)], np.asarray(pairs).reshape(-1, 2).astype(int).tolist()
+
+
+def _block_args(ctx: Any, op: Any, what: str) -> tuple[list[int], list[list[int]]]:
+    """The op's constant block shape and paddings (or crops), checked."""
+    if not (ctx.is_constant(op, 1) and ctx.is_constant(op, 2)):
+        raise UnsupportedOpError(f"op {op.index} ({op.opcode}) has a non-constant block_shape or {what}")
+    block, pairs = _blocks(ctx.constant(op, 1), ctx.constant(op, 2))
+    rank = len(ctx.tfl.tensor(op.inputs[0]).shape)
+    if len(pairs) != len(block) or len(block) > rank - 2 or min(block, default=1) < 1 or \
+            min((v for pair in pairs for v in pair), default=0) < 0:
+        raise UnsupportedOpError(f"op {op.index} ({op.opcode}) with block_shape {block} and {what} {pairs} "
+                                 f"on a rank-{rank} input")
+    return block, pairs
+
+
+def check_blocks(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
+    """Lint: block_shape and paddings (or crops) of a SpaceToBatch / BatchToSpace layer."""
+    if not all(op.has_input(s) and model.is_constant(op.inputs[s]) for s in (1, 2)):
+        return
+    tfl, tfl_pairs = _blocks(model.constant(op.inputs[1]), model.constant(op.inputs[2]))
+    if list(getattr(layer, "block_shape", [])) != tfl:
+        yield "block_shape", getattr(layer, "block_shape", None), tfl
+    if list(getattr(layer, "pairs", [])) != tfl_pairs:
+        yield getattr(layer, "PAIRS", "paddings"), getattr(layer, "pairs", None), tfl_pairs
+
+
+def convert_space_to_batch(ctx: Any, op: Any) -> list[Any]:
+    from ..layers import SpaceToBatch
+
+    block, paddings = _block_args(ctx, op, "paddings")
+    return [SpaceToBatch(block, paddings, name=ctx.name(op))(ctx.input(op, 0))]
+
+
+def convert_batch_to_space(ctx: Any, op: Any) -> list[Any]:
+    from ..layers import BatchToSpace
+
+    block, crops = _block_args(ctx, op, "crops")
+    return [BatchToSpace(block, crops, name=ctx.name(op))(ctx.input(op, 0))]
 
 
 def convert_fully_connected(ctx: Any, op: Any) -> list[Any]:
@@ -111,3 +200,7 @@ register_op(OpSpec(
     checks=(checks.use_bias,),
     weights=(WeightSlot(1, "kernel", OI_TO_IO, optional=False), WeightSlot(2, "bias")),
 ))
+register_op(OpSpec("SPACE_TO_BATCH_ND", layers=("SpaceToBatch",), checks=(check_blocks,),
+                   converter=convert_space_to_batch))
+register_op(OpSpec("BATCH_TO_SPACE_ND", layers=("BatchToSpace",), checks=(check_blocks,),
+                   converter=convert_batch_to_space))

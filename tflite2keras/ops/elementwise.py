@@ -1,39 +1,46 @@
-"""Element-wise binary ops; a constant operand becomes a trainable weight."""
+"""ADD, SUB and MUL, with their fused activation; a float constant operand becomes a trainable weight.
+
+Two tensors become ``keras.layers.Add`` / ``Subtract`` / ``Multiply``. A float constant second
+operand of ADD / MUL is the ``value`` of an ``AddConstant`` / ``MultiplyConstant``; any other
+float constant (SUB's either operand, ADD / MUL's first) is the ``lhs`` / ``rhs`` variable of a
+:class:`~tflite2keras.layers.Binary`. Integer constants (and values folded from shape arithmetic)
+stay fixed in a ``Binary``'s config. The numpy folds are :func:`~.binary.fold_binary`'s.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..errors import UnsupportedOpError
 from ..layout import RESHAPE
+from ..model import Operator
 from ..registry import OpSpec, WeightSlot, register_op
+from .binary import OPERAND_WEIGHTS, binary_layer, fold_binary, merge_layer, operands
+
+#: opcode -> (Keras merge layer, layer for a float constant second operand or None, Binary fn).
+ARITHMETIC = {"ADD": ("Add", "AddConstant", "add"), "SUB": ("Subtract", None, "subtract"),
+              "MUL": ("Multiply", "MultiplyConstant", "multiply")}
 
 
-def _binary(merge: str, constant_layer: str | None) -> Any:
-    def convert(ctx: Any, op: Any) -> list[Any]:
-        import keras
+def convert_arithmetic(ctx: Any, op: Operator) -> list[Any]:
+    from .. import layers
 
-        from .. import layers
-
-        constant = [ctx.is_constant(op, s) for s in (0, 1)]
-        if constant[0]:
-            raise UnsupportedOpError(f"op {op.index} ({op.opcode}) has a constant first operand")
-        if constant[1]:
-            if constant_layer is None:
-                raise UnsupportedOpError(f"op {op.index} ({op.opcode}) with a constant operand has no converter")
-            layer = getattr(layers, constant_layer)(ctx.tfl.tensor(op.inputs[1]).shape, name=ctx.name(op, True))
-            out = ctx.takes_weights(layer, op)(ctx.input(op, 0))
-        else:
-            layer = getattr(keras.layers, merge)(name=ctx.name(op))
-            out = layer([ctx.input(op, 0), ctx.input(op, 1)])
-        return [ctx.activate(out, op, layer.name)]
-    return convert
+    merge, constant_layer, fn = ARITHMETIC[op.opcode]
+    found = operands(ctx, op, range(2), trainable=True)
+    if len(found.tensors) == 2:
+        layer = merge_layer(ctx, op, merge)
+    elif constant_layer is not None and found.variable_shapes[1] is not None:
+        layer = getattr(layers, constant_layer)(found.variable_shapes[1], name=ctx.name(op, True))
+        ctx.takes_weights(layer, op)
+    else:
+        layer = binary_layer(ctx, op, fn, found)
+    return [ctx.activate(layer(found.feed), op, layer.name)]
 
 
-_VALUE = (WeightSlot(1, "value", RESHAPE, optional=False),)
-register_op(OpSpec("ADD", layers=("Add", "AddConstant"), fused_activation=True,
-                   converter=_binary("Add", "AddConstant"), weights=_VALUE))
-register_op(OpSpec("MUL", layers=("Multiply", "MultiplyConstant"), fused_activation=True,
-                   converter=_binary("Multiply", "MultiplyConstant"), weights=_VALUE))
-register_op(OpSpec("SUB", layers=("Subtract",), fused_activation=True,
-                   converter=_binary("Subtract", None)))
+#: ADD / MUL: the second operand fills an AddConstant's ``value``, the first a Binary's ``lhs`` (as
+#: :data:`~.binary.OPERAND_WEIGHTS`, the second slot first: it names the layer).
+_COMMUTATIVE = (WeightSlot(1, "value", RESHAPE), WeightSlot(0, "lhs", RESHAPE))
+_SUB = OPERAND_WEIGHTS
+for _opcode, (_merge, _constant, _) in ARITHMETIC.items():
+    register_op(OpSpec(_opcode, layers=(_merge, *([_constant] if _constant else []), "Binary"),
+                       weights=_SUB if _constant is None else _COMMUTATIVE, fused_activation=True,
+                       converter=convert_arithmetic, fold=fold_binary))

@@ -1,7 +1,8 @@
-"""Element-wise math ops: unary functions, CAST, MINIMUM/MAXIMUM/ATAN2, comparisons, logic, SELECT.
+"""Element-wise math ops: unary functions, CAST, comparisons, logic, SELECT.
 
-A constant operand stays a fixed constant (in the layer's config), not a trainable weight.
-Every tensor operand must have the output's rank, so that its batch axis is the output's; a
+Arithmetic of two operands is in :mod:`.binary` and :mod:`.elementwise`. A comparison's or
+SELECT's constant operand stays a fixed constant (in the layer's config): no gradient reaches
+it. Every tensor operand must have the output's rank, so that its batch axis is the output's; a
 constant may not span the batch axis.
 """
 
@@ -12,76 +13,63 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnsupportedOpError
+from ..model import Operator
 from ..registry import OpSpec, register_op
+from .binary import operands
 
-UNARY_OPS = {"FLOOR": "floor", "NEG": "negative", "SIN": "sin", "COS": "cos", "LOGICAL_NOT": "logical_not"}
-BINARY_OPS = {"MINIMUM": "minimum", "MAXIMUM": "maximum", "ATAN2": "arctan2"}
+#: TFLite opcode -> :data:`tflite2keras.layers.math.UNARY` fn.
+UNARY_OPS = {"FLOOR": "floor", "CEIL": "ceil", "ROUND": "round", "NEG": "negative", "ABS": "abs", "SIGN": "sign",
+             "SIN": "sin", "COS": "cos", "EXP": "exp", "LOG": "log", "SQRT": "sqrt", "RSQRT": "rsqrt",
+             "SQUARE": "square", "LOGICAL_NOT": "logical_not"}
 COMPARE_OPS = {"LESS": "less", "LESS_EQUAL": "less_equal", "GREATER": "greater", "GREATER_EQUAL": "greater_equal",
                "EQUAL": "equal", "NOT_EQUAL": "not_equal", "LOGICAL_AND": "logical_and", "LOGICAL_OR": "logical_or"}
-#: Tensor-tensor ops a standard Keras merge layer computes exactly (same shapes).
-MERGE_LAYERS = {"MINIMUM": "Minimum", "MAXIMUM": "Maximum"}
 
 
-def operands(ctx: Any, op: Any, slots: range) -> tuple[list[Any], list[dict[str, Any] | None]]:
-    """The op's tensor operands and, per slot, None (a tensor) or the constant's value and dtype.
-
-    Raises:
-        UnsupportedOpError: an operand would broadcast over the batch axis, or all are constant.
-    """
-    rank = len(ctx.tfl.tensor(op.outputs[0]).shape)
-    tensors, constants = [], []
-    for slot in slots:
-        tensor = ctx.tfl.tensor(op.inputs[slot])
-        if ctx.is_constant(op, slot):
-            value = np.asarray(ctx.constant(op, slot)).reshape(tensor.shape)
-            if value.dtype.kind == "f":
-                value = value.astype(np.float32)
-            if value.ndim > rank or (value.ndim == rank and value.shape[0] != 1):
-                raise UnsupportedOpError(f"op {op.index} ({op.opcode}) constant input {slot} of shape "
-                                         f"{value.shape} spans the batch axis")
-            constants.append({"value": value.tolist(), "dtype": str(value.dtype)})
-        else:
-            if len(tensor.shape) != rank:
-                raise UnsupportedOpError(f"op {op.index} ({op.opcode}) input {slot} of shape {tensor.shape} "
-                                         f"broadcasts against the batch axis of the output (rank {rank})")
-            tensors.append(ctx.input(op, slot))
-            constants.append(None)
-    if not tensors:
-        raise UnsupportedOpError(f"op {op.index} ({op.opcode}) has only constant inputs")
-    return tensors, constants
-
-
-def _feed(tensors: list[Any]) -> Any:
-    return tensors[0] if len(tensors) == 1 else tensors
-
-
-def convert_unary(ctx: Any, op: Any) -> list[Any]:
+def convert_unary(ctx: Any, op: Operator) -> list[Any]:
     from ..layers import Unary
 
     return [Unary(UNARY_OPS[op.opcode], name=ctx.name(op))(ctx.input(op, 0))]
 
 
-def convert_cast(ctx: Any, op: Any) -> list[Any]:
+def convert_cast(ctx: Any, op: Operator) -> list[Any]:
     from ..layers import Cast
 
-    return [Cast(ctx.tfl.tensor(op.outputs[0]).dtype.lower(), name=ctx.name(op))(ctx.input(op, 0))]
+    return [Cast(ctx.dtype(op.outputs[0]), name=ctx.name(op))(ctx.input(op, 0))]
 
 
-def convert_binary(ctx: Any, op: Any) -> list[Any]:
-    import keras
+def fold_cast(op: Operator, values: list[Any]) -> list[np.ndarray]:
+    """CAST in numpy: C++'s ``static_cast`` (floats truncate toward zero, non-zero is ``True``).
 
-    from .. import layers
+    Without an ``out_data_type`` option (the TF converter writes none) the value is returned
+    as is, and :func:`tflite2keras.shapes.fold` casts it to the output tensor's type.
 
-    tensors, constants = operands(ctx, op, range(2))
-    shapes = [ctx.tfl.tensor(i).shape for i in op.inputs[:2]]
-    if op.opcode in MERGE_LAYERS and len(tensors) == 2 and tuple(shapes[0]) == tuple(shapes[1]):
-        return [getattr(keras.layers, MERGE_LAYERS[op.opcode])(name=ctx.name(op))(tensors)]
-    family = layers.Compare if op.opcode in COMPARE_OPS else layers.Binary
-    fn = COMPARE_OPS.get(op.opcode) or BINARY_OPS[op.opcode]
-    return [family(fn, constants=constants, name=ctx.name(op))(_feed(tensors))]
+    Raises:
+        UnsupportedOpError: ``out_data_type`` names a type numpy does not have.
+
+    Example:
+        >>> fold_cast(Operator(0, "CAST", 1, (0,), (1,), {"out_data_type": "INT32"}), [np.array([-1.5, 2.5])])
+        [array([-1,  2], dtype=int32)]
+    """
+    value = np.asarray(values[0])
+    target = op.options.get("out_data_type")
+    if not target:
+        return [value]
+    try:
+        dtype = np.dtype(str(target).lower())
+    except TypeError:
+        raise UnsupportedOpError(f"op {op.index} (CAST) has out_data_type={target}, which numpy has not") from None
+    with np.errstate(all="ignore"):
+        return [value.astype(dtype)]
 
 
-def convert_select(ctx: Any, op: Any) -> list[Any]:
+def convert_compare(ctx: Any, op: Operator) -> list[Any]:
+    from ..layers import Compare
+
+    found = operands(ctx, op, range(2))
+    return [Compare(COMPARE_OPS[op.opcode], constants=found.constants, name=ctx.name(op))(found.feed)]
+
+
+def convert_select(ctx: Any, op: Operator) -> list[Any]:
     from ..layers import Select
 
     if op.opcode == "SELECT":
@@ -89,16 +77,14 @@ def convert_select(ctx: Any, op: Any) -> list[Any]:
         if len(cond) == 1 and len(x) > 1:
             raise UnsupportedOpError(f"op {op.index} (SELECT) with a rank-1 condition of shape {tuple(cond)} "
                                      "selects along the batch axis")
-    tensors, constants = operands(ctx, op, range(3))
-    return [Select(constants=constants, name=ctx.name(op))(_feed(tensors))]
+    found = operands(ctx, op, range(3))
+    return [Select(constants=found.constants, name=ctx.name(op))(found.feed)]
 
 
 for _opcode in UNARY_OPS:
     register_op(OpSpec(_opcode, layers=("Unary",), converter=convert_unary))
-register_op(OpSpec("CAST", layers=("Cast",), converter=convert_cast))
-for _opcode in BINARY_OPS:
-    register_op(OpSpec(_opcode, layers=("Binary", *MERGE_LAYERS.get(_opcode, "").split()), converter=convert_binary))
+register_op(OpSpec("CAST", layers=("Cast",), converter=convert_cast, fold=fold_cast))
 for _opcode in COMPARE_OPS:
-    register_op(OpSpec(_opcode, layers=("Compare",), converter=convert_binary))
+    register_op(OpSpec(_opcode, layers=("Compare",), converter=convert_compare))
 register_op(OpSpec("SELECT", layers=("Select",), converter=convert_select))
 register_op(OpSpec("SELECT_V2", layers=("Select",), converter=convert_select))

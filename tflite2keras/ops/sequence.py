@@ -1,0 +1,129 @@
+"""Recurrent ops: ``UNIDIRECTIONAL_SEQUENCE_LSTM`` and ``UNIDIRECTIONAL_SEQUENCE_RNN``, batch-major.
+
+Both run over axis 1 of a ``(batch, time, features)`` input and return every step. Their
+state inputs are variable tensors that TFLite zeroes when it allocates them (and then carries
+across invocations); the conversion is the first invocation: a zero state, which the file must
+hold (no data, or zeros). TFLite stores each weight ``(units, inputs)``, Keras ``(inputs, units)``.
+
+- ``UNIDIRECTIONAL_SEQUENCE_RNN`` is ``keras.layers.SimpleRNN(return_sequences=True)``, the fused
+  activation as its ``activation``.
+- ``UNIDIRECTIONAL_SEQUENCE_LSTM`` (24 inputs: input, 4 input and 4 recurrent weights in gate
+  order input, forget, cell, output, 3 peepholes, 4 gate biases, projection weights and bias,
+  the two states, 4 layer-norm coefficients) is :class:`~tflite2keras.layers.SequenceLSTM`, one
+  variable per gate tensor, with the op's ``cell_clip`` (the TF converter writes 10, which
+  ``keras.layers.LSTM`` does not do). The variant without peepholes, projection, layer norm,
+  coupled input gate (CIFG) or diagonal recurrent weights converts; the others raise.
+
+``time_major=True`` puts the time axis first, where Keras keeps the batch free: it raises.
+A Keras ``LSTM(return_sequences=False)`` becomes this op and a ``STRIDED_SLICE`` of the last step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..errors import UnsupportedOpError
+from ..layout import OI_TO_IO
+from ..registry import Mismatch, OpSpec, WeightSlot, register_op
+
+#: UNIDIRECTIONAL_SEQUENCE_LSTM input slots (tensorflow/lite/kernels/lstm_shared.h).
+LSTM_KERNELS = {"i": 1, "f": 2, "c": 3, "o": 4}
+LSTM_RECURRENT = {"i": 5, "f": 6, "c": 7, "o": 8}
+LSTM_BIASES = {"i": 12, "f": 13, "c": 14, "o": 15}
+LSTM_STATES = {"output_state": 18, "cell_state": 19}
+#: Optional slots of variants that do not convert.
+LSTM_VARIANTS = {"peephole weights": (9, 10, 11), "projection": (16, 17), "layer norm": (20, 21, 22, 23)}
+#: UNIDIRECTIONAL_SEQUENCE_RNN input slots: input, weights, recurrent weights, bias, hidden state.
+RNN_STATE = 4
+
+
+def _unsupported(op: Any, what: str) -> UnsupportedOpError:
+    return UnsupportedOpError(f"op {op.index} ({op.opcode}) {what}")
+
+
+def _check_batch_major(ctx: Any, op: Any) -> tuple[int, int, int]:
+    """(time, features, units) of a batch-major sequence op; raise on time_major or a wrong rank."""
+    if op.options.get("time_major"):
+        raise _unsupported(op, "has time_major=True: its axis 0 is the time, which Keras keeps free as the batch")
+    shape = ctx.tfl.tensor(op.inputs[0]).shape
+    out = ctx.tfl.tensor(op.outputs[0]).shape
+    if len(shape) != 3 or len(out) != 3:
+        raise _unsupported(op, f"with input shape {tuple(shape)} -> {tuple(out)}: expected (batch, time, features)")
+    return int(shape[1]), int(shape[2]), int(out[2])
+
+
+def _check_zero_state(ctx: Any, op: Any, slot: int, what: str) -> None:
+    """The state input must be a variable tensor holding nothing or zeros (TFLite's first invocation)."""
+    if not op.has_input(slot):
+        raise _unsupported(op, f"has no {what} input (slot {slot})")
+    tensor = ctx.tfl.tensor(op.inputs[slot])
+    if not tensor.is_variable:
+        raise _unsupported(op, f"{what} (input {slot}, tensor {tensor.name!r}) is not a variable tensor: only a "
+                               "zero initial state converts")
+    stored = ctx.tfl.raw(tensor.index)
+    if stored.size and np.any(stored.astype(np.float64) != 0):
+        raise _unsupported(op, f"{what} (input {slot}, tensor {tensor.name!r}) starts nonzero: only a zero "
+                               "initial state converts")
+
+
+def cell_clip(op: Any) -> float:
+    """The op's cell clip; TFLite clips only when it is positive (0: none)."""
+    return max(float(op.options.get("cell_clip", 0.0) or 0.0), 0.0)
+
+
+def check_cell_clip(op: Any, layer: Any, model: Any) -> Iterator[Mismatch]:
+    """Lint: the layer clips its cell state as the op does."""
+    if float(getattr(layer, "cell_clip", 0.0)) != cell_clip(op):
+        yield "cell_clip", getattr(layer, "cell_clip", None), cell_clip(op)
+
+
+def convert_lstm(ctx: Any, op: Any) -> list[Any]:
+    from ..layers import SequenceLSTM
+
+    _, _, units = _check_batch_major(ctx, op)
+    if op.options.get("diagonal_recurrent_tensors"):
+        raise _unsupported(op, "has diagonal_recurrent_tensors=True (diagonal recurrent weights)")
+    for what, slots in LSTM_VARIANTS.items():
+        present = [s for s in slots if op.has_input(s)]
+        if present:
+            raise _unsupported(op, f"has {what} (inputs {present}): only the LSTM without peepholes, projection "
+                                   "and layer norm converts")
+    missing = [s for s in (*LSTM_KERNELS.values(), *LSTM_RECURRENT.values(), *LSTM_BIASES.values())
+               if not ctx.is_constant(op, s)]
+    if missing:
+        raise _unsupported(op, f"has no constant weights at inputs {missing} (a coupled input gate, CIFG, "
+                               "leaves inputs 1, 5 and 12 out): only the full LSTM converts")
+    for what, slot in LSTM_STATES.items():
+        _check_zero_state(ctx, op, slot, what)
+    layer = SequenceLSTM(units, activation=ctx.activation(op) or "linear", cell_clip=cell_clip(op),
+                         name=ctx.name(op, weights=True))
+    return [ctx.takes_weights(layer, op)(ctx.input(op, 0))]
+
+
+def convert_rnn(ctx: Any, op: Any) -> list[Any]:
+    import keras
+
+    _, _, units = _check_batch_major(ctx, op)
+    _check_zero_state(ctx, op, RNN_STATE, "hidden_state")
+    layer = keras.layers.SimpleRNN(units, activation=ctx.activation(op) or "linear", return_sequences=True,
+                                   name=ctx.name(op, weights=True))
+    return [ctx.takes_weights(layer, op)(ctx.input(op, 0))]
+
+
+register_op(OpSpec(
+    "UNIDIRECTIONAL_SEQUENCE_LSTM", layers=("SequenceLSTM",), fused_activation=True, converter=convert_lstm,
+    checks=(check_cell_clip,),
+    weights=tuple(WeightSlot(slot, f"{role}_{gate}", layout, optional=False)
+                  for role, slots, layout in (("kernel", LSTM_KERNELS, OI_TO_IO),
+                                              ("recurrent_kernel", LSTM_RECURRENT, OI_TO_IO))
+                  for gate, slot in slots.items())
+    + tuple(WeightSlot(slot, f"bias_{gate}", optional=False) for gate, slot in LSTM_BIASES.items()),
+))
+register_op(OpSpec(
+    "UNIDIRECTIONAL_SEQUENCE_RNN", layers=("SimpleRNN",), fused_activation=True, converter=convert_rnn,
+    weights=(WeightSlot(1, "kernel", OI_TO_IO, optional=False), WeightSlot(2, "recurrent_kernel", OI_TO_IO,
+                                                                            optional=False),
+             WeightSlot(3, "bias", optional=False)),
+))
