@@ -8,3 +8,4 @@ from . import binary  # noqa: F401
 from . import sequence, signal  # noqa: F401
 from . import state  # noqa: F401
 from . import fill, layout, split  # noqa: F401
+from . import stablehlo  # noqa: F401
