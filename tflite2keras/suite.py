@@ -6,8 +6,9 @@ deterministically at small, non-square input sizes with the batch left free, and
 converted with ``tf.lite.TFLiteConverter``: ``"fp32"`` as is, ``"fp16"`` with
 ``optimizations=[DEFAULT]`` and ``supported_types=[float16]``. After the build every float
 variable that its initializer left constant (biases, batch-norm statistics, layer scales,
-normalization means, ...) is redrawn from a seeded generator, so that a dropped bias or a
-swapped mean/variance cannot hide behind zeros and ones.
+...) is redrawn from a seeded generator, so that a dropped bias or a swapped mean/variance
+cannot hide behind zeros and ones, and every normalization is calibrated on inputs in
+[-1, 1) so that the output depends on the input (see :func:`keras_model`).
 
 Each file is generated once and cached under the user cache directory (the folder of
 :func:`tflite2keras.corpus.cache_dir`, so ``$TFLITE2KERAS_CACHE`` moves it), in a folder
