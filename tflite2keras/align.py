@@ -18,6 +18,7 @@ from .mapping import input_name
 from .matching import Match
 from .model import Operator, TFLiteModel
 from .quantized import GRID_LAYERS
+from .patterns import PatternMatch, find as find_patterns
 from .registry import find
 
 
@@ -61,9 +62,11 @@ def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match],
         ``tensor=None``; the activation layer after it gets the fused output.
     """
     weight_op = {m.layer.name: m.op for m in matches}
+    found = find_patterns(tfl)
+    inside = {i for m in found for i in m.ops}
     tensor_of: dict[int, int] = {id(k): t for k, t in zip(keras_model.inputs, input_tensors(keras_model, tfl))}
     before_act: dict[int, Operator] = {}  # Keras tensors equal to an op's result before its fused activation
-    claimed: set[int] = set()
+    claimed: set[int] = set(inside)  # no layer stands for one op of a pattern, only for the whole chain
     pairs: list[Pair] = []
     for layer in keras_model.layers:
         nodes = getattr(layer, "_inbound_nodes", [])
@@ -82,7 +85,8 @@ def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match],
                 pairs.append(Pair(layer, op, op.outputs[0], True, _sources(nodes[0].input_tensors, tensor_of)))
             continue
         ins = [tensor_of.get(i) for i in in_ids]
-        if not ins or None in ins:
+        if not ins or None in ins:  # (the last layer of a pattern's build may follow others of its build)
+            _pair_pattern(tfl, layer, nodes[0], tensor_of, found, pairs if fits is None else [])
             continue
         if kind in GRID_LAYERS:  # rounds a tensor to the grid it has in the file: the same tensor
             tensor_of[out] = ins[0]
@@ -97,7 +101,11 @@ def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match],
                 pairs.append(Pair(layer, producer, ins[0], True, _sources(nodes[0].input_tensors, tensor_of)))
             continue
         accept = fits if (fits is not None and layer.weights) else None
-        op = weight_op.get(layer.name) or _consumer(tfl, ins, layer, claimed, accept)
+        op = weight_op.get(layer.name)
+        if op is None or op.index in inside:  # no weight op of its own: the last layer of a pattern's build?
+            if _pair_pattern(tfl, layer, nodes[0], tensor_of, found, pairs if fits is None else []) or op:
+                continue
+            op = _consumer(tfl, ins, layer, claimed, accept)
         if op is None:
             continue
         claimed.add(op.index)
@@ -156,6 +164,27 @@ def _reachable(tfl: TFLiteModel, tensor: int) -> set[int]:
                 seen.add(op.outputs[0])
                 frontier.append(op.outputs[0])
     return seen
+
+
+def _pair_pattern(tfl: TFLiteModel, layer: Any, node: Any, tensor_of: dict[int, int], found: list[PatternMatch],
+                  pairs: list[Pair]) -> bool:
+    """Pair ``layer`` with the pattern match whose output it computes, if any: a layer of the match's
+    final kind (and activation), with its output's shape, computed from its inputs (through the
+    other layers of the build). Structural matching passes no ``pairs``: it only walks on."""
+    sources = _sources(node.input_tensors, tensor_of)
+    shape = tuple(node.output_tensors[0].shape)
+    activation = getattr(getattr(layer, "activation", None), "__name__", "")
+    for match in found:
+        tensor = tfl.tensor(match.output)
+        want = tuple(tensor.shape_signature or tensor.shape)
+        if (match.layer == type(layer).__name__ and match.activation in ("", activation)
+                and {t for _, t in sources} == set(match.inputs) and len(shape) == len(want)
+                and all(g is None or w < 0 or g == w for g, w in zip(shape[1:], want[1:]))):
+            found.remove(match)
+            tensor_of[id(node.output_tensors[0])] = match.output
+            pairs.append(Pair(layer, tfl.operators[match.ops[-1]], match.output, False, sources))
+            return True
+    return False
 
 
 def _consumer(tfl: TFLiteModel, ins: list[int], layer: Any, claimed: set[int],

@@ -69,7 +69,7 @@ def convert(source: Source, *, name: str | None = None, quantized: str = "float"
     tfl = read(source)
     ctx = ConvertContext(tfl, check_mode(quantized))
     inputs = [ctx.graph_input(index) for index in tfl.inputs] + ctx.state_inputs()
-    _convert_ops(ctx)
+    filled = _convert_ops(ctx)
     missing = [t for t in tfl.outputs if t not in ctx.tensors]
     if missing:
         raise UnsupportedOpError(f"no op computes the model outputs {missing}")
@@ -77,15 +77,18 @@ def convert(source: Source, *, name: str | None = None, quantized: str = "float"
     outputs = [ctx.tensors[t] for t in tfl.outputs] + ctx.state_outputs()
     model = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
                         name=model_name)
-    transplant(model, tfl, overrides=ctx.weight_ops, strict=True)
+    transplant(model, tfl, overrides=ctx.weight_ops, skip=filled, strict=True)
     model.quantization = describe(tfl, ctx.mode)
     model.streaming = streaming.describe(tfl, ctx.state_variables)
     _call_once(model)
     return model
 
 
-def _convert_ops(ctx: ConvertContext) -> None:
-    """Run every op's converter (or its pattern's builder) in graph order; folded ops build nothing."""
+def _convert_ops(ctx: ConvertContext) -> list[str]:
+    """Run every op's converter (or its pattern's builder) in graph order; folded ops build nothing.
+
+    Returns the Keras layers that pattern builders filled themselves (``transplant`` skips them).
+    """
     tfl = ctx.tfl
     matches = {m.ops[-1]: m for m in patterns.find(tfl)}
     covered = {i for m in matches.values() for i in m.ops}
@@ -104,6 +107,7 @@ def _convert_ops(ctx: ConvertContext) -> None:
         activations.check_declared(op, spec)
         for index, value in zip(op.outputs, spec.converter(ctx, op)):
             ctx.emit(op, index, value)
+    return [name for m in matches.values() for name in m.filled]
 
 
 def _call_once(model: Any) -> None:

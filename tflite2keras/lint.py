@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import _render
+from . import _render, patterns
 from .align import align
 from .mapping import MappingTable, find_table
 from .matching import match_layers
@@ -78,11 +78,14 @@ def lint(keras_model: Any, source: Source, table: MappingTable | None = None,
     matches, _, _ = match_layers(keras_model, tfl, table or find_table(tfl), overrides, skip)
     ops = {m.layer.name: (m.layer, m.op) for m in matches}
     ops.update({p.layer.name: (p.layer, p.op) for p in align(keras_model, tfl, matches) if not p.fused})
+    inside = {i for m in patterns.find(tfl) for i in m.ops}  # a pattern's ops describe its chain, not its layers
     findings = Findings()
     for layer in keras_model.layers:
         if layer.name not in ops:
             continue
         layer, op = ops[layer.name]
+        if op.index in inside:
+            continue
         spec = find(op.opcode)
         for check in _checks(spec):
             for field, keras, tflite in check(op, layer, tfl):

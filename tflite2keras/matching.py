@@ -17,6 +17,7 @@ from .errors import MappingError
 from .layout import Layout
 from .mapping import MappingTable, op_names
 from .model import Operator, TFLiteModel
+from .patterns import held
 from .registry import OpSpec, find, weight_ops
 
 
@@ -60,7 +61,8 @@ def match_layers(keras_model: Any, tfl: TFLiteModel, table: MappingTable | None,
     """
     skipped = set(skip)
     layers = [la for la in weight_layers(keras_model) if la.name not in skipped]
-    ops = weight_ops(tfl)
+    inside = held(tfl)  # a pattern's layers hold these ops' weights: no layer takes them one by one
+    ops = [op for op in weight_ops(tfl) if op.index not in inside]
     free = {op.index: op for op in ops}
     names_of = {op.index: op_names(tfl, op, find(op.opcode).name_slots) for op in ops}
     matches: dict[str, Match] = {}
