@@ -5,7 +5,7 @@ Example:
     >>> from tflite2keras.context import ConvertContext
     >>> ctx = ConvertContext(read(tiny.tflite()))
     >>> ctx.input_name(ctx.tfl.inputs[0]), ctx.mode
-    ('input', 'float')
+    ('args_0', 'float')
 """
 
 from __future__ import annotations

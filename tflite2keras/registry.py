@@ -41,6 +41,13 @@ class WeightSlot:
     role: str
     layout: Layout = VECTOR
     optional: bool = True
+    #: the slot holds a weight even when it is a plain integer constant (a lookup table), not only
+    #: when it is a float or quantized one.
+    integer: bool = False
+
+    def holds_weight(self, model: TFLiteModel, index: int) -> bool:
+        """True when tensor ``index`` in this slot is a weight a Keras variable takes."""
+        return is_weight(model, index) or (self.integer and model.is_constant(index))
 
 
 @dataclass(frozen=True)
@@ -185,7 +192,7 @@ def weight_ops(model: TFLiteModel) -> list[Operator]:
         spec = find(op.opcode)
         if spec is None or not spec.weights or op.outputs and all(t in folded for t in op.outputs):
             continue
-        if any(op.has_input(w.slot) and is_weight(model, op.inputs[w.slot]) for w in spec.weights):
+        if any(op.has_input(w.slot) and w.holds_weight(model, op.inputs[w.slot]) for w in spec.weights):
             out.append(op)
     return out
 

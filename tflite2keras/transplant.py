@@ -19,7 +19,6 @@ from .mapping import MappingTable, find_table, op_names
 from .matching import Match, all_layers, match_layers
 from .model import Source, TFLiteModel
 from .reader import read
-from .registry import is_weight
 
 
 @dataclass(frozen=True)
@@ -166,7 +165,7 @@ def _plan_layer(tfl: TFLiteModel, match: Match) -> list[tuple[Any, np.ndarray, A
                 plan.append((variable, zero, Assignment(layer.name, slot.role, "(none: zero)", None, op.index,
                                                         op.opcode, match.rule, str(slot.layout), zero.shape)))
             continue
-        if variable is None and slot.optional and not is_weight(tfl, op.inputs[slot.slot]):
+        if variable is None and slot.optional and not slot.holds_weight(tfl, op.inputs[slot.slot]):
             continue  # a slot that holds a weight only when a float constant (a binary op's either operand)
         tensor = tfl.source_of(op.inputs[slot.slot])
         what = (f"Keras layer {layer.name!r} variable {slot.role!r} <- TFLite tensor {tensor.index} "

@@ -146,11 +146,11 @@ def fold_gather(op: Any, values: list[Any]) -> list[np.ndarray]:
     return [_take(params, indices.astype(np.int64), axis, batch_dims)]
 
 
-_TABLE = (WeightSlot(0, "embeddings", RESHAPE),)
+_TABLE = (WeightSlot(0, "embeddings", RESHAPE, integer=True),)
 register_op(OpSpec("GATHER", layers=("Gather", "BatchGather"), weights=_TABLE, converter=convert_gather,
                    fold=fold_gather))
 register_op(OpSpec("EMBEDDING_LOOKUP", layers=("Embedding", "Gather"), converter=convert_embedding_lookup,
-                   weights=(WeightSlot(1, "embeddings", RESHAPE),)))
+                   weights=(WeightSlot(1, "embeddings", RESHAPE, integer=True),)))
 register_op(OpSpec("GATHER_ND", layers=("GatherND",), weights=_TABLE, converter=convert_gather_nd))
 register_op(OpSpec("ONE_HOT", layers=("OneHot",), converter=convert_one_hot))
 register_op(OpSpec("BUCKETIZE", layers=("Bucketize",), converter=convert_bucketize))
