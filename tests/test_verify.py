@@ -98,3 +98,15 @@ def test_inputs_of_the_wrong_shape_are_named(sample: Any, needles: list[str], pa
     assert "inputs[1]" in message
     for needle in needles:
         assert needle in message, (needle, message)
+
+
+def test_per_layer_verify_leaves_the_model_as_it_was(tmp_path: Any) -> None:
+    """Per-layer checks run the model's own nodes: no layer gains an inbound node, so the model saves."""
+    from tflite2keras import suite
+
+    data = suite.tflite("vit_block", "fp32")
+    model = t2k.convert(data)
+    nodes = {layer.name: len(layer._inbound_nodes) for layer in model.layers}
+    assert t2k.verify(model, data, samples=1, per_layer=True).ok
+    assert {layer.name: len(layer._inbound_nodes) for layer in model.layers} == nodes
+    model.save(tmp_path / "vit.keras")

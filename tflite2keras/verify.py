@@ -173,10 +173,12 @@ def _layer_errors(pairs: list[Any], inner: list[dict[int, np.ndarray]],
 
     errors, within = [], []
     for p, grid in zip(pairs, grids):
-        sub = keras.Model([kt for kt, _ in p.sources], p.compared)
+        # keras.Function runs the existing nodes; a keras.Model of intermediate tensors would clone
+        # them into the layers' inbound nodes, and the user's model would then no longer save.
+        sub = keras.Function([kt for kt, _ in p.sources], p.compared)
         feed = [np.concatenate([sample[t] for sample in inner]) for _, t in p.sources]
         want = np.concatenate([sample[p.tensor] for sample in inner]).astype(np.float32)
-        got = np.asarray(sub(feed, training=False), np.float32).reshape(want.shape)
+        got = np.asarray(sub(feed), np.float32).reshape(want.shape)
         if grid is not None:
             got = np.clip(got, *grid.range())
         error = np.abs(got - want)
