@@ -28,6 +28,7 @@ import numpy as np
 
 from . import _render
 from ._files import write_atomically
+from .flatjson_buffers import finish
 from .errors import InvalidArgumentError, UnsupportedOpError
 from .reader import read
 
@@ -219,7 +220,6 @@ def _short_names(data: bytes) -> bytes:
     The converter names a fused tensor ``"relu;bias_add;conv;squeeze"``; those names were a
     tenth of selfie_segmentation's exported file. Only the first part is kept.
     """
-    import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
     from .rewrite import _aligned_buffer
@@ -235,9 +235,7 @@ def _short_names(data: bytes) -> bytes:
         return data
     for buffer in model.buffers or []:
         buffer.__class__ = _aligned_buffer()
-    builder = flatbuffers.Builder(0)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return finish(model)
 
 
 @contextlib.contextmanager

@@ -101,7 +101,8 @@ def decode_buffer(value: Any, path: str) -> tuple[bytes | None, bool]:
     return raw, external
 
 
-def _finish(model: Any) -> bytes:
+def finish(model: Any) -> bytes:
+    """The file's bytes of a schema object-API ``ModelT`` tree."""
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=_IDENTIFIER)
     return bytes(builder.Output())
@@ -112,7 +113,7 @@ def pack(model: Any, blobs: list[tuple[Any, str, str, bytes]]) -> bytes:
     for obj, offset, size, raw in blobs:
         setattr(obj, offset, 1)  # a placeholder of the same width, as TFLite's own writer does
         setattr(obj, size, len(raw))
-    data = _finish(model)
+    data = finish(model)
     if not blobs:
         return data
     position, placed = len(data), []
@@ -121,7 +122,7 @@ def pack(model: Any, blobs: list[tuple[Any, str, str, bytes]]) -> bytes:
         setattr(obj, offset, position)
         placed.append((position, raw))
         position += len(raw)
-    data = _finish(model)
+    data = finish(model)
     out = bytearray(data)
     for position, raw in placed:
         out += bytes(position - len(out)) + raw

@@ -16,11 +16,10 @@ Example:
 
 from __future__ import annotations
 
-import flatbuffers
 import numpy as np
 
+from .flatjson_buffers import finish
 from .model import TFLiteModel
-from .quantized import affine
 
 #: Weight types a hybrid kernel reads (the tensor has quantization but the op computes in float).
 WEIGHT_TYPES = ("INT8", "UINT8")
@@ -49,7 +48,7 @@ def dequantized_weights(tfl: TFLiteModel) -> bytes:
     model = schema.ModelT.InitFromPackedBuf(tfl.data, 0)
     graph = model.subgraphs[0]
     for tensor in tfl.tensors:
-        if tensor.dtype not in WEIGHT_TYPES or affine(tensor) is None and tensor.quantization is None:
+        if tensor.dtype not in WEIGHT_TYPES or tensor.quantization is None:
             continue
         if not tfl.is_constant(tensor.index) or tfl.source_of(tensor.index) is not tensor:
             continue
@@ -61,6 +60,4 @@ def dequantized_weights(tfl: TFLiteModel) -> bytes:
         target.buffer = len(model.buffers) - 1
         target.type = schema.TensorType.FLOAT32
         target.quantization = None
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return finish(model)

@@ -33,12 +33,12 @@ import math
 import os
 from typing import Any
 
-import flatbuffers
 import numpy as np
 
 from . import custom_options
 from .errors import InvalidArgumentError, Tflite2KerasError
 from ._files import write_atomically
+from .flatjson_buffers import finish
 from .model import Source
 from .reader import read
 from .rewrite_attention import LOWERED
@@ -108,9 +108,7 @@ def rewrite_custom_ops(src: Source, dst: str | os.PathLike[str] | None = None, *
         _drop_unused_codes(model)
         for buffer in model.buffers:
             buffer.__class__ = _aligned_buffer()
-        builder = flatbuffers.Builder(0)
-        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-        report.data = bytes(builder.Output())
+        report.data = finish(model)
     if measure:
         report.latency_before, report.latency_after = latencies(tfl, report.data, repeats)
     if dst is not None:

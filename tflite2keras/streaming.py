@@ -61,7 +61,7 @@ def variables(tfl: TFLiteModel) -> dict[int, StateVariable]:
     Raises:
         UnsupportedOpError: a variable has no constant initial value in the init subgraph.
     """
-    if not any(op.opcode == "VAR_HANDLE" for op in tfl.operators):
+    if not is_stateful(tfl):
         return {}
     import tflite
 

@@ -47,6 +47,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
+from ._files import write_atomically
 from .errors import InvalidArgumentError
 
 #: Bumped whenever a model definition below changes, so stale cached files are not reused.
@@ -284,10 +285,8 @@ def _generate(name: str) -> None:
     missing = tuple(kind for kind in KINDS if not (folder / f"{name}_{kind}.tflite").exists())
     folder.mkdir(parents=True, exist_ok=True)
     for kind, data in to_tflite_kinds(keras_model(name), missing).items():
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as part:
-            part.write(data)
-        os.chmod(part.name, 0o644)
-        os.replace(part.name, folder / f"{name}_{kind}.tflite")  # atomic: racing readers see all or nothing
+        target = write_atomically(str(folder / f"{name}_{kind}.tflite"), data)  # racing readers see all or nothing
+        os.chmod(target, 0o644)
 
 
 def _check(name: str, kind: str) -> None:

@@ -22,7 +22,7 @@ from .quantized import affine
 from .reader import read
 from .errors import InvalidArgumentError, VerificationError
 from .reference import interpreter_module, make_interpreter, random_inputs, run
-from . import verify_quant
+from . import streaming, verify_quant
 from .verify_report import Check, VerifyReport
 
 __all__ = ["Check", "VerifyReport", "verify"]
@@ -75,7 +75,7 @@ def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None
         False
     """
     tfl = read(source)
-    if any(op.opcode == "VAR_HANDLE" for op in tfl.operators):
+    if streaming.is_stateful(tfl):
         from .verify_stream import verify_stream
 
         return verify_stream(keras_model, tfl, seed=seed, atol=atol, rtol=rtol)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .model import TFLiteModel
+from .quant import dequantize
 from .quantized import Affine, affine, describe
 
 FAKE_QUANT_STEPS = 2.0
@@ -73,7 +74,7 @@ def plan(tfl: TFLiteModel, keras_model: Any) -> QuantPlan | None:
 
 def _quantized_at_once(tfl: TFLiteModel, index: int) -> Affine | None:
     """A float input whose every consumer is QUANTIZE with the same parameters: their grid."""
-    consumers = [op for op in tfl.operators if index in op.inputs]
+    consumers = tfl.consumers(index)
     grids = [affine(tfl.tensor(op.outputs[0])) for op in consumers if op.opcode == "QUANTIZE"]
     if not consumers or len(grids) != len(consumers) or grids[0] is None:
         return None
@@ -128,11 +129,7 @@ def split(quant: QuantPlan, feed: list[list[np.ndarray]], user: int) -> tuple[li
 
 def real(tfl: TFLiteModel, index: int, value: np.ndarray) -> np.ndarray:
     """An interpreter tensor as real values: integers dequantized with the tensor's parameters."""
-    grid = affine(tfl.tensor(index)) if value.dtype.kind in "iu" else None
-    if grid is None:
+    tensor = tfl.tensor(index)
+    if value.dtype.kind not in "iu" or affine(tensor) is None:
         return value
-    if grid.scales.size == 1:
-        return grid.dequantize(value)
-    shape = [1] * value.ndim
-    shape[grid.axis] = -1
-    return ((value.astype(np.float64) - grid.zero_points.reshape(shape)) * grid.scales.reshape(shape)).astype(np.float32)
+    return dequantize(value, tensor)
