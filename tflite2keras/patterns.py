@@ -187,7 +187,8 @@ def find(tfl: TFLiteModel) -> list[PatternMatch]:
     """
     from .patterns_rules import RULES
 
-    return search(tfl, RULES)
+    # convert, transplant, align and lint all ask: searched once per file (a copy, as align consumes it)
+    return list(tfl.derived(("patterns.find", id(RULES)), lambda: search(tfl, RULES)))
 
 
 def held(tfl: TFLiteModel) -> set[int]:

@@ -115,6 +115,13 @@ class OpSpec:
 
 
 _REGISTRY: dict[str, OpSpec] = {}
+_generation = 0
+
+
+def generation() -> tuple[int, int]:
+    """Changes whenever the registry does: a key for results derived from it (``TFLiteModel.derived``)."""
+    _load_builtin_ops()
+    return _generation, id(_REGISTRY)
 
 
 def register_op(spec: OpSpec, *, override: bool = False) -> OpSpec:
@@ -137,7 +144,9 @@ def register_op(spec: OpSpec, *, override: bool = False) -> OpSpec:
     _load_builtin_ops()  # a user's override must replace the builtin spec, not be replaced by it
     if spec.opcode in _REGISTRY and not override:
         raise ValueError(f"op {spec.opcode!r} is registered already; pass override=True to replace it")
+    global _generation
     _REGISTRY[spec.opcode] = spec
+    _generation += 1
     return spec
 
 

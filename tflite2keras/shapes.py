@@ -26,7 +26,7 @@ import numpy as np
 
 from .errors import Tflite2KerasError
 from .model import Operator, TFLiteModel
-from .registry import find
+from .registry import find, generation
 
 #: The batch sizes shape arithmetic is evaluated at; a value equal at both is batch-independent.
 BATCHES = (2, 3)
@@ -36,7 +36,12 @@ Folded = tuple[np.ndarray, np.ndarray]
 
 
 def fold(tfl: TFLiteModel) -> dict[int, Folded]:
-    """tensor index -> its value at each batch of :data:`BATCHES`, for every folded tensor."""
+    """tensor index -> its value at each batch of :data:`BATCHES`, for every folded tensor (worked
+    out once per file and registry state)."""
+    return dict(tfl.derived(("shapes.fold", generation()), lambda: _fold(tfl)))
+
+
+def _fold(tfl: TFLiteModel) -> dict[int, Folded]:
     values: dict[int, Folded] = {}
     outputs = set(tfl.outputs)
     for op in tfl.operators:
