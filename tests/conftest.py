@@ -97,7 +97,7 @@ def fresh_python() -> Callable[[str], subprocess.CompletedProcess[str]]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
 
     def run(code: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
 
     return run
 

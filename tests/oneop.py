@@ -93,3 +93,37 @@ def opcodes_tested() -> dict[str, str]:
         for case in getattr(module, "CASES", {}).values():
             out.setdefault(case[0], path.name)
     return out
+
+
+class SchemaFile:
+    """A TFLite file written with the schema's object API a tensor at a time, for ops (or options)
+    that ``tf.lite.TFLiteConverter`` does not emit: ``tensor()`` adds tensors, the caller adds
+    operator codes and operators to :attr:`model` and :attr:`graph`, and ``bytes()`` packs it."""
+
+    def __init__(self) -> None:
+        from ai_edge_litert import schema_py_generated as schema
+
+        self.schema = schema
+        self.model, self.graph = schema.ModelT(), schema.SubGraphT()
+        self.model.version, self.model.buffers = 3, [schema.BufferT()]
+        self.graph.tensors, self.graph.inputs = [], []
+
+    def tensor(self, name: str, shape: Any, data: np.ndarray | None = None, dtype: str = "float32",
+               variable: bool = False) -> int:
+        """Add a tensor (a constant when ``data`` is given, stored little-endian) and return its index."""
+        t = self.schema.TensorT()
+        t.name, t.shape, t.buffer, t.isVariable = name, list(shape), 0, variable
+        t.type = getattr(self.schema.TensorType, np.dtype(dtype).name.upper())
+        if data is not None:
+            self.model.buffers.append(self.schema.BufferT())
+            self.model.buffers[-1].data = np.ascontiguousarray(data, np.dtype(dtype).newbyteorder("<")).view(np.uint8).ravel()
+            t.buffer = len(self.model.buffers) - 1
+        self.graph.tensors.append(t)
+        return len(self.graph.tensors) - 1
+
+    def bytes(self) -> bytes:
+        """The packed file (with ``graph`` as its only subgraph)."""
+        from tflite2keras.flatjson_buffers import finish
+
+        self.model.subgraphs = [self.graph]
+        return finish(self.model)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import uuid
 from typing import Any, Callable
 
-import flatbuffers
 import keras
 import numpy as np
 import pytest
@@ -25,9 +24,10 @@ import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
 
 import tflite2keras as t2k
+from tflite2keras.flatjson_buffers import finish
 from tflite2keras.ops import sequence as sequence_ops
 
-from oneop import Case, check_case, inputs
+from oneop import Case, SchemaFile, check_case, inputs
 
 TIME, FEATURES, UNITS = 7, 5, 9
 SEQ = (TIME, FEATURES)
@@ -129,19 +129,8 @@ RNN_WEIGHTS = tuple(np.random.default_rng(seed).normal(size=shape).astype(np.flo
 
 def _rnn_file(activation: str = "TANH", time_major: bool = False, state: np.ndarray | None = None) -> bytes:
     """A one-op UNIDIRECTIONAL_SEQUENCE_RNN model (batch 1) with :data:`RNN_WEIGHTS`."""
-    model, graph = schema.ModelT(), schema.SubGraphT()
-    model.version, model.buffers, graph.tensors = 3, [schema.BufferT()], []
-
-    def tensor(name: str, shape: tuple[int, ...], data: np.ndarray | None = None, variable: bool = False) -> int:
-        t = schema.TensorT()
-        t.name, t.shape, t.type, t.buffer, t.isVariable = name, list(shape), schema.TensorType.FLOAT32, 0, variable
-        if data is not None:
-            model.buffers.append(schema.BufferT())
-            model.buffers[-1].data = np.ascontiguousarray(data, "<f4").view(np.uint8).ravel()
-            t.buffer = len(model.buffers) - 1
-        graph.tensors.append(t)
-        return len(graph.tensors) - 1
-
+    built = SchemaFile()
+    model, graph, tensor = built.model, built.graph, built.tensor
     x = tensor("x", (1, *SEQ))
     weights = [tensor(name, w.shape, w) for name, w in zip(("rnn/kernel", "rnn/recurrent", "rnn/bias"), RNN_WEIGHTS)]
     hidden = tensor("rnn/hidden_state", (1, UNITS), state, variable=True)
@@ -154,21 +143,15 @@ def _rnn_file(activation: str = "TANH", time_major: bool = False, state: np.ndar
     op.opcodeIndex, op.inputs, op.outputs = 0, [x, *weights, hidden], [y]
     op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.SequenceRNNOptions, options
     graph.operators, graph.inputs, graph.outputs = [op], [x], [y]
-    model.operatorCodes, model.subgraphs = [code], [graph]
-    return _pack(model)
-
-
-def _pack(model: Any) -> bytes:
-    builder = flatbuffers.Builder(0)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    model.operatorCodes = [code]
+    return built.bytes()
 
 
 def _edited(data: bytes, edit: Callable[[Any, Any], None]) -> bytes:
     """``data`` with ``edit(model, op)`` applied to its first op (schema object API)."""
     model = schema.ModelT.InitFromPackedBuf(data, 0)
     edit(model, model.subgraphs[0].operators[0])
-    return _pack(model)
+    return finish(model)
 
 
 W = _weights(0)

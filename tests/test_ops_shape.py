@@ -12,7 +12,6 @@ import subprocess
 import sys
 from typing import Any, Callable
 
-import flatbuffers
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -25,13 +24,11 @@ from tflite2keras.errors import InvalidArgumentError
 from tflite2keras.model import Operator
 from tflite2keras.reference import make_interpreter, run
 
-from oneop import Case, check_case, shape_dtype
+from oneop import Case, SchemaFile, check_case, shape_dtype
 
 SHAPE = (7, 9, 5)  # odd extents, all different
 ONE, TWO = (SHAPE,), (SHAPE, SHAPE)
 INT = ((SHAPE, "int32"),)
-TYPES = {"float32": schema.TensorType.FLOAT32, "int32": schema.TensorType.INT32,
-         "int64": schema.TensorType.INT64, "bool": schema.TensorType.BOOL}
 PADS = [[0, 0], [1, 2], [0, 1], [2, 0]]
 
 
@@ -39,18 +36,11 @@ def one_op(opcode: str, slots: list[Any], outputs: list[tuple[tuple[int, ...], s
            options: tuple[str, dict[str, Any]] | None = None, batch: bool = True, version: int = 1) -> bytes:
     """A one-op file: each slot a graph input (an input spec, with a batch of 1 in front if ``batch``)
     or a numpy constant."""
-    model, graph = schema.ModelT(), schema.SubGraphT()
-    model.version, model.buffers, graph.tensors, graph.inputs = 3, [schema.BufferT()], [], []
+    built = SchemaFile()
+    model, graph = built.model, built.graph
 
     def tensor(shape: tuple[int, ...], dtype: str, data: np.ndarray | None = None) -> int:
-        t = schema.TensorT()
-        t.name, t.shape, t.type, t.buffer = f"t{len(graph.tensors)}", list(shape), TYPES[dtype], 0
-        if data is not None:
-            model.buffers.append(schema.BufferT())
-            model.buffers[-1].data = np.ascontiguousarray(data).view(np.uint8).ravel()
-            t.buffer = len(model.buffers) - 1
-        graph.tensors.append(t)
-        return len(graph.tensors) - 1
+        return built.tensor(f"t{len(graph.tensors)}", shape, data, dtype)
 
     inputs = []
     for slot in slots:
@@ -71,10 +61,8 @@ def one_op(opcode: str, slots: list[Any], outputs: list[tuple[tuple[int, ...], s
             setattr(table, key, value)
         op.builtinOptionsType, op.builtinOptions = getattr(schema.BuiltinOptions, options[0]), table
     graph.operators, graph.outputs = [op], list(op.outputs)
-    model.operatorCodes, model.subgraphs = [code], [graph]
-    builder = flatbuffers.Builder(0)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    model.operatorCodes = [code]
+    return built.bytes()
 
 
 class Built:

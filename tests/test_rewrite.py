@@ -17,6 +17,8 @@ from tflite2keras.rewrite import RewriteReport, rewrite_custom_ops
 
 from ai_edge_litert import schema_py_generated as schema
 
+from oneop import SchemaFile
+
 SELFIE = ("selfie_segmentation", "selfie_segmentation_landscape")
 MODES = ("fused", "add")
 
@@ -32,19 +34,8 @@ def _custom_model(in_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple
     def size(n: int, k: int, s: int) -> int:
         return s * (n - 1) + k - (max(0, k - 1 - (n - 1) % s) if padding == "SAME" else 0)
 
-    model, graph = schema.ModelT(), schema.SubGraphT()
-    model.version, model.buffers, graph.tensors = 3, [schema.BufferT()], []
-
-    def tensor(name: str, shape: list[int], data: np.ndarray | None = None) -> int:
-        t = schema.TensorT()
-        t.name, t.shape, t.type, t.buffer = name, shape, schema.TensorType.FLOAT32, 0
-        if data is not None:
-            model.buffers.append(schema.BufferT())
-            model.buffers[-1].data = np.ascontiguousarray(data, "<f4").view(np.uint8).ravel()
-            t.buffer = len(model.buffers) - 1
-        graph.tensors.append(t)
-        return len(graph.tensors) - 1
-
+    built = SchemaFile()
+    model, graph, tensor = built.model, built.graph, built.tensor
     x = tensor("x", [1, *in_hw, cin])
     inputs = [x, tensor("w", [cout, *kernel, cin], rng.normal(size=(cout, *kernel, cin)))]
     if bias:
@@ -57,10 +48,8 @@ def _custom_model(in_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple
     op.opcodeIndex, op.inputs, op.outputs = 0, inputs, [y]
     op.customOptions = list(struct.pack("<iii", 1 if padding == "SAME" else 2, stride[1], stride[0]))
     graph.operators, graph.inputs, graph.outputs = [op], [x], [y]
-    model.operatorCodes, model.subgraphs = [code], [graph]
-    builder = flatbuffers.Builder(0)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    model.operatorCodes = [code]
+    return built.bytes()
 
 
 def _max_error(original: t2k.TFLiteModel, rewritten: t2k.TFLiteModel, kernels: str) -> float:
