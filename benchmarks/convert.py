@@ -1,52 +1,175 @@
-"""Benchmark convert() over the corpus: convert time, and Keras latency over the interpreter's.
+"""Benchmark convert(): its time against Keras rebuilding the same model, and Keras latency over the interpreter's.
 
-Run: ``python benchmarks/convert.py [--models palm_detection_full ...] [--repeats 30]``.
+Run: ``python benchmarks/convert.py [--set suite large corpus] [--models NAME ...] [--repeats 30]``.
 
-For each model: the time ``convert()`` takes; Keras latency (under ``tf.function``, batch 1)
-over the interpreter's (default XNNPACK kernels), as a ratio of interleaved medians; and the
-same at batch 16 as a throughput ratio (the interpreter runs 16 single-image calls, as it
-would on a phone). Each batch size has its own interleaved loop, after ten untimed calls per
-side (oneDNN builds its kernels over the first few calls, which would otherwise skew the
-medians). Absolute times on a shared machine are noise; the ratios are the result.
+Models: the architecture suite (:mod:`tflite2keras.suite`, float32 and float16), two large
+``keras.applications`` models (NASNetMobile: 567 ops; Xception: 91 MB of weights; built
+with ``weights=None`` at 97x113 and cached like the suite), and the MediaPipe corpus.
 
-Threads: by default each side uses its own default (TensorFlow: all cores; the interpreter:
-one thread). ``--threads N`` gives both sides N threads, for a like-for-like comparison.
+Per model, all measured side by side in one run:
+
+- **convert / rebuild**: ``t2k.convert(path)`` against Keras rebuilding the model convert
+  returned (``Model.from_config`` + ``set_weights``, the weights already in memory), as the
+  median of paired rounds (each round runs both back to back after a ``gc.collect()``).
+  ``convert`` ends by running the new model once on zeros, so a model that cannot run
+  never converts; "build" is convert without that run, whose time is measured on its own
+  (an eager call on zeros, as convert makes). "rebuild+call" adds the first call the
+  rebuilt model needs before it is of any use.
+- **first in process**: the same two, each in a fresh Python process after importing
+  TensorFlow and Keras (the first convert also loads the op converters).
+- **Keras / interpreter latency** at batch 1 (Keras under ``tf.function``) and batch 16
+  (the interpreter runs 16 single-image calls, as it would on a phone), as ratios of
+  interleaved medians after ten untimed calls per side (oneDNN builds its kernels over the
+  first calls). Threads: each side its own default (TensorFlow: all cores; the
+  interpreter: one), or ``--threads N`` for both.
+
+Absolute times on a shared machine are noise; the ratios are the result.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import gc
+import json
 import os
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
+from typing import Any, Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
 import tflite2keras as t2k  # noqa: E402
-from tflite2keras import corpus  # noqa: E402
+from tflite2keras import corpus, suite  # noqa: E402
+from tflite2keras._files import write_atomically  # noqa: E402
 from tflite2keras.reference import make_interpreter, random_inputs, run  # noqa: E402
 
 from _timing import interleaved  # noqa: E402
 
-#: Targets from the project's issue: convert time and palm_detection_full latency ratio.
-CONVERT_SECONDS = 3.0
-LATENCY_RATIO = 2.0
-#: Untimed calls per side before timing starts.
+#: Untimed calls per side before latency timing starts.
 WARMUP = 10
+#: The large models: keras.applications constructor names, built at this input size.
+LARGE = {"nasnet_mobile": "NASNetMobile", "xception": "Xception"}
+LARGE_SHAPE = (97, 113, 3)
 
 
-def measure(name: str, repeats: int, threads: int | None = None) -> dict[str, float]:
-    """Convert time and the two interleaved ratios for one corpus model."""
+def large_path(name: str) -> Path:
+    """The cached float32 file of a large model (generated on first use)."""
+    import tensorflow as tf
+    import keras
+
+    folder = suite.cache_dir().parent / f"benchmark-v1-tf{tf.__version__}-keras{keras.__version__}"
+    target = folder / f"{name}.tflite"
+    if not target.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        model = getattr(keras.applications, LARGE[name])(weights=None, input_shape=LARGE_SHAPE, classes=suite.CLASSES)
+        write_atomically(str(target), suite.to_tflite(model, "fp32"))
+    return target
+
+
+def sources(sets: list[str], kinds: list[str]) -> dict[str, Path]:
+    """Model label -> .tflite path, for the chosen sets."""
+    out: dict[str, Path] = {}
+    if "suite" in sets:
+        out.update({f"{n} {k}": suite.path(n, k) for n in suite.names() for k in kinds})
+    if "large" in sets:
+        out.update({n: large_path(n) for n in LARGE})
+    if "corpus" in sets:
+        out.update({n: corpus.fetch(n) for n in corpus.MODELS})
+    return out
+
+
+def zeros_call(model: Any) -> Callable[[], Any]:
+    """An eager call of ``model`` on zeros at batch 1, as convert makes one."""
+    feeds = [np.zeros((1, *(d or 1 for d in x.shape[1:])), x.dtype) for x in model.inputs]
+    return lambda: model(feeds if len(feeds) > 1 else feeds[0], training=False)
+
+
+def timed(function: Callable[[], Any]) -> tuple[float, Any]:
+    gc.collect()
+    start = time.perf_counter()
+    result = function()
+    return time.perf_counter() - start, result
+
+
+def convert_times(path: Path, rounds: int) -> dict[str, float]:
+    """Paired rounds of convert and rebuild; medians of the seconds and of the per-round ratios."""
+    import keras
+
+    _, model = timed(lambda: t2k.convert(path))
+    config, weights = model.get_config(), model.get_weights()
+
+    def rebuild() -> Any:
+        rebuilt = keras.Model.from_config(copy.deepcopy(config))  # from_config consumes its argument
+        rebuilt.set_weights(weights)
+        return rebuilt
+
+    rebuild()
+    rows = []
+    for _ in range(rounds):
+        convert_s, model = timed(lambda: t2k.convert(path))
+        check_s, _ = timed(zeros_call(model))
+        rebuild_s, rebuilt = timed(rebuild)
+        first_call_s, _ = timed(zeros_call(rebuilt))
+        rows.append({"convert": convert_s, "check": check_s, "rebuild": rebuild_s,
+                     "ratio": convert_s / rebuild_s, "build_ratio": (convert_s - check_s) / rebuild_s,
+                     "with_call_ratio": convert_s / (rebuild_s + first_call_s)})
+    return {key: statistics.median(row[key] for row in rows) for key in rows[0]}
+
+
+def first_in_process(path: Path) -> dict[str, float]:
+    """Seconds of the first convert, and of the first rebuild (then also its first call), each in a fresh process."""
+    import keras
+
+    with tempfile.TemporaryDirectory() as folder:
+        model = t2k.convert(path)
+        Path(folder, "config.json").write_text(json.dumps(model.get_config()))
+        np.savez(Path(folder, "weights.npz"), *model.get_weights())
+        out = {}
+        for what in ("convert", "rebuild"):
+            argument = str(path) if what == "convert" else folder
+            result = subprocess.run([sys.executable, __file__, f"--first-{what}", argument], check=True,
+                                    capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": keras.backend.backend()})
+            out.update(json.loads(result.stdout.strip().splitlines()[-1]))
+    return out
+
+
+def _first_convert(path: str) -> None:
+    import keras  # noqa: F401  (imported before the clock starts, as for the rebuild)
+
+    start = time.perf_counter()
+    t2k.convert(path)
+    print(json.dumps({"convert": time.perf_counter() - start}))
+
+
+def _first_rebuild(folder: str) -> None:
+    import keras
+
+    from tflite2keras import layers  # noqa: F401  (registers the converted models' layer classes)
+
+    config = json.loads(Path(folder, "config.json").read_text())
+    stored = np.load(Path(folder, "weights.npz"))
+    weights = [stored[f"arr_{i}"] for i in range(len(stored.files))]
+    start = time.perf_counter()
+    model = keras.Model.from_config(config)
+    model.set_weights(weights)
+    rebuilt = time.perf_counter()
+    zeros_call(model)()
+    print(json.dumps({"rebuild": rebuilt - start, "rebuild_call": time.perf_counter() - start}))
+
+
+def latency(path: Path, repeats: int, threads: int | None) -> dict[str, float]:
+    """Keras (tf.function) over the interpreter at batch 1 and batch 16."""
     import tensorflow as tf
 
-    path = corpus.fetch(name)
     tfl = t2k.read(path)
-    if any(op.is_custom for op in tfl.operators if op.opcode != "Convolution2DTransposeBias"):
-        return {}
-    start = time.perf_counter()
     model = t2k.convert(tfl)
-    seconds = time.perf_counter() - start
     sample = random_inputs(tfl, 1)[0]
     batch = [np.repeat(x, 16, axis=0) for x in sample]
     call = tf.function(lambda xs: model(xs, training=False))
@@ -55,36 +178,55 @@ def measure(name: str, repeats: int, threads: int | None = None) -> dict[str, fl
     interpreter = make_interpreter(tfl, threads=threads)
     # Batch 1 and batch 16 in separate interleaved loops, so one batch size's work does not
     # sit between the two sides of the other's comparison.
-    med = interleaved({"keras1": lambda: call(one), "tfl1": lambda: run(interpreter, sample)},
-                      repeats, WARMUP)
+    med = interleaved({"keras1": lambda: call(one), "tfl1": lambda: run(interpreter, sample)}, repeats, WARMUP)
     med.update(interleaved({"keras16": lambda: call(sixteen),
                             "tfl16": lambda: [run(interpreter, sample) for _ in range(16)]}, repeats, WARMUP))
-    return {"convert_s": seconds, "latency_ratio": med["keras1"] / med["tfl1"],
-            "batch16_ratio": med["keras16"] / med["tfl16"], "keras_ms": med["keras1"] * 1e3,
-            "tfl_ms": med["tfl1"] * 1e3}
+    return {"b1": med["keras1"] / med["tfl1"], "b16": med["keras16"] / med["tfl16"]}
+
+
+def runnable(path: Path) -> bool:
+    """False for files whose custom ops the interpreter cannot run (nothing to compare with)."""
+    return not any(op.is_custom for op in t2k.read(path).operators if op.opcode != "Convolution2DTransposeBias")
+
+
+HEADER = (f"{'model':26} {'ops':>4} {'convert s':>9} {'rebuild s':>9} {'conv/reb':>8} {'build/reb':>9} "
+          f"{'conv/(reb+call)':>15} {'first: c/r':>10} {'c/(r+call)':>10} {'keras/tfl b1':>12} {'b16':>6}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--models", nargs="*", default=list(corpus.MODELS))
-    parser.add_argument("--repeats", type=int, default=30)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", nargs="*", default=["suite", "large", "corpus"], choices=["suite", "large", "corpus"])
+    parser.add_argument("--kinds", nargs="*", default=list(suite.KINDS), choices=list(suite.KINDS))
+    parser.add_argument("--models", nargs="*", default=None, help="only these labels (e.g. 'resnet50 fp16' xception)")
+    parser.add_argument("--rounds", type=int, default=5, help="paired convert/rebuild rounds per model")
+    parser.add_argument("--repeats", type=int, default=30, help="interleaved latency runs per side")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for both TensorFlow (intra-op) and the interpreter (default: each its own)")
+    parser.add_argument("--first-convert", help=argparse.SUPPRESS)
+    parser.add_argument("--first-rebuild", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.first_convert or args.first_rebuild:
+        _first_convert(args.first_convert) if args.first_convert else _first_rebuild(args.first_rebuild)
+        return
     if args.threads:
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    print(f"threads: {args.threads or 'defaults (TensorFlow: all cores; interpreter: 1)'}")
-    print(f"{'model':34} {'convert s':>9} {'keras/tfl b1':>12} {'(ms)':>13} {'keras/tfl b16':>13}")
-    for name in args.models:
-        row = measure(name, args.repeats, args.threads)
-        if not row:
-            print(f"{name:34} {'(custom ops the interpreter cannot run)':>36}")
+    print(f"threads: {args.threads or 'defaults (TensorFlow: all cores; interpreter: 1)'}; "
+          f"ratios are medians of {args.rounds} paired rounds (convert) and {args.repeats} interleaved runs (latency)")
+    print(HEADER)
+    for label, path in sources(args.set, args.kinds).items():
+        if args.models and label not in args.models:
             continue
-        ms = f"{row['keras_ms']:.1f}/{row['tfl_ms']:.1f}"
-        print(f"{name:34} {row['convert_s']:9.2f} {row['latency_ratio']:12.2f} {ms:>13} {row['batch16_ratio']:13.2f}")
-    print(f"targets: convert <= {CONVERT_SECONDS} s per model; palm_detection_full keras/tfl b1 <= {LATENCY_RATIO}")
+        times, first = convert_times(path, args.rounds), first_in_process(path)
+        ops = len(t2k.read(path).operators)
+        speed = latency(path, args.repeats, args.threads) if runnable(path) else None
+        lat = f"{speed['b1']:12.2f} {speed['b16']:6.2f}" if speed else f"{'(custom ops)':>19}"
+        print(f"{label:26} {ops:4d} {times['convert']:9.2f} {times['rebuild']:9.2f} {times['ratio']:8.2f} "
+              f"{times['build_ratio']:9.2f} {times['with_call_ratio']:15.2f} {first['convert'] / first['rebuild']:10.2f} "
+              f"{first['convert'] / first['rebuild_call']:10.2f} "
+              f"{lat}", flush=True)
+    print("target: convert no slower than the rebuild (conv/reb, build/reb <= 1), also the first in a process")
 
 
 if __name__ == "__main__":

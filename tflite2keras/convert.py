@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import activations, patterns, streaming
+from ._variables import deferred_variables
 from .context import ConvertContext, check_output
 from .errors import ShapeMismatchError, UnsupportedOpError
 from .mapping import sanitize
@@ -66,18 +67,20 @@ def convert(source: Source, *, name: str | None = None, quantized: str = "float"
 
     from .transplant import transplant
 
-    tfl = read(source)
-    ctx = ConvertContext(tfl, check_mode(quantized))
-    inputs = [ctx.graph_input(index) for index in tfl.inputs] + ctx.state_inputs()
-    filled = _convert_ops(ctx)
-    missing = [t for t in tfl.outputs if t not in ctx.tensors]
-    if missing:
-        raise UnsupportedOpError(f"no op computes the model outputs {missing}")
-    model_name = sanitize(name or tfl.source.rsplit(".", 1)[0]) or "converted"
-    outputs = [ctx.tensors[t] for t in tfl.outputs] + ctx.state_outputs()
-    model = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
-                        name=model_name)
-    transplant(model, tfl, overrides=ctx.weight_ops, skip=filled, strict=True)
+    mode = check_mode(quantized)
+    with deferred_variables():  # each variable starts from the file's value: no initializer runs
+        tfl = read(source)
+        ctx = ConvertContext(tfl, mode)
+        inputs = [ctx.graph_input(index) for index in tfl.inputs] + ctx.state_inputs()
+        filled = _convert_ops(ctx)
+        missing = [t for t in tfl.outputs if t not in ctx.tensors]
+        if missing:
+            raise UnsupportedOpError(f"no op computes the model outputs {missing}")
+        model_name = sanitize(name or tfl.source.rsplit(".", 1)[0]) or "converted"
+        outputs = [ctx.tensors[t] for t in tfl.outputs] + ctx.state_outputs()
+        model = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
+                            name=model_name)
+        transplant(model, tfl, overrides=ctx.weight_ops, skip=filled, strict=True)
     model.quantization = describe(tfl, ctx.mode)
     model.streaming = streaming.describe(tfl, ctx.state_variables)
     _call_once(model)

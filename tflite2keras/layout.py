@@ -54,6 +54,9 @@ class Layout:
     def apply(self, array: np.ndarray, target_shape: tuple[int, ...], what: str = "weight") -> np.ndarray:
         """Rearrange ``array`` into ``target_shape``.
 
+        The result is a view of ``array`` (read-only when ``array`` is) with the target's
+        strides: the one copy happens where the value goes, e.g. into a backend tensor.
+
         Args:
             array: the TFLite tensor's value.
             target_shape: the Keras variable's shape.
@@ -79,15 +82,15 @@ class Layout:
                 f"{what}: expected {self.source} shape {expected_src} to fill a {self.target} variable of "
                 f"shape {target_shape}, received shape {tuple(array.shape)}"
             )
-        return np.asarray(array.reshape(expanded).transpose(self.permutation), order="C")
+        return array.reshape(expanded).transpose(self.permutation)
 
 
 def _fit(array: np.ndarray, target_shape: tuple[int, ...], what: str) -> np.ndarray:
     if array.size == int(np.prod(target_shape)):
-        return np.asarray(array.reshape(target_shape), order="C")
+        return array.reshape(target_shape)
     squeezed = array.reshape([d for d in array.shape if d != 1] or [1])
     try:
-        return np.asarray(np.broadcast_to(squeezed, target_shape), order="C")
+        return np.broadcast_to(squeezed, target_shape)
     except ValueError:
         raise ShapeMismatchError(
             f"{what}: expected a tensor that reshapes or broadcasts to {target_shape}, received shape {array.shape}"

@@ -173,28 +173,38 @@ def assign_names(candidates: dict[int, list[str]]) -> dict[int, str]:
         >>> assign_names({178: ["dw_20", "dw_15"], 181: ["dw_20", "dw_16"], 236: ["dw_20", "bn_55"]})
         {178: 'dw_15', 181: 'dw_16', 236: 'dw_20'}
     """
-    holders: dict[str, set[int]] = {}
+    holders: dict[str, dict[int, int]] = {}  # name -> {op still unnamed that lists it: its rank there}
     for op, names in candidates.items():
-        for name in names:
-            holders.setdefault(name, set()).add(op)
-    heap = [(len(holders[n]), rank, op, n) for op, names in candidates.items() for rank, n in enumerate(names)]
-    heapq.heapify(heap)
+        for rank, name in enumerate(names):
+            holders.setdefault(name, {}).setdefault(op, rank)
+    by_rank = {name: sorted((rank, op) for op, rank in ops.items()) for name, ops in holders.items()}
     out: dict[int, str] = {}
+
+    def entry(name: str) -> tuple[int, int, int, str] | None:
+        """The name's heap key now: its live holder count and its best (rank, op) holder."""
+        ranked = by_rank[name]
+        while ranked and ranked[0][1] in out:  # holders named since (ascending, so pop from the front)
+            ranked.pop(0)
+        return (len(holders[name]), *ranked[0], name) if ranked else None
+
+    # One heap entry per name, pushed again whenever its holders change; an entry that no longer
+    # matches the name's state is stale (a newer one was pushed when it changed) and is skipped.
+    heap = [key for key in map(entry, holders) if key is not None]
+    heapq.heapify(heap)
     taken: set[str] = set()
     while heap:
-        count, rank, op, name = heapq.heappop(heap)
-        if op in out or name in taken:
+        key = heapq.heappop(heap)
+        name = key[3]
+        if name in taken or key != entry(name):
             continue
-        live = len(holders[name])
-        if live < count:
-            heapq.heappush(heap, (live, rank, op, name))
-            continue
+        op = key[2]
         out[op] = name
         taken.add(name)
         for other in candidates[op]:  # names this op gave up are now rarer for their other holders
-            holders[other].discard(op)
-            for holder in holders[other]:
-                heapq.heappush(heap, (len(holders[other]), candidates[holder].index(other), holder, other))
+            if holders[other].pop(op, None) is not None and other not in taken:
+                fresh = entry(other)
+                if fresh is not None:
+                    heapq.heappush(heap, fresh)
     return dict(sorted(out.items()))
 
 

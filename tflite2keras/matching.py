@@ -64,6 +64,7 @@ def match_layers(keras_model: Any, tfl: TFLiteModel, table: MappingTable | None,
     inside = held(tfl)  # a pattern's layers hold these ops' weights: no layer takes them one by one
     ops = [op for op in weight_ops(tfl) if op.index not in inside]
     free = {op.index: op for op in ops}
+    by_index = dict(free)
     names_of = {op.index: op_names(tfl, op, find(op.opcode).name_slots) for op in ops}
     matches: dict[str, Match] = {}
 
@@ -85,7 +86,7 @@ def match_layers(keras_model: Any, tfl: TFLiteModel, table: MappingTable | None,
         elif table is not None:
             target = table.target(layer.name)
         if target is not None:
-            claim(layer, _resolve(tfl, target[0], target[1], layer, ops, names_of), target[1])
+            claim(layer, _resolve(tfl, target[0], target[1], layer, ops, names_of, by_index), target[1])
     pending = [la for la in layers if la.name not in matches and not is_batchnorm(la)]
     for layer, index in _by_name(pending, names_of, free):  # 3. names
         claim(layer, free[index], "name")
@@ -141,10 +142,11 @@ def _by_name(layers: list[Any], names_of: dict[int, list[str]], free: dict[int, 
 
 
 def _resolve(tfl: TFLiteModel, target: Any, rule: str, layer: Any, ops: list[Operator],
-             names: dict[int, list[str]]) -> Operator:
+             names: dict[int, list[str]], by_index: dict[int, Operator]) -> Operator:
     """Find the weight op a table or override target names: '#op', a layer scope, or a tensor name."""
     if isinstance(target, (int, np.integer)) or (isinstance(target, str) and target.startswith("#")):
-        found = [op for op in ops if op.index == int(str(target).lstrip("#"))]
+        op = by_index.get(int(str(target).lstrip("#")))
+        found = [op] if op is not None else []
     else:
         found = [op for op in ops if names[op.index][:1] == [target]]
         found = found or [op for op in ops if target in _weight_and_output_names(tfl, op)]

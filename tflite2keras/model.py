@@ -294,7 +294,7 @@ class TFLiteModel:
         if tensor.quantization is not None and stored.dtype.kind in "iu":
             return dequantize(stored, tensor)
         if stored.dtype.kind == "f":
-            return stored.astype(np.float32)
+            return stored.astype(np.float32, copy=False)  # float32 data: a read-only view of the file
         return stored.copy()
 
     # -- display -------------------------------------------------------------------

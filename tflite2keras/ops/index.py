@@ -14,7 +14,8 @@ import numpy as np
 from ..errors import UnsupportedOpError
 from ..layout import RESHAPE
 from ..registry import OpSpec, WeightSlot, register_op
-from .reduce import _axis, folding
+from .reduce import folding
+from .shape import non_batch_axis
 
 
 def _shape(ctx: Any, op: Any, slot: int) -> tuple[int, ...]:
@@ -69,7 +70,7 @@ def convert_gather(ctx: Any, op: Any) -> list[Any]:
     if params or not indices:
         raise UnsupportedOpError(f"op {op.index} (GATHER) needs constant indices or a constant table "
                                  f"(params constant: {params}, indices constant: {indices})")
-    axis = _axis(op, axis, rank, "axis")
+    axis = non_batch_axis(op, axis, rank, "axis")
     values = np.asarray(ctx.constant(op, 1)).reshape(_shape(ctx, op, 1))
     return [Gather(values.tolist(), axis=axis, name=ctx.name(op))(ctx.input(op, 0))]
 
@@ -105,7 +106,7 @@ def convert_one_hot(ctx: Any, op: Any) -> list[Any]:
         raise UnsupportedOpError(f"op {op.index} (ONE_HOT) needs tensor indices and constant depth, on and off values")
     rank = len(_shape(ctx, op, 0)) + 1
     axis = int(op.options.get("axis", -1))
-    axis = _axis(op, axis + rank if axis < 0 else axis, rank, "axis")
+    axis = non_batch_axis(op, axis + rank if axis < 0 else axis, rank, "axis")
     depth, on, off = (np.asarray(ctx.constant(op, s)).reshape(-1) for s in (1, 2, 3))
     if len(depth) != 1 or len(on) != 1 or len(off) != 1:
         raise UnsupportedOpError(f"op {op.index} (ONE_HOT) depth, on and off values must be scalars")

@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import InvalidModelError, UnsupportedOpError
 from ..quantized import keras_dtype
 from ..registry import OpSpec, register_op
+from .shape import non_batch_axis
 
 REDUCE_OPS = {"REDUCE_MAX": "max", "REDUCE_MIN": "min", "SUM": "sum", "REDUCE_PROD": "prod"}
 #: Every reduction over constant axes: opcode -> :class:`~tflite2keras.layers.Reduce` function.
@@ -24,14 +25,6 @@ GLOBAL_POOLING = {("REDUCE_MAX", 3, (1,)): "GlobalMaxPooling1D", ("REDUCE_MAX", 
 ARG_OPS = {"ARG_MAX": "argmax", "ARG_MIN": "argmin"}
 
 
-def _axis(op: Any, axis: int, rank: int, what: str) -> int:
-    if not -rank <= axis < rank:
-        raise UnsupportedOpError(f"op {op.index} ({op.opcode}) {what} {axis} is out of range for rank {rank}")
-    if axis % rank == 0:
-        raise UnsupportedOpError(f"op {op.index} ({op.opcode}) with {what} {axis} works on the batch axis")
-    return axis % rank
-
-
 def constant_axis(ctx: Any, op: Any, slot: int = 1) -> int:
     """The op's one constant axis (input ``slot``), as a non-batch axis of input 0."""
     if not ctx.is_constant(op, slot):
@@ -39,7 +32,7 @@ def constant_axis(ctx: Any, op: Any, slot: int = 1) -> int:
     raw = np.asarray(ctx.constant(op, slot)).reshape(-1).tolist()
     if len(raw) != 1:
         raise UnsupportedOpError(f"op {op.index} ({op.opcode}) axis {raw}: expected one axis")
-    return _axis(op, int(raw[0]), len(ctx.tfl.tensor(op.inputs[0]).shape), "axis")
+    return non_batch_axis(op, int(raw[0]), len(ctx.tfl.tensor(op.inputs[0]).shape), "axis")
 
 
 def convert_reduce(ctx: Any, op: Any) -> list[Any]:
@@ -53,7 +46,7 @@ def convert_reduce(ctx: Any, op: Any) -> list[Any]:
     tensor = ctx.tfl.tensor(op.inputs[0])  # a quantized tensor is computed in float (tflite2keras.quantized)
     rank = len(tensor.shape)
     raw = np.asarray(ctx.constant(op, 1)).reshape(-1).tolist()
-    axes = tuple(sorted({_axis(op, int(a), rank, f"axes {raw}: axis") for a in raw}))
+    axes = tuple(sorted({non_batch_axis(op, int(a), rank, f"axes {raw}: axis") for a in raw}))
     keepdims = bool(op.options.get("keep_dims", False))
     x = ctx.input(op, 0)
     pooling = GLOBAL_POOLING.get((op.opcode, rank, axes)) if keras_dtype(tensor) == "float32" else None
@@ -103,7 +96,7 @@ def convert_pack(ctx: Any, op: Any) -> list[Any]:
     if any(ctx.is_constant(op, s) for s in range(len(op.inputs))):
         raise UnsupportedOpError(f"op {op.index} (PACK) with a constant input")
     rank = len(ctx.tfl.tensor(op.outputs[0]).shape)
-    axis = _axis(op, int(op.options.get("axis", 0)), rank, "axis")
+    axis = non_batch_axis(op, int(op.options.get("axis", 0)), rank, "axis")
     return [Pack(axis, name=ctx.name(op))([ctx.input(op, s) for s in range(len(op.inputs))])]
 
 
