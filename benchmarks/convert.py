@@ -134,8 +134,9 @@ def first_in_process(path: Path) -> dict[str, float]:
         out = {}
         for what in ("convert", "rebuild"):
             argument = str(path) if what == "convert" else folder
+            env = {**os.environ, "KERAS_BACKEND": keras.backend.backend()}
             result = subprocess.run([sys.executable, __file__, f"--first-{what}", argument], check=True,
-                                    capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": keras.backend.backend()})
+                                    capture_output=True, text=True, env=env)
             out.update(json.loads(result.stdout.strip().splitlines()[-1]))
     return out
 
@@ -164,7 +165,7 @@ def _first_rebuild(folder: str) -> None:
     print(json.dumps({"rebuild": rebuilt - start, "rebuild_call": time.perf_counter() - start}))
 
 
-def latency(path: Path, repeats: int, threads: int | None) -> dict[str, float]:
+def latency(path: Path, repeats: int, threads: int | None) -> dict[str, Any]:
     """Keras (tf.function) over the interpreter at batch 1 and batch 16."""
     import tensorflow as tf
 
@@ -189,8 +190,16 @@ def runnable(path: Path) -> bool:
     return not any(op.is_custom for op in t2k.read(path).operators if op.opcode != "Convolution2DTransposeBias")
 
 
-HEADER = (f"{'model':26} {'ops':>4} {'convert s':>9} {'rebuild s':>9} {'conv/reb':>8} {'build/reb':>9} "
-          f"{'conv/(reb+call)':>15} {'first: c/r':>10} {'c/(r+call)':>10} {'keras/tfl b1':>12} {'b16':>6}")
+#: The table's columns: header and width (the first is left-aligned).
+COLUMNS = (("model", 26), ("ops", 4), ("convert s", 9), ("rebuild s", 9), ("conv/reb", 8), ("build/reb", 9),
+           ("conv/(reb+call)", 15), ("first s", 7), ("first: c/r", 10), ("c/(r+call)", 10),
+           ("keras/tfl b1", 12), ("b16", 6))
+
+
+def line(values: list[Any]) -> str:
+    """One table row: numbers with two decimals, right-aligned under their headers."""
+    cells = [f"{v:.2f}" if isinstance(v, float) else str(v) for v in values]
+    return " ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, (_, w)) in enumerate(zip(cells, COLUMNS)))
 
 
 def main() -> None:
@@ -214,18 +223,16 @@ def main() -> None:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     print(f"threads: {args.threads or 'defaults (TensorFlow: all cores; interpreter: 1)'}; "
           f"ratios are medians of {args.rounds} paired rounds (convert) and {args.repeats} interleaved runs (latency)")
-    print(HEADER)
+    print(line([header for header, _ in COLUMNS]))
     for label, path in sources(args.set, args.kinds).items():
         if args.models and label not in args.models:
             continue
         times, first = convert_times(path, args.rounds), first_in_process(path)
-        ops = len(t2k.read(path).operators)
-        speed = latency(path, args.repeats, args.threads) if runnable(path) else None
-        lat = f"{speed['b1']:12.2f} {speed['b16']:6.2f}" if speed else f"{'(custom ops)':>19}"
-        print(f"{label:26} {ops:4d} {times['convert']:9.2f} {times['rebuild']:9.2f} {times['ratio']:8.2f} "
-              f"{times['build_ratio']:9.2f} {times['with_call_ratio']:15.2f} {first['convert'] / first['rebuild']:10.2f} "
-              f"{first['convert'] / first['rebuild_call']:10.2f} "
-              f"{lat}", flush=True)
+        speed = latency(path, args.repeats, args.threads) if runnable(path) else {"b1": "(custom", "b16": "ops)"}
+        print(line([label, len(t2k.read(path).operators), times["convert"], times["rebuild"], times["ratio"],
+                    times["build_ratio"], times["with_call_ratio"], first["convert"],
+                    first["convert"] / first["rebuild"], first["convert"] / first["rebuild_call"],
+                    speed["b1"], speed["b16"]]), flush=True)
     print("target: convert no slower than the rebuild (conv/reb, build/reb <= 1), also the first in a process")
 
 

@@ -52,6 +52,18 @@ def test_an_error_inside_drops_the_new_variables() -> None:
     assert init.calls == 1 and after.kernel.numpy().tolist() == [[1.0, 1.0]] * 3
 
 
+def test_an_error_inside_a_callers_scope_keeps_the_callers_variables() -> None:
+    init = _Counting()
+    with keras.StatelessScope():
+        outer = keras.layers.Dense(2, kernel_initializer=init)
+        outer.build((None, 3))
+        with pytest.raises(RuntimeError):
+            with deferred_variables():
+                keras.layers.Dense(2).build((None, 3))
+                raise RuntimeError("inside")
+    assert init.calls == 1 and outer.kernel.numpy().tolist() == [[1.0, 1.0]] * 3
+
+
 def test_assigning_an_older_variable_inside_raises() -> None:
     older = keras.Variable(np.zeros(3, np.float32))
     with pytest.raises(t2k.errors.Tflite2KerasError, match="created before deferred_variables"):

@@ -46,19 +46,22 @@ def deferred_variables() -> Iterator[None]:
     import keras
     from keras.src.backend.common import global_state
 
+    def pending() -> list[Any]:
+        return list(global_state.get_global_attribute("uninitialized_variables") or [])
+
     collecting = gc.isenabled()
     gc.disable()
     scope = keras.StatelessScope()
     try:
         with scope:
+            before = len(pending())  # a caller's own StatelessScope may have deferred some already
             try:
                 yield
             except BaseException:
                 scope.initialize_variables = False  # nothing to keep: the partial model is discarded
-                global_state.set_global_attribute("uninitialized_variables", [])
+                global_state.set_global_attribute("uninitialized_variables", pending()[:before])
                 raise
-            created = global_state.get_global_attribute("uninitialized_variables") or []
-            _adopt_assigned(scope, created)
+            _adopt_assigned(scope, pending()[before:])
     finally:
         if collecting:
             gc.enable()

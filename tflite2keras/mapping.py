@@ -178,14 +178,16 @@ def assign_names(candidates: dict[int, list[str]]) -> dict[int, str]:
         for rank, name in enumerate(names):
             holders.setdefault(name, {}).setdefault(op, rank)
     by_rank = {name: sorted((rank, op) for op, rank in ops.items()) for name, ops in holders.items()}
+    first = dict.fromkeys(by_rank, 0)  # by_rank[name][:first[name]] are named already
     out: dict[int, str] = {}
 
     def entry(name: str) -> tuple[int, int, int, str] | None:
         """The name's heap key now: its live holder count and its best (rank, op) holder."""
-        ranked = by_rank[name]
-        while ranked and ranked[0][1] in out:  # holders named since (ascending, so pop from the front)
-            ranked.pop(0)
-        return (len(holders[name]), *ranked[0], name) if ranked else None
+        ranked, i = by_rank[name], first[name]
+        while i < len(ranked) and ranked[i][1] in out:
+            i += 1
+        first[name] = i
+        return (len(holders[name]), *ranked[i], name) if i < len(ranked) else None
 
     # One heap entry per name, pushed again whenever its holders change; an entry that no longer
     # matches the name's state is stale (a newer one was pushed when it changed) and is skipped.
