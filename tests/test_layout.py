@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tflite2keras.errors import ShapeMismatchError, Tflite2KerasError
-from tflite2keras.layout import DEPTHWISE, OHWI_TO_HWIO, OHWI_TO_HWOI, OI_TO_IO, RESHAPE, VECTOR, Layout
+from tflite2keras.layout import DEPTHWISE, OHWI_TO_HWIO, OHWI_TO_HWOI, OI_TO_IO, RESHAPE, VECTOR, Layout, contiguous
 
 O, H, W, I, C, M = 7, 3, 5, 2, 4, 3
 
@@ -147,3 +147,18 @@ def test_scalar_stays_a_scalar() -> None:
     for value in (np.array(2.5, np.float32), np.array([2.5], np.float32)):
         out = RESHAPE.apply(value, ())
         assert out.shape == () and float(out) == 2.5
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_contiguous_copies_any_view_exactly(seed: int) -> None:
+    """Tiled copies of transposed, sliced and broadcast views equal numpy's own copy."""
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(d) for d in rng.integers(1, 90, size=int(rng.integers(2, 5))))
+    base = rng.standard_normal(shape).astype(np.float32)
+    views = [base.transpose(rng.permutation(base.ndim)), base[..., ::-1].swapaxes(0, -1),
+             np.broadcast_to(base[..., :1], shape).swapaxes(0, -1), base.T]
+    for view in views:
+        out = contiguous(view, tile=16)
+        assert out.flags.c_contiguous and out.shape == view.shape
+        np.testing.assert_array_equal(out, view)
+    assert contiguous(base) is base

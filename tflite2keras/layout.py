@@ -97,6 +97,36 @@ def _fit(array: np.ndarray, target_shape: tuple[int, ...], what: str) -> np.ndar
         ) from None
 
 
+def contiguous(array: np.ndarray, tile: int = 64) -> np.ndarray:
+    """``array`` as a C-contiguous array: itself if it is one, else a copy.
+
+    A transposed view whose last axis is strided in memory (a Dense kernel ``OI -> IO``, a
+    conv kernel ``OHWI -> HWIO``) is copied in tiles of ``tile`` x ``tile`` over that axis
+    and the one contiguous in memory, so that reads and writes both stay in cache: a plain
+    copy of a 3072 x 768 transpose is several times slower.
+
+    Example:
+        >>> kernel = np.arange(24, dtype=np.float32).reshape(4, 6)
+        >>> out = contiguous(kernel.T, tile=4)
+        >>> out.flags.c_contiguous, bool(np.array_equal(out, kernel.T))
+        (True, True)
+    """
+    if array.flags.c_contiguous:
+        return array
+    out = np.empty(array.shape, array.dtype)
+    last = array.ndim - 1
+    dense = [a for a in range(array.ndim) if abs(array.strides[a]) == array.itemsize and array.shape[a] > 1]
+    if not dense or dense[0] == last or array.shape[last] <= tile:
+        np.copyto(out, array)
+        return out
+    for i in range(0, array.shape[dense[0]], tile):
+        for j in range(0, array.shape[last], tile):
+            index: list[slice] = [slice(None)] * array.ndim
+            index[dense[0]], index[last] = slice(i, i + tile), slice(j, j + tile)
+            out[tuple(index)] = array[tuple(index)]
+    return out
+
+
 #: The layouts used by the op registry.
 OHWI_TO_HWIO = Layout("OHWI", "HWIO")
 DEPTHWISE = Layout("1HW(CM)", "HWCM")

@@ -15,6 +15,7 @@ import numpy as np
 from . import _render
 from .batchnorm import folded_batchnorm, identity
 from .errors import MappingError, ShapeMismatchError
+from .layout import contiguous
 from .mapping import MappingTable, find_table, op_names
 from .matching import Match, all_layers, match_layers
 from .model import Source, TFLiteModel
@@ -248,10 +249,10 @@ def _leftovers(report: TransplantReport, tfl: TFLiteModel, matches: list[Match],
 def _assign_all(plan: list[tuple[Any, np.ndarray, Assignment]]) -> None:
     """Write every variable. Shapes were checked while planning and values are cast here,
     before the first write, so nothing that can fail on bad input happens mid-way."""
-    cast = [(variable, np.asarray(value, dtype=variable.dtype)) for variable, value, _ in plan]
+    cast = [(variable, np.asarray(value, dtype=variable.dtype)) for variable, value, _ in plan]  # views, mostly
     for (variable, value), (_, _, a) in zip(cast, plan):
         if value.shape != tuple(variable.shape):
             raise ShapeMismatchError(f"Keras layer {a.layer!r} variable {a.variable!r}: expected shape "
                                      f"{tuple(variable.shape)}, received {value.shape} from {a.tensor!r}")
-    for variable, value in cast:
-        variable.assign(value)
+    for variable, value in cast:  # one contiguous copy at a time: each reuses the memory of the one before
+        variable.assign(contiguous(value))
