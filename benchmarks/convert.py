@@ -29,6 +29,7 @@ Absolute times on a shared machine are noise; the ratios are the result.
 from __future__ import annotations
 
 import argparse
+import compileall
 import copy
 import gc
 import json
@@ -124,8 +125,15 @@ def convert_times(path: Path, rounds: int) -> dict[str, float]:
 
 
 def first_in_process(path: Path) -> dict[str, float]:
-    """Seconds of the first convert, and of the first rebuild (then also its first call), each in a fresh process."""
+    """Seconds of the first convert, and of the first rebuild (then also its first call), each in a fresh process.
+
+    The package's bytecode is compiled first, as an installed package's is: an editable
+    install under ``PYTHONDONTWRITEBYTECODE`` would otherwise recompile every module the
+    first convert imports (its op converters), in every process.
+    """
     import keras
+
+    compileall.compile_dir(str(Path(t2k.__file__).parent), quiet=1)
 
     with tempfile.TemporaryDirectory() as folder:
         model = t2k.convert(path)
