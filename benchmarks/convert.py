@@ -49,6 +49,7 @@ import numpy as np  # noqa: E402
 import tflite2keras as t2k  # noqa: E402
 from tflite2keras import corpus, suite  # noqa: E402
 from tflite2keras._files import write_atomically  # noqa: E402
+from tflite2keras.convert import _call_once as call_once  # noqa: E402  (convert's run on zeros at batch 1)
 from tflite2keras.reference import make_interpreter, random_inputs, run  # noqa: E402
 
 from _timing import interleaved  # noqa: E402
@@ -86,12 +87,6 @@ def sources(sets: list[str], kinds: list[str]) -> dict[str, Path]:
     return out
 
 
-def zeros_call(model: Any) -> Callable[[], Any]:
-    """An eager call of ``model`` on zeros at batch 1, as convert makes one."""
-    feeds = [np.zeros((1, *(d or 1 for d in x.shape[1:])), x.dtype) for x in model.inputs]
-    return lambda: model(feeds if len(feeds) > 1 else feeds[0], training=False)
-
-
 def timed(function: Callable[[], Any]) -> tuple[float, Any]:
     gc.collect()
     start = time.perf_counter()
@@ -99,11 +94,11 @@ def timed(function: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def convert_times(path: Path, rounds: int) -> dict[str, float]:
-    """Paired rounds of convert and rebuild; medians of the seconds and of the per-round ratios."""
+def convert_times(path: Path, model: Any, rounds: int) -> dict[str, float]:
+    """Paired rounds of convert and of rebuilding ``model`` (``path`` converted once already);
+    medians of the seconds and of the per-round ratios."""
     import keras
 
-    _, model = timed(lambda: t2k.convert(path))
     config, weights = model.get_config(), model.get_weights()
 
     def rebuild() -> Any:
@@ -115,28 +110,21 @@ def convert_times(path: Path, rounds: int) -> dict[str, float]:
     rows = []
     for _ in range(rounds):
         convert_s, model = timed(lambda: t2k.convert(path))
-        check_s, _ = timed(zeros_call(model))
+        check_s, _ = timed(lambda: call_once(model))  # convert's own last step, again
         rebuild_s, rebuilt = timed(rebuild)
-        first_call_s, _ = timed(zeros_call(rebuilt))
+        first_call_s, _ = timed(lambda: call_once(rebuilt))
         rows.append({"convert": convert_s, "check": check_s, "rebuild": rebuild_s,
                      "ratio": convert_s / rebuild_s, "build_ratio": (convert_s - check_s) / rebuild_s,
                      "with_call_ratio": convert_s / (rebuild_s + first_call_s)})
     return {key: statistics.median(row[key] for row in rows) for key in rows[0]}
 
 
-def first_in_process(path: Path) -> dict[str, float]:
-    """Seconds of the first convert, and of the first rebuild (then also its first call), each in a fresh process.
-
-    The package's bytecode is compiled first, as an installed package's is: an editable
-    install under ``PYTHONDONTWRITEBYTECODE`` would otherwise recompile every module the
-    first convert imports (its op converters), in every process.
-    """
+def first_in_process(path: Path, model: Any) -> dict[str, float]:
+    """Seconds of the first convert of ``path``, and of the first rebuild of ``model`` (then also
+    its first call), each in a fresh process."""
     import keras
 
-    compileall.compile_dir(str(Path(t2k.__file__).parent), quiet=1)
-
     with tempfile.TemporaryDirectory() as folder:
-        model = t2k.convert(path)
         Path(folder, "config.json").write_text(json.dumps(model.get_config()))
         np.savez(Path(folder, "weights.npz"), *model.get_weights())
         out = {}
@@ -169,16 +157,15 @@ def _first_rebuild(folder: str) -> None:
     model = keras.Model.from_config(config)
     model.set_weights(weights)
     rebuilt = time.perf_counter()
-    zeros_call(model)()
+    call_once(model)
     print(json.dumps({"rebuild": rebuilt - start, "rebuild_call": time.perf_counter() - start}))
 
 
-def latency(path: Path, repeats: int, threads: int | None) -> dict[str, Any]:
-    """Keras (tf.function) over the interpreter at batch 1 and batch 16."""
+def latency(path: Path, model: Any, repeats: int, threads: int | None) -> dict[str, Any]:
+    """Keras (``model`` under tf.function) over the interpreter at batch 1 and batch 16."""
     import tensorflow as tf
 
     tfl = t2k.read(path)
-    model = t2k.convert(tfl)
     sample = random_inputs(tfl, 1)[0]
     batch = [np.repeat(x, 16, axis=0) for x in sample]
     call = tf.function(lambda xs: model(xs, training=False))
@@ -231,12 +218,17 @@ def main() -> None:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     print(f"threads: {args.threads or 'defaults (TensorFlow: all cores; interpreter: 1)'}; "
           f"ratios are medians of {args.rounds} paired rounds (convert) and {args.repeats} interleaved runs (latency)")
+    # Bytecode first, as an installed package has it: an editable install under
+    # PYTHONDONTWRITEBYTECODE would recompile, in every fresh process, each module the first
+    # convert imports (its op converters).
+    compileall.compile_dir(str(Path(t2k.__file__).parent), quiet=1)
     print(line([header for header, _ in COLUMNS]))
     for label, path in sources(args.set, args.kinds).items():
         if args.models and label not in args.models:
             continue
-        times, first = convert_times(path, args.rounds), first_in_process(path)
-        speed = latency(path, args.repeats, args.threads) if runnable(path) else {"b1": "(custom", "b16": "ops)"}
+        model = t2k.convert(path)  # untimed: the first in this process, and the model every measurement uses
+        times, first = convert_times(path, model, args.rounds), first_in_process(path, model)
+        speed = latency(path, model, args.repeats, args.threads) if runnable(path) else {"b1": "(custom", "b16": "ops)"}
         print(line([label, len(t2k.read(path).operators), times["convert"], times["rebuild"], times["ratio"],
                     times["build_ratio"], times["with_call_ratio"], first["convert"],
                     first["convert"] / first["rebuild"], first["convert"] / first["rebuild_call"],
