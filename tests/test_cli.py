@@ -105,12 +105,21 @@ def test_help(capsys, argv: list[str]) -> None:
     assert "inspect" in out
 
 
-def test_usage_errors(capsys) -> None:
-    for argv in ([], ["frobnicate"], ["inspect"]):
-        with pytest.raises(SystemExit) as info:
-            main(argv)
-        assert info.value.code == 2
-        assert "usage: tflite2keras" in capsys.readouterr().err
+@pytest.mark.parametrize(("argv", "message"), [
+    ([], r"tflite2keras: error: the following arguments are required: COMMAND \(see tflite2keras --help\)"),
+    (["frobnicate"], r"tflite2keras: error: argument COMMAND: invalid choice: 'frobnicate'"),
+    (["inspect"], r"tflite2keras inspect: error: the following arguments are required: file \(see tflite2keras "
+                  r"inspect --help\)"),
+    (["verify", "m.keras", "m.tflite", "--samples", "abc"], r"tflite2keras verify: error: argument --samples: "
+                                                            "invalid int value: 'abc'"),
+], ids=["none", "unknown", "missing-file", "samples-abc"])
+def test_usage_errors(capsys, argv: list[str], message: str) -> None:
+    """Usage errors too are one line, pointing at --help, and exit status 2."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and re.match(message, err), err
 
 
 def test_parser_has_inspect() -> None:
@@ -169,3 +178,119 @@ def test_ops_lists_the_supported_ops(capsys) -> None:
     assert (code, err) == (0, "") and "CONV_2D" in out and "builtin and" in out
     code, out, _ = _run(capsys, "ops", "--markdown")
     assert code == 0 and "| `RESIZE_BILINEAR` |" in out
+
+
+@pytest.fixture(scope="module")
+def tiny_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with tiny.tflite, its conversion tiny.keras, and broken inputs beside them."""
+    import json
+    import zipfile
+
+    from tflite2keras import tiny
+    from tflite2keras.flatjson import from_json, to_json
+
+    folder = tmp_path_factory.mktemp("cli")
+    (folder / "tiny.tflite").write_bytes(tiny.tflite())
+    assert main(["convert", str(folder / "tiny.tflite"), "-o", str(folder / "tiny.keras")]) == 0
+    (folder / "text.keras").write_text("not a zip archive\n")
+    with zipfile.ZipFile(folder / "empty.keras", "w") as archive:
+        archive.writestr("config.json", '{"class_name": "Nope"}')
+    (folder / "model.keras").mkdir()  # a folder with a model's name
+    doc = json.loads(to_json(tiny.tflite()))
+    doc["subgraphs"][0]["tensors"][1]["shape"] = [4, 3, 3, 5]  # more values than the buffer holds
+    (folder / "short_buffer.tflite").write_bytes(from_json(json.dumps(doc)))
+    return folder
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    """Run the command; it must fail with exit status 2 and one line on stderr, nothing on stdout."""
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, ""), (code, out, err)
+    assert err.count("\n") == 1 and err.endswith("\n") and "Traceback" not in err, err
+    assert err.startswith(f"tflite2keras {argv[0]}: error: "), err
+    return err[len(f"tflite2keras {argv[0]}: error: "):-1]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["convert", "{d}/tiny.tflite", "-o", "{d}"], r"convert -o: expected a path ending in \.keras, received '.*'"),
+    (["convert", "{d}/tiny.tflite", "-o", "{d}/model.keras"], r"cannot write .*/model\.keras: it is a folder"),
+    (["convert", "{d}/tiny.tflite", "-o", "{d}/missing/m.keras"], r"cannot write .*m\.keras: its folder .*/missing "
+                                                                  "does not exist"),
+    (["convert", "{d}/short_buffer.tflite", "-o", "{d}/s.keras"], r"tensor 1 .*: shape \(4, 3, 3, 5\) needs 180 "
+                                                                  "values, the buffer holds 2"),
+    (["verify", "{d}/missing.keras", "{d}/tiny.tflite"], r".*/missing\.keras: expected a \.keras file, but there is "
+                                                         "no such file"),
+    (["verify", "{d}/model.keras", "{d}/tiny.tflite"], r".*/model\.keras: expected a \.keras file, but it is a folder"),
+    (["verify", "{d}/text.keras", "{d}/tiny.tflite"], r".*/text\.keras is not a \.keras file: expected a zip archive"),
+    (["verify", "{d}/empty.keras", "{d}/tiny.tflite"], r".*/empty\.keras is not a loadable \.keras model "
+                                                       r"\(ValueError: .*\)"),
+    (["verify", "{d}/tiny.keras", "{d}/tiny.tflite", "--samples", "0"], r"verify --samples: expected a positive "
+                                                                        "count, received 0"),
+    (["verify", "{d}/tiny.keras", "{d}/tiny.keras"], r"tiny\.keras is not a TFLite model"),
+    (["export", "{d}/tiny.keras", "{d}/o.tflite", "--input-shape", "a,b"], r"--input-shape: expected positive sizes "
+                                                                           "separated by commas, .* received 'a,b'"),
+    (["export", "{d}/tiny.keras", "{d}/o.tflite", "--input-shape", "1,9,9"], r"input_shape must fit input 0 .*: "
+                                                                             r"expected 4 positive sizes agreeing "
+                                                                             r"with \(None, 8, 8, 3\)"),
+    (["export", "{d}/missing.keras", "{d}/o.tflite"], r".*/missing\.keras: expected a \.keras file"),
+    (["json", "--build", "{d}/tiny.tflite", "-o", "{d}/x.tflite"], r"json --build: .*/tiny\.tflite is a TFLite file, "
+                                                                   "expected JSON"),
+    (["json", "{d}/tiny.tflite", "-o", "{d}/missing/x.json"], r"cannot write .*/missing/x\.json: its folder"),
+    (["inspect", "{d}"], r"source .* is a folder; expected a \.tflite file"),
+], ids=["convert-o-dir", "convert-o-dir.keras", "convert-o-missing-folder", "convert-corrupt-but-readable",
+        "verify-missing-keras", "verify-folder-keras", "verify-text-keras", "verify-empty-keras", "verify-samples-0",
+        "verify-keras-as-tflite", "export-input-shape-letters", "export-input-shape-rank", "export-missing-keras",
+        "json-build-tflite", "json-missing-folder", "inspect-folder"])
+def test_bad_input_is_one_line_and_exit_2(tiny_files: Path, capsys, argv: list[str], message: str) -> None:
+    before = sorted(p.name for p in tiny_files.iterdir())
+    message_seen = _one_line_error(capsys, [a.format(d=tiny_files) for a in argv])
+    assert re.match(message, message_seen) and "unexpected" not in message_seen, message_seen
+    assert sorted(p.name for p in tiny_files.iterdir()) == before  # nothing written, no .partial-... left
+
+
+def test_unexpected_errors_are_one_line_naming_their_type(tiny_files: Path, capsys, monkeypatch) -> None:
+    """An error that is not bad input (a bug deep inside) still prints one line, with its type; --traceback raises."""
+    import sys
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero\nsecond line")
+
+    monkeypatch.setattr(sys.modules["tflite2keras.convert"], "convert", broken)
+    argv = ["convert", str(tiny_files / "tiny.tflite"), "-o", str(tiny_files / "z.keras")]
+    message = _one_line_error(capsys, argv)
+    assert message.startswith("unexpected ZeroDivisionError: division by zero second line (this may be a bug")
+    with pytest.raises(ZeroDivisionError):
+        main(["--traceback", *argv])
+
+
+def test_convert_writes_atomically(tiny_files: Path, capsys, monkeypatch) -> None:
+    """A failed save leaves the old file as it was and no temporary file; a new one gets open()'s mode."""
+    import os
+
+    import keras
+
+    target = tiny_files / "atomic.keras"
+    assert main(["convert", str(tiny_files / "tiny.tflite"), "-o", str(target)]) == 0
+    capsys.readouterr()
+    assert os.stat(target).st_mode & 0o777 == 0o666 & ~_umask()
+    before = target.read_bytes()
+
+    def failing_save(self, path, *args, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"half a model")
+        raise OSError(28, "No space left on device", path)
+
+    monkeypatch.setattr(keras.Model, "save", failing_save)
+    message = _one_line_error(capsys, ["convert", str(tiny_files / "tiny.tflite"), "-o", str(target)])
+    assert message == f"[Errno 28] No space left on device: '{target}'"
+    assert target.read_bytes() == before
+    assert not [p for p in tiny_files.iterdir() if p.name.startswith(".partial")]
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -110,18 +112,64 @@ def test_round_trip_matches_the_original(corpus_model, name: str) -> None:
         assert error <= bound, (name, k, error, bound)
 
 
+def _round(v: np.ndarray) -> np.ndarray:
+    """TFLite's rounding: half away from zero."""
+    return np.sign(v) * np.floor(np.abs(v) + 0.5)
+
+
+def _int8_emulation(model: keras.Model, tfl: t2k.TFLiteModel, x: np.ndarray) -> np.ndarray:
+    """Conv2D(relu) -> mean -> Dense in float64 with the Keras weights rounded to the file's per-channel steps
+    and every activation rounded to its tensor's int8 grid, as integer kernels compute it.
+
+    Also checks that the file stores exactly those rounded weights.
+    """
+    ops = {op.opcode: op for op in tfl.operators}
+    quant = lambda t: tfl.tensor(t).quantization  # noqa: E731
+
+    def on_grid(v: np.ndarray, t: int) -> np.ndarray:
+        s, z = float(quant(t).scales[0]), int(quant(t).zero_points[0])
+        return (np.clip(_round(v / s) + z, -128, 127) - z) * s
+
+    def rounded(op, layer: keras.layers.Layer, to_file) -> tuple[np.ndarray, np.ndarray]:
+        kernel, bias = (w.astype(np.float64) for w in layer.get_weights())
+        step, x_step = quant(op.inputs[1]).scales.astype(np.float64), float(quant(op.inputs[0]).scales[0])
+        kernel = _round(kernel / step) * step
+        assert np.array_equal(tfl.constant(op.inputs[1]), to_file(kernel).astype(np.float32)), op
+        return kernel, _round(bias / (x_step * step)) * x_step * step
+
+    conv, mean, dense = ops["CONV_2D"], ops["MEAN"], ops["FULLY_CONNECTED"]
+    kernel, bias = rounded(conv, model.layers[1], lambda k: np.transpose(k, (3, 0, 1, 2)))  # HWIO -> OHWI
+    windows = np.lib.stride_tricks.sliding_window_view(on_grid(x.astype(np.float64), conv.inputs[0]), (3, 3),
+                                                       axis=(1, 2))
+    y = on_grid(np.maximum(np.einsum("nhwcij,ijco->nhwo", windows, kernel) + bias, 0), conv.outputs[0])
+    y = on_grid(y.mean((1, 2)), mean.outputs[0])
+    kernel, bias = rounded(dense, model.layers[3], np.transpose)
+    return on_grid(y @ kernel + bias, dense.outputs[0])
+
+
 def test_int8_with_representative_data() -> None:
+    keras.utils.set_random_seed(0)
     x = keras.Input((8, 8, 3))
-    y = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    y = keras.layers.Conv2D(4, 3, activation="relu", bias_initializer="random_normal")(x)
     y = keras.layers.GlobalAveragePooling2D()(y)
-    model = keras.Model(x, keras.layers.Dense(2)(y))
+    model = keras.Model(x, keras.layers.Dense(2, bias_initializer="random_normal")(y))
     data = [np.random.default_rng(i).uniform(-1, 1, (1, 8, 8, 3)).astype("float32") for i in range(8)]
     report = t2k.export_tflite(model, weights="int8", representative_data=data)
-    assert len(report.int8_error) == 1 and np.isfinite(report.int8_error[0])
-    assert "int8" in str(report)
-    tensors = read(report.data).tensors
-    assert any(t.dtype == "INT8" for t in tensors)
-    assert report.ops["CONV_2D"] == 1 and "QUANTIZE" in report.ops
+    tfl = read(report.data)
+    assert [tfl.tensor(t).dtype for t in (*tfl.inputs, *tfl.outputs)] == ["FLOAT32", "FLOAT32"]
+    assert report.ops == {"QUANTIZE": 1, "CONV_2D": 1, "MEAN": 1, "FULLY_CONNECTED": 1, "DEQUANTIZE": 1}
+    interpreter = reference.make_interpreter(tfl)
+    got = np.concatenate([reference.run(interpreter, [x])[0][0] for x in data])
+    want = np.concatenate([_int8_emulation(model, tfl, x) for x in data])
+    keras_out = np.concatenate([keras.ops.convert_to_numpy(model(x)) for x in data])
+    step = float(tfl.tensor(tfl.operators[-1].inputs[0]).quantization.scales[0])
+    # The interpreter requantizes with 31-bit fixed-point multipliers, not float64: a value within
+    # about 2**-31 of a rounding tie may land one step of the output grid away. Nothing else may differ.
+    assert np.max(np.abs(got - want)) <= step * (1 + 1e-4), np.abs(got - want) / step
+    assert np.mean(np.abs(got - want) < 1e-3 * step) >= 0.75
+    # The report measures the same file against the float Keras model.
+    assert report.int8_error == pytest.approx([float(np.max(np.abs(got - keras_out)))], rel=1e-5)
+    assert "output 0 max|int8-keras|" in str(report)
 
 
 @keras.saving.register_keras_serializable(package="tflite2keras_test")
@@ -151,3 +199,27 @@ def test_argument_errors() -> None:
     with pytest.raises(InvalidArgumentError, match="input_shape"):
         t2k.export_tflite(free)
     assert t2k.export_tflite(free, input_shape=(1, 9, 9, 3)).ok
+
+
+@pytest.mark.parametrize("shape", [(1, 5), (1, 6, 3), (1, 5, 3, 1), (1, 0, 3), (1, 5, "3")], ids=str)
+def test_an_input_shape_that_does_not_fit_is_refused_before_converting(shape: tuple, monkeypatch) -> None:
+    """A wrong rank or size was a raw TensorFlow error from the trace (or verify's, after converting)."""
+    monkeypatch.setattr(tf.lite.TFLiteConverter, "from_concrete_functions", None)  # never reached
+    model = _one_layer(keras.layers.Dense(2), (5, 3))
+    with pytest.raises(InvalidArgumentError, match=rf"input_shape must fit input 0 .*: expected 3 positive sizes "
+                                                   rf"agreeing with \(None, 5, 3\) .*received {re.escape(str(shape))}"):
+        t2k.export_tflite(model, input_shape=shape)
+
+
+@pytest.mark.parametrize("sample, message", [
+    (np.zeros((1, 4, 3), np.float32), r"sample 1 input 0: expected shape \(n, 5, 3\) .*received \(1, 4, 3\)"),
+    (np.zeros((5, 3), np.float32), r"sample 1 input 0: expected shape \(n, 5, 3\) .*received \(5, 3\)"),
+    ([np.zeros((1, 5, 3)), np.zeros((1, 5, 3))], r"sample 1: expected 1 array\(s\), one per input .*received 2"),
+], ids=["size", "rank", "count"])
+def test_representative_data_of_the_wrong_shape_is_refused_before_converting(sample, message: str,
+                                                                             monkeypatch) -> None:
+    """A wrong shape was an UnsupportedOpError ("BytesRequired overflowed") from the converter."""
+    monkeypatch.setattr(tf.lite.TFLiteConverter, "from_concrete_functions", None)  # never reached
+    model = _one_layer(keras.layers.Dense(2), (5, 3))
+    with pytest.raises(InvalidArgumentError, match="representative_data " + message):
+        t2k.export_tflite(model, weights="int8", representative_data=[np.zeros((1, 5, 3), np.float32), sample])

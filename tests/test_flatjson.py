@@ -166,6 +166,14 @@ def test_truncated_json_text() -> None:
         from_json(text[: len(text) // 2])
 
 
+def test_deeply_nested_json_is_a_library_error() -> None:
+    """The json module recurses once per level: 100000 levels were a raw RecursionError."""
+    deep = "[" * 100_000 + "]" * 100_000
+    for text in (deep, '{"subgraphs": ' + deep + "}"):
+        with pytest.raises(InvalidModelError, match="nested too deeply to parse"):
+            from_json(text)
+
+
 def test_wrong_type_names_the_path() -> None:
     message = _broken(lambda d: d["subgraphs"][0]["operators"][2]["builtin_options"].update(stride_w="two"))
     assert "subgraphs[0].operators[2].builtin_options.stride_w" in message

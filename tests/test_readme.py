@@ -26,3 +26,58 @@ def test_readme_snippets_run(corpus_model: Any, scratch_registry: None, tmp_path
     from tflite2keras import registry
 
     assert registry.get("MY_CUSTOM_DENSE").layers == ("Dense",)
+
+
+def _readme_names() -> list[str]:
+    """Every ``t2k.``-, ``tflite2keras.``- or module-qualified name in the README (``heads.ssd_dataset``,
+    ``t2k.zoo.blazepalm``): a module of the package followed by attributes, not part of a longer name
+    (``keras.layers.Dense``), a path (``benchmarks/heads.py``) or a snippet's own variable (``model.save``)."""
+    import ast
+    import pkgutil
+
+    import tflite2keras
+
+    text = README.read_text()
+    modules = {m.name for m in pkgutil.iter_modules(tflite2keras.__path__) if not m.name.startswith("_")}
+    variables = set()
+    for block in re.findall(r"```python\n(.*?)```", text, flags=re.S):
+        for node in ast.walk(ast.parse(block)):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                variables.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                variables.add(node.name)
+            elif isinstance(node, ast.arg):
+                variables.add(node.arg)
+    prefixes = {"t2k", "tflite2keras"} | (modules - variables)
+    pattern = re.compile(rf"(?<![\w./-])(?:{'|'.join(sorted(prefixes))})(?:\.[A-Za-z_]\w*)+(?!\w|\.py\b|/)")
+    return sorted(set(pattern.findall(text)))
+
+
+def _resolve(name: str) -> Any:
+    import importlib
+
+    import tflite2keras
+
+    parts = name.split(".")
+    obj, path = tflite2keras, "tflite2keras"
+    for part in parts[1:] if parts[0] in ("t2k", "tflite2keras") else parts:
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            obj = importlib.import_module(f"{path}.{part}")  # a submodule not imported yet
+        path = f"{path}.{part}"
+    return obj
+
+
+def test_readme_names_resolve() -> None:
+    """The README documented postprocess.HeatmapKeypoints, which lives in tflite2keras.layers."""
+    names = _readme_names()
+    assert {"t2k.zoo.blazepalm", "heads.ssd_dataset", "postprocess.PRESETS", "tiny.tflite"} <= set(names)
+    assert len(names) >= 40, names
+    missing = []
+    for name in names:
+        try:
+            _resolve(name)
+        except (AttributeError, ImportError) as err:
+            missing.append(f"{name} ({err})")
+    assert not missing, missing

@@ -81,7 +81,20 @@ def test_trains_reloads_and_exports(data: bytes, tmp_path: Any) -> None:
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     report = t2k.export_tflite(model, tmp_path / "explicit_state.tflite")
     exported = t2k.read((tmp_path / "explicit_state.tflite").read_bytes())
+    assert exported.data == report.data and report.path == str(tmp_path / "explicit_state.tflite")
     assert len(exported.inputs) == 3 and len(exported.outputs) == 3, report
+    # The state is explicit in the export: no resource variables, and verified output by output.
+    assert report.ok and report.weights == "float32" and "verified" in str(report), report
+    assert not {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"} & set(report.ops), report.ops
+    assert [c.shape for c in report.verify.outputs] == [(1, 4), (1, 4, 13), (1, 2, 11)], report
+    assert all(c.ok and c.max_error <= c.bound for c in report.verify.outputs), report
+    # Streamed: the exported file in the interpreter, its state outputs fed back, step by step.
+    interpreter = make_interpreter(exported)
+    carried = list(state)
+    for step, (frame, want) in enumerate(zip(frames, t2k.streaming.run(model, frames))):
+        got, _ = run(interpreter, [frame, *carried])
+        carried = got[1:]
+        assert float(np.max(np.abs(got[0] - want))) <= 1e-4 + 1e-5 * float(np.max(np.abs(got[0]))), step
 
 
 def test_a_model_without_state_has_none() -> None:

@@ -9,19 +9,27 @@ Example:
     $ tflite2keras rewrite selfie_segmentation.tflite selfie_builtin.tflite
     $ tflite2keras json palm_detection_lite.tflite -o palm.json
     $ tflite2keras json --build palm.json -o palm.tflite
+
+Exit status: 0 done, 1 a verification failed, 2 an error, told in one line on standard error
+(``tflite2keras verify: error: ...``); ``tflite2keras --traceback COMMAND ...`` shows Python's
+traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import re
 import sys
+import zipfile
 from collections import Counter
-from typing import Sequence
+from typing import Any, NoReturn, Sequence
 
 from . import _render
+from ._files import atomic_path, check_destination
 from ._quiet import quiet_native_stderr
-from .errors import Tflite2KerasError
+from .errors import InvalidArgumentError, Tflite2KerasError
 from .reader import read
 
 
@@ -52,8 +60,12 @@ def _convert(args: argparse.Namespace) -> int:
     from .convert import convert
     from .verify import verify
 
+    if not args.output.endswith(".keras"):
+        raise InvalidArgumentError(f"convert -o: expected a path ending in .keras, received {args.output!r}")
+    check_destination(args.output)  # before the conversion, not after it
     model = convert(args.file)
-    model.save(args.output)
+    with atomic_path(args.output, ".keras") as partial:
+        model.save(partial)
     print(f"converted {args.file} -> {args.output}: {len(model.layers)} layers, "
           f"{sum(int(v.numpy().size) for v in model.trainable_weights)} trainable parameters")
     if args.verify:
@@ -64,23 +76,60 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .convert import load
     from .verify import verify
 
-    model = load(args.model)
-    report = verify(model, args.file, samples=args.samples, per_layer=args.per_layer)
+    if args.samples < 1:
+        raise InvalidArgumentError(f"verify --samples: expected a positive count, received {args.samples}")
+    tfl = read(args.file)  # a bad .tflite file fails before the model loads
+    report = verify(_load(args.model), tfl, samples=args.samples, per_layer=args.per_layer)
     print(report)
     return 0 if report.ok else 1
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .convert import load
     from .export import export_tflite
 
-    shape = tuple(int(v) for v in args.input_shape.split(",")) if args.input_shape else None
-    report = export_tflite(load(args.model), args.output, weights=args.weights, input_shape=shape)
+    shape = _shape(args.input_shape) if args.input_shape else None
+    check_destination(args.output)
+    report = export_tflite(_load(args.model), args.output, weights=args.weights, input_shape=shape)
     print(report)
     return 0 if report.ok else 1
+
+
+def _load(path: str) -> Any:
+    """A saved Keras model, or an error naming the file (Keras raises ValueError for many causes)."""
+    from .convert import load
+
+    if not os.path.isfile(path):
+        raise InvalidArgumentError(f"{path}: expected a .keras file, but {_what_is(path)}")
+    if not zipfile.is_zipfile(path):
+        raise InvalidArgumentError(f"{path} is not a .keras file: expected a zip archive (as model.save writes)")
+    try:
+        return load(path)
+    except Tflite2KerasError:
+        raise
+    except Exception as err:  # noqa: BLE001 - Keras's loader raises ValueError, zipfile errors, KeyError ...
+        raise InvalidArgumentError(f"{path} is not a loadable .keras model ({type(err).__name__}: "
+                                   f"{_one_line(str(err), 300)})") from err
+
+
+def _what_is(path: str) -> str:
+    return "it is a folder" if os.path.isdir(path) else "there is no such file"
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    """``"1,256,256,3"`` as a shape."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise InvalidArgumentError(f"--input-shape: expected positive sizes separated by commas, such as "
+                                   f"1,256,256,3, received {text!r}")
+    return tuple(int(part) for part in parts)
+
+
+def _one_line(text: str, limit: int | None = None) -> str:
+    """A message on one line: its lines joined, and cut to ``limit`` characters if given."""
+    joined = " ".join(line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines() if line.strip())
+    return joined if limit is None or len(joined) <= limit else joined[:limit - 3] + "..."
 
 
 def _ops(args: argparse.Namespace) -> int:
@@ -92,14 +141,17 @@ def _ops(args: argparse.Namespace) -> int:
 
 
 def _json(args: argparse.Namespace) -> int:
-    from .errors import InvalidArgumentError
     from .flatjson import from_json, to_json
 
     if args.build:
         if not args.output:
             raise InvalidArgumentError("json --build needs -o OUT.tflite")
-        with open(args.src, encoding="utf-8") as f:
-            from_json(f.read(), args.output)
+        with open(args.src, "rb") as f:
+            text = f.read()
+        if text[4:8] == b"TFL3":
+            raise InvalidArgumentError(f"json --build: {args.src} is a TFLite file, expected JSON; without --build, "
+                                       "json writes a .tflite file as JSON")
+        from_json(text, args.output)
         return 0
     text = to_json(args.src, args.output)
     if not args.output:
@@ -114,14 +166,23 @@ def _rewrite(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error on one line like every other error (subcommands inherit it)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with one subcommand per verb."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tflite2keras",
         description="Turn TFLite models back into trainable Keras 3 models with their exact weights.",
     )
     parser.add_argument("--verbose", action="store_true",
                         help="let TensorFlow's native start-up log through (hidden by default)")
+    parser.add_argument("--traceback", action="store_true",
+                        help="on an error, show Python's traceback instead of the one-line message")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     inspect = commands.add_parser(
         "inspect", help="print a model's op table, tensor count, weight dtypes, custom ops and sparse tensors",
@@ -199,15 +260,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``tflite2keras`` command."""
+    """Entry point of the ``tflite2keras`` command.
+
+    Returns:
+        0 on success, 1 when a verification fails, 2 on an error: bad input prints one line,
+        ``tflite2keras COMMAND: error: ...``, and no traceback (``--traceback`` shows it).
+    """
     args = build_parser().parse_args(argv)
     quiet = contextlib.nullcontext() if args.verbose else quiet_native_stderr()
     with quiet:
         try:
             return int(args.run(args))
-        except (Tflite2KerasError, OSError) as err:
-            print(f"tflite2keras {args.command}: error: {err}", file=sys.stderr)
+        except Exception as err:
+            if args.traceback:
+                raise
+            print(f"tflite2keras {args.command}: error: {_message(err)}", file=sys.stderr)
             return 2
+
+
+def _message(err: Exception) -> str:
+    """Our errors and the system's speak for themselves; anything else from deep inside is
+    probably a bug of ours: its type is named so that it is not mistaken for bad input."""
+    if isinstance(err, (Tflite2KerasError, OSError)):
+        return _one_line(str(err))
+    return (f"unexpected {type(err).__name__}: {_one_line(str(err), 300)} (this may be a bug of tflite2keras; "
+            "--traceback shows where)")
 
 
 if __name__ == "__main__":

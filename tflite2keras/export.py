@@ -106,25 +106,29 @@ def export_tflite(model: Any, dst: str | os.PathLike[str] | None = None, *, weig
 
     Raises:
         InvalidArgumentError: unknown ``weights``, ``"int8"`` without representative data,
-            or free input dimensions without ``input_shape``.
+            free input dimensions without ``input_shape``, an ``input_shape`` that does not fit
+            the model's input, or representative samples shaped unlike the model's inputs;
+            all checked before converting.
         UnsupportedOpError: some layer has no builtin TFLite lowering; nothing is written.
     """
-    import tensorflow as tf
-
-    from .layers.export_form import export_form
-
     if weights not in WEIGHTS:
         raise InvalidArgumentError(f"weights must be one of {WEIGHTS}, received {weights!r}")
     if weights == "int8" and representative_data is None:
         raise InvalidArgumentError("weights='int8' needs representative_data: samples shaped as the model's inputs")
-    specs = _input_specs(model, input_shape)
+    shapes = _input_shapes(model, input_shape)
+    samples = _samples(representative_data, model, shapes) if weights == "int8" else []
+
+    import tensorflow as tf
+
+    from .layers.export_form import export_form
+
+    specs = [tf.TensorSpec(shape, tensor.dtype) for shape, tensor in zip(shapes, model.inputs)]
     multi = len(specs) > 1
     function = tf.function(lambda *xs: list(_as_list(model(list(xs) if multi else xs[0], training=False))))
     with export_form():
         concrete = function.get_concrete_function(*specs)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    samples = _samples(representative_data) if weights == "int8" else []
     if weights == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
@@ -264,25 +268,55 @@ def _as_list(outputs: Any) -> list[Any]:
     return list(keras.tree.flatten(outputs))
 
 
-def _input_specs(model: Any, input_shape: Sequence[int | None] | None) -> list[Any]:
-    import tensorflow as tf
-
-    specs = []
-    for i, tensor in enumerate(model.inputs):
-        shape = list(input_shape) if input_shape is not None and len(model.inputs) == 1 else [1, *tensor.shape[1:]]
+def _input_shapes(model: Any, input_shape: Sequence[int | None] | None) -> list[tuple[int, ...]]:
+    """The fixed shape (batch first) each input is traced at; ``input_shape`` checked against the model's."""
+    inputs = list(model.inputs)
+    if input_shape is not None and len(inputs) != 1:
+        raise InvalidArgumentError(f"input_shape is for a model with one input; {model.name!r} has {len(inputs)}")
+    shapes = []
+    for i, tensor in enumerate(inputs):
+        free = tuple(tensor.shape)
+        shape = [1, *free[1:]]  # traced at batch 1 unless input_shape says otherwise
+        if input_shape is not None:
+            given = tuple(input_shape)
+            if len(given) != len(free) or not all(map(_size_fits, given, free)):
+                raise InvalidArgumentError(
+                    f"input_shape must fit input {i} ({tensor.name!r}) of {model.name!r}: expected {len(free)} "
+                    f"positive sizes agreeing with {free} (None: any size), received {given}")
+            shape = [want if d is None else int(d) for d, want in zip(given, free)]
         if any(d is None for d in shape[1:]):
             raise InvalidArgumentError(
-                f"input {i} ({tensor.name!r}) of {model.name!r} has free dimensions {tuple(tensor.shape)}; pass "
+                f"input {i} ({tensor.name!r}) of {model.name!r} has free dimensions {free}; pass "
                 "input_shape=(1, height, width, channels) to export it at a fixed size")
-        specs.append(tf.TensorSpec([1 if shape[0] is None else shape[0], *shape[1:]], tensor.dtype))
-    return specs
+        shapes.append((1 if shape[0] is None else int(shape[0]), *(int(d) for d in shape[1:])))
+    return shapes
 
 
-def _samples(data: Iterable[Any] | Callable[[], Iterable[Any]] | None) -> list[list[np.ndarray]]:
+def _size_fits(given: Any, want: int | None) -> bool:
+    """``given`` (None: the model's own) is a positive size the model's ``want`` (None: any) takes."""
+    if given is None:
+        return True
+    return isinstance(given, (int, np.integer)) and not isinstance(given, bool) and given > 0 and want in (None, given)
+
+
+def _samples(data: Iterable[Any] | Callable[[], Iterable[Any]] | None, model: Any,
+             shapes: list[tuple[int, ...]]) -> list[list[np.ndarray]]:
+    """The representative samples as lists of arrays, each checked against its input's shape (any batch)."""
     items = data() if callable(data) else data
     out = [[np.asarray(x) for x in (s if isinstance(s, (list, tuple)) else [s])] for s in items or []]
     if not out:
         raise InvalidArgumentError("representative_data is empty")
+    for k, sample in enumerate(out):
+        if len(sample) != len(shapes):
+            raise InvalidArgumentError(
+                f"representative_data sample {k}: expected {len(shapes)} array(s), one per input of "
+                f"{model.name!r}, received {len(sample)}")
+        for i, (array, shape) in enumerate(zip(sample, shapes)):
+            if array.ndim != len(shape) or tuple(array.shape[1:]) != shape[1:] or not array.shape[0]:
+                raise InvalidArgumentError(
+                    f"representative_data sample {k} input {i}: expected shape (n, {', '.join(map(str, shape[1:]))}) "
+                    f"as input {i} ({model.inputs[i].name!r}) is traced at {shape} (any batch n >= 1), "
+                    f"received {tuple(array.shape)}")
     return out
 
 

@@ -45,7 +45,6 @@ from .model import Source
 from .reader import read
 
 
-
 def to_json(src: Source, dst: str | os.PathLike[str] | None = None) -> str:
     """The model as JSON text (see the module docstring for the format).
 
@@ -97,9 +96,9 @@ def from_json(text: str | bytes, dst: str | os.PathLike[str] | None = None) -> b
         The flatbuffer, with external buffers (``"external": true``) appended after it.
 
     Raises:
-        InvalidModelError: the text is not JSON, or does not fit TFLite's schema; the
-            message names the JSON path (``subgraphs[0].operators[3].builtin_options.stride_w``)
-            and what was expected there.
+        InvalidModelError: the text is not JSON (or is nested too deeply to parse), or does
+            not fit TFLite's schema; the message names the JSON path
+            (``subgraphs[0].operators[3].builtin_options.stride_w``) and what was expected there.
 
     Example:
         >>> from tflite2keras import tiny
@@ -112,6 +111,9 @@ def from_json(text: str | bytes, dst: str | os.PathLike[str] | None = None) -> b
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         where = f" at line {err.lineno} column {err.colno}" if isinstance(err, json.JSONDecodeError) else ""
         raise InvalidModelError(f"invalid TFLite JSON: not JSON text{where} ({err}); truncated?") from err
+    except RecursionError as err:  # the json module recurses once per nesting level
+        raise InvalidModelError("invalid TFLite JSON: nested too deeply to parse (TFLite's schema nests "
+                                "about ten levels)") from err
     doc = dict(check_keys(doc, {f.name for f in _fields()}, "", "Model"))
     buffers = doc.pop("buffers", None)
     if buffers is not None and not isinstance(buffers, list):

@@ -28,7 +28,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import _render
+from .errors import InvalidArgumentError, MappingError
 from .model import Operator, TFLiteModel
 
 #: Trailing TF op names after a layer scope (CamelCase, or a few lowercase ones); never layer names.
@@ -233,6 +236,51 @@ def _load_shipped() -> tuple[MappingTable, ...]:
     folder = resources.files("tflite2keras") / "tables"
     return tuple(MappingTable.from_dict(json.loads(f.read_text())) for f in sorted(folder.iterdir(), key=str)
                  if f.name.endswith(".json"))
+
+
+def as_table(table: Any) -> MappingTable | None:
+    """Check a ``table`` argument: a :class:`MappingTable` or None pass through.
+
+    Raises:
+        InvalidArgumentError: anything else, such as a table's name; the message lists
+            the shipped tables (:func:`shipped_tables` returns them).
+
+    Example:
+        >>> as_table(None) is None
+        True
+    """
+    if table is None or isinstance(table, MappingTable):
+        return table
+    names = [t.name for t in shipped_tables()]
+    hint = " (MappingTable.load(path) reads one from JSON)" if isinstance(table, (str, Path)) else ""
+    raise InvalidArgumentError(
+        f"table must be a MappingTable{hint}, received {type(table).__name__} {table!r}; the shipped tables, "
+        f"from mapping.shipped_tables(), are {names}")
+
+
+def op_index(target: Any, rule: str = "override") -> int | None:
+    """The op index an override or rule target names (``17`` or ``"#17"``), or None for a name.
+
+    Args:
+        target: the target.
+        rule: what gave it, leading the error message (``"override of Keras layer 'conv'"``).
+
+    Raises:
+        MappingError: a ``"#..."`` target whose index is not an integer.
+
+    Example:
+        >>> op_index("#17"), op_index(17), op_index("conv2d_4")
+        (17, 17, None)
+    """
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        return int(target)
+    if isinstance(target, str) and target.startswith("#"):
+        digits = target[1:]
+        if not re.fullmatch(r"\d+", digits):
+            raise MappingError(f"{rule}: the target {target!r} names no op: expected '#' and an op index "
+                               f"such as '#17', received {digits!r} after the '#'")
+        return int(digits)
+    return None
 
 
 def find_table(model: TFLiteModel) -> MappingTable | None:
