@@ -14,10 +14,10 @@ from typing import Any, Callable
 
 from .activations import ACTIVATION_LAYERS, fused_away
 from .batchnorm import folded_batchnorm, is_batchnorm
-from .mapping import input_name
-from .matching import Match
+from .mapping import input_name, sanitize
+from .matching import Match, unpaired_error
 from .model import Operator, TFLiteModel
-from .quantized import GRID_LAYERS
+from .quantized import GRID_LAYERS, affine
 from .patterns import PatternMatch, find as find_patterns
 from .registry import find
 
@@ -88,6 +88,13 @@ def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match],
         if not ins or None in ins:  # (the last layer of a pattern's build may follow others of its build)
             _pair_pattern(tfl, layer, nodes[0], tensor_of, found, pairs if fits is None else [])
             continue
+        if kind in GRID_LAYERS and affine(tfl.tensor(ins[0])) is None:  # a float tensor's QUANTIZE
+            op = next((op for op in tfl.consumers(ins[0]) if op.opcode == "QUANTIZE" and op.index not in claimed), None)
+            if op is not None:
+                claimed.add(op.index)
+                tensor_of[out] = op.outputs[0]
+                pairs.append(Pair(layer, op, op.outputs[0], False, _sources(nodes[0].input_tensors, tensor_of)))
+            continue
         if kind in GRID_LAYERS:  # rounds a tensor to the grid it has in the file: the same tensor
             tensor_of[out] = ins[0]
             last = next((j for j in range(len(pairs) - 1, -1, -1) if pairs[j].tensor == ins[0]), None)
@@ -118,12 +125,57 @@ def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match],
     return pairs
 
 
+def align_strict(keras_model: Any, tfl: TFLiteModel, matched: tuple[list[Match], list[Any], list[Operator]],
+                 what: str, hint: str, table: str | None = None) -> list[Pair]:
+    """:func:`align`, once every weight layer and every weight op has its partner.
+
+    Args:
+        keras_model / tfl: as for :func:`align`.
+        matched: what :func:`tflite2keras.matching.match_layers` returned.
+        what / hint / table: for the error's message (see :func:`tflite2keras.matching.unpaired_error`).
+
+    Raises:
+        MappingError: a weight layer that neither a weight op nor a pattern's chain stands for,
+            or a weight op no layer takes; it counts both and names the first of each.
+
+    Example:
+        >>> import tflite2keras as t2k
+        >>> from tflite2keras import tiny
+        >>> from tflite2keras.matching import match_layers
+        >>> model, tfl = tiny.keras_model(), t2k.read(tiny.tflite())
+        >>> [p.op.opcode for p in align_strict(model, tfl, match_layers(model, tfl, None, None, ()), "check", "")]
+        ['CONV_2D', 'MAX_POOL_2D', 'CONV_2D']
+    """
+    matches, unmatched, unused = matched
+    pairs = align(keras_model, tfl, matches)
+    left = unpaired_layers(tfl, unmatched, pairs)
+    if left or unused:
+        raise unpaired_error(what, tfl, matches, left, unused, hint, table)
+    return pairs
+
+
+def unpaired_layers(tfl: TFLiteModel, unmatched: list[Any], pairs: list[Pair]) -> list[Any]:
+    """The weight layers no weight op was matched with that the walk did not pair with a pattern's
+    chain either (a LayerNormalization built from a chain holds the weights of its ops)."""
+    inside = {i for m in find_patterns(tfl) for i in m.ops}
+    chained = {id(p.layer) for p in pairs if p.op.index in inside}
+    return [la for la in unmatched if id(la) not in chained]
+
+
 def _sources(keras_tensors: Any, tensor_of: dict[int, int]) -> tuple[tuple[Any, int], ...]:
-    """Walk back from ``keras_tensors`` to the nearest Keras tensors paired with TFLite tensors."""
+    """Walk back from ``keras_tensors`` to the nearest Keras tensors paired with TFLite tensors.
+
+    Each Keras tensor is visited once: residual adds join paths that share their whole past,
+    and walking every path separately would double the work with each block.
+    """
     out: dict[int, tuple[Any, int]] = {}
+    seen: set[int] = set()
     stack = list(keras_tensors)
     while stack:
         kt = stack.pop()
+        if id(kt) in seen:
+            continue
+        seen.add(id(kt))
         if id(kt) in tensor_of:
             out.setdefault(id(kt), (kt, tensor_of[id(kt)]))
             continue
@@ -190,6 +242,7 @@ def _pair_pattern(tfl: TFLiteModel, layer: Any, node: Any, tensor_of: dict[int, 
 def _consumer(tfl: TFLiteModel, ins: list[int], layer: Any, claimed: set[int],
               accept: Callable[[Operator, Any], bool] | None = None) -> Operator | None:
     reach = [_reachable(tfl, t) for t in ins]
+    candidates = []
     for tensor in reach[0]:
         for op in tfl.consumers(tensor):
             spec = find(op.opcode)
@@ -198,6 +251,23 @@ def _consumer(tfl: TFLiteModel, ins: list[int], layer: Any, claimed: set[int],
             if accept is not None and not accept(op, layer):
                 continue
             if all(any(t in r for t in op.inputs) for r in reach):
-                return op
-    return None
+                candidates.append(op)
+    # Sibling ops of one layer kind on the same inputs (three slices of x; GREATER and LESS of |x|):
+    # the first that computes the layer's shape and, among those, is the op it is named after.
+    return min(candidates, key=lambda op: (not _computes_shape(tfl, op, layer), not _named_after(tfl, op, layer)),
+               default=None)
+
+
+def _computes_shape(tfl: TFLiteModel, op: Operator, layer: Any) -> bool:
+    """The op's first output has the layer's output shape (same rank, known extents equal, batch aside)."""
+    shape = tuple(layer._inbound_nodes[0].output_tensors[0].shape)
+    tensor = tfl.tensor(op.outputs[0])
+    want = tuple(tensor.shape_signature or tensor.shape)
+    return len(shape) == len(want) and all(g is None or w < 0 or g == w for g, w in zip(shape[1:], want[1:]))
+
+
+def _named_after(tfl: TFLiteModel, op: Operator, layer: Any) -> bool:
+    """``convert`` named the layer after the op: its output tensor, or its opcode and index."""
+    name = layer.name.rstrip("_")  # convert's unique names add underscores
+    return name in (sanitize(tfl.tensor(op.outputs[0]).name), f"{op.opcode.lower()}_{op.index}")
 

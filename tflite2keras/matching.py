@@ -15,7 +15,7 @@ import numpy as np
 from .batchnorm import is_batchnorm
 from .errors import MappingError
 from .layout import Layout
-from .mapping import MappingTable, op_names
+from .mapping import MappingTable, as_table, op_index, op_names
 from .model import Operator, TFLiteModel
 from .patterns import held
 from .registry import OpSpec, find, weight_ops
@@ -59,6 +59,7 @@ def match_layers(keras_model: Any, tfl: TFLiteModel, table: MappingTable | None,
         MappingError: an override or table rule names something that does not exist,
             or pairs a layer with an op of an incompatible kind.
     """
+    table = as_table(table)
     skipped = set(skip)
     layers = [la for la in weight_layers(keras_model) if la.name not in skipped]
     inside = held(tfl)  # a pattern's layers hold these ops' weights: no layer takes them one by one
@@ -108,6 +109,61 @@ def match_layers(keras_model: Any, tfl: TFLiteModel, table: MappingTable | None,
     return ordered, unmatched, [op for op in ops if op.index in free]
 
 
+def op_name(tfl: TFLiteModel, op: Operator) -> str:
+    """The name of a weight op: its first weight's layer scope, else its output tensor's name."""
+    names = op_names(tfl, op, (1,))
+    return names[0] if names else tfl.tensor(op.outputs[0]).name
+
+
+def op_label(tfl: TFLiteModel, op: Operator) -> str:
+    """``op 88 DEPTHWISE_CONV_2D depthwise_conv2d_9``: how messages name a weight op."""
+    return f"op {op.index} {op.opcode} {op_name(tfl, op)}"
+
+
+def layer_label(layer: Any) -> str:
+    """``'stem_act' (PReLU: alpha (96, 96, 24))``: how messages name a Keras weight layer."""
+    shapes = ", ".join(f"{v.name} {tuple(v.shape)}" for v in layer.weights)
+    return f"{layer.name!r} ({type(layer).__name__}{': ' + shapes if shapes else ''})"
+
+
+def unpaired_error(what: str, tfl: TFLiteModel, matches: list[Match], unmatched: list[Any],
+                   unused: list[Operator], hint: str, table: str | None = None) -> MappingError:
+    """The error for a pairing that left Keras weight layers or TFLite weight ops over.
+
+    It counts both sides, names the first of each (the unpaired op with the layer the weight op
+    before it filled, where the two graphs part), then lists them all (the first 20 of each).
+
+    Example:
+        >>> import tflite2keras as t2k
+        >>> from tflite2keras import tiny
+        >>> tfl = t2k.read(tiny.tflite())
+        >>> print(str(unpaired_error("transplant", tfl, [], [], tfl.operators[:1], "Pass overrides.")).splitlines()[0])
+        transplant from <bytes>: 0 of 0 Keras weight layers and 1 of 1 TFLite weight ops could not be paired
+    """
+    ops = {m.op.index for m in matches} | {op.index for op in unused}
+    lines = [f"{what} from {tfl.source}: {len(unmatched)} of {len(matches) + len(unmatched)} Keras weight layers "
+             f"and {len(unused)} of {len(ops)} TFLite weight ops could not be paired"
+             + (f" (mapping table {table})" if table else "")]
+    if unmatched:
+        lines.append(f"  first Keras layer with no TFLite op: {layer_label(unmatched[0])}.")
+    if unused:
+        op = min(unused, key=lambda o: o.index)
+        shapes = " ".join("x".join(map(str, tfl.tensor(t).shape)) for t in op.inputs[1:] if t >= 0)
+        filled = {m.op.index: m.layer.name for m in matches}
+        before = max((i for i in filled if i < op.index), default=None)
+        context = (f"; the weight op before it, op {before}, filled Keras layer {filled[before]!r}"
+                   if before is not None else "")
+        lines.append(f"  first TFLite weight op with no Keras layer: {op_label(tfl, op)} (weights {shapes}){context}.")
+    for title, names in (("Keras layers with no TFLite op", [la.name for la in unmatched]),
+                         ("TFLite weight ops no Keras layer takes",
+                          [op_label(tfl, op) for op in sorted(unused, key=lambda o: o.index)])):
+        if names:
+            more = f", ... ({len(names) - 20} more)" if len(names) > 20 else ""
+            lines.append(f"  {title} ({len(names)}): {', '.join(names[:20])}{more}")
+    lines.append(f"  {hint}")
+    return MappingError("\n".join(lines))
+
+
 def _by_name(layers: list[Any], names_of: dict[int, list[str]], free: dict[int, Operator]) -> list[tuple[Any, int]]:
     """Pair layers with ops whose TFLite names carry the layer's name, one to one.
 
@@ -116,11 +172,15 @@ def _by_name(layers: list[Any], names_of: dict[int, list[str]], free: dict[int, 
     pairing removes an op, which can make another layer's choice unique. What stays
     ambiguous goes to the op where the name ranks best (its own scope before fused
     ones), then to the first in graph order. A Keras 3 export names layer ``conv``'s
-    scope ``conv_1``; that counts when nothing else names the layer.
+    scope ``conv_1``; that counts when nothing else names the layer. A layer ``convert``
+    named after its op (``add_2``: op 2, an ADD) takes that op, even when its constant
+    is shared with, and named after, another.
     """
     def candidates(layer: Any) -> list[tuple[int, int]]:
-        found = [(names.index(layer.name), i) for i, names in names_of.items()
-                 if i in free and layer.name in names and find(free[i].opcode).accepts(layer)]
+        own = [(-1, i) for i in free if layer.name.rstrip("_") == f"{free[i].opcode.lower()}_{i}"
+               and find(free[i].opcode).accepts(layer)]  # convert's name for op i: ops sharing a constant
+        found = own or [(names.index(layer.name), i) for i, names in names_of.items()
+                        if i in free and layer.name in names and find(free[i].opcode).accepts(layer)]
         return found or [(0, i) for i, names in names_of.items() if i in free and names[:1] == [layer.name + "_1"]
                          and find(free[i].opcode).accepts(layer)]
 
@@ -144,8 +204,9 @@ def _by_name(layers: list[Any], names_of: dict[int, list[str]], free: dict[int, 
 def _resolve(tfl: TFLiteModel, target: Any, rule: str, layer: Any, ops: list[Operator],
              names: dict[int, list[str]], by_index: dict[int, Operator]) -> Operator:
     """Find the weight op a table or override target names: '#op', a layer scope, or a tensor name."""
-    if isinstance(target, (int, np.integer)) or (isinstance(target, str) and target.startswith("#")):
-        op = by_index.get(int(str(target).lstrip("#")))
+    index = op_index(target, f"{rule} of Keras layer {layer.name!r}")
+    if index is not None:
+        op = by_index.get(index)
         found = [op] if op is not None else []
     else:
         found = [op for op in ops if names[op.index][:1] == [target]]

@@ -16,8 +16,8 @@ from . import _render
 from .batchnorm import folded_batchnorm, identity
 from .errors import MappingError, ShapeMismatchError
 from .layout import contiguous
-from .mapping import MappingTable, find_table, op_names
-from .matching import Match, all_layers, match_layers
+from .mapping import MappingTable, find_table
+from .matching import Match, all_layers, match_layers, op_label, unpaired_error
 from .model import Source, TFLiteModel
 from .reader import read
 
@@ -113,7 +113,9 @@ def transplant(keras_model: Any, source: Source, table: MappingTable | None = No
         A report with one row per Keras variable.
 
     Raises:
-        MappingError: leftovers under ``strict``, or a rule names something missing.
+        MappingError: under ``strict``, Keras weight layers or TFLite weight ops left unpaired
+            (counted, and the first of each named; a file of another architecture ends here,
+            before any shape but an override's is checked), or a rule names something missing.
         ShapeMismatchError: a tensor does not fit its variable after the layout change.
 
     Example:
@@ -137,16 +139,20 @@ def transplant(keras_model: Any, source: Source, table: MappingTable | None = No
         if missing:
             raise MappingError(f"{what} names layers the Keras model does not have: {', '.join(missing)}")
     matches, unmatched, unused = match_layers(keras_model, tfl, table, overrides, skip)
+    if strict and (unmatched or unused):
+        for match in matches:  # a pair the caller named explicitly: its own error comes first
+            if match.rule == "override":
+                _plan_layer(tfl, match)
+        raise unpaired_error("transplant", tfl, matches, unmatched, unused, table=table.name if table else None,
+                             hint="Pass overrides={keras_layer: tflite_name}, a table, skip=[...], or strict=False.")
     plan = [step for match in matches for step in _plan_layer(tfl, match)]
     plan += _plan_batchnorms(tfl, matches, plan, skip)
     report = TransplantReport(
         assignments=[a for _, _, a in plan], table=table.name if table else None,
         skipped=sorted(skip), dry_run=dry_run, source=tfl.source,
         unmatched_layers=sorted(la.name for la in unmatched),
-        unused_tensors=[_weight_name(tfl, op) for op in sorted(unused, key=lambda o: o.index)],
+        unused_tensors=[op_label(tfl, op) for op in sorted(unused, key=lambda o: o.index)],
     )
-    if strict and (unmatched or unused):
-        raise MappingError(_leftovers(report, tfl, matches, unmatched, unused))
     if not dry_run:
         _assign_all(plan)
     return report
@@ -212,38 +218,6 @@ def _plan_batchnorms(tfl: TFLiteModel, matches: list[Match], plan: list[tuple[An
                 bn.name, v.name, tensor if beta else "(identity)", tensor_index if beta else None, match.op.index,
                 match.op.opcode, "batchnorm identity", "O", (channels,))))
     return extra
-
-
-def _weight_name(tfl: TFLiteModel, op: Any) -> str:
-    names = op_names(tfl, op, (1,))
-    return f"op {op.index} {op.opcode} {names[0] if names else tfl.tensor(op.outputs[0]).name}"
-
-
-def _leftovers(report: TransplantReport, tfl: TFLiteModel, matches: list[Match], unmatched: list[Any],
-               unused: list[Any]) -> str:
-    lines = [f"transplant from {tfl.source} is incomplete (strict=True):"]
-    filled = {m.op.index: m.layer.name for m in matches}
-    if unused:
-        op = min(unused, key=lambda o: o.index)
-        shapes = " ".join("x".join(map(str, tfl.tensor(t).shape)) for t in op.inputs[1:] if t >= 0)
-        before = max((i for i in filled if i < op.index), default=None)
-        context = (f"; the weight op before it, op {before}, filled Keras layer {filled[before]!r}"
-                   if before is not None else "")
-        lines.append(f"  first mismatch: TFLite {_weight_name(tfl, op)} (weights {shapes}) has no Keras layer"
-                     f"{context}.")
-    if unmatched:
-        layer = unmatched[0]
-        shapes = ", ".join(f"{v.name} {tuple(v.shape)}" for v in layer.weights)
-        lines.append(f"  first Keras layer with no TFLite weights: {layer.name!r} "
-                     f"({type(layer).__name__}: {shapes}).")
-    if report.unmatched_layers:
-        lines.append(f"  Keras layers with no TFLite weights ({len(report.unmatched_layers)}): "
-                     + ", ".join(report.unmatched_layers))
-    if report.unused_tensors:
-        lines.append(f"  TFLite weight ops no Keras layer takes ({len(report.unused_tensors)}): "
-                     + ", ".join(report.unused_tensors))
-    lines.append("  Pass overrides={keras_layer: tflite_name}, a table, skip=[...], or strict=False.")
-    return "\n".join(lines)
 
 
 def _assign_all(plan: list[tuple[Any, np.ndarray, Assignment]]) -> None:
