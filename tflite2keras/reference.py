@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import VerificationError
 from .model import TFLiteModel
+from .verify_inputs import draw_all
 
 KERNELS = ("xnnpack", "builtin", "builtin_ref")
 
@@ -80,18 +81,9 @@ def run(interpreter: Any, inputs: list[np.ndarray], tensors: Iterable[int] = (),
     return outputs, {t: np.array(interpreter.get_tensor(t)) for t in tensors}
 
 
-def random_inputs(tfl: TFLiteModel, samples: int, seed: int = 0, batch: int = 1) -> list[list[np.ndarray]]:
-    """Seeded inputs in [-1, 1) (or the integer range) with the given batch, one list per sample."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(samples):
-        sample = []
-        for index in tfl.inputs:
-            tensor = tfl.tensor(index)
-            shape = (batch, *(d if d > 0 else 1 for d in (tensor.shape_signature or tensor.shape)[1:]))
-            if tensor.dtype.startswith("FLOAT"):
-                sample.append(rng.uniform(-1.0, 1.0, size=shape).astype(np.float32))
-            else:
-                sample.append(rng.integers(0, 128, size=shape).astype(tensor.dtype.lower()))
-        out.append(sample)
-    return out
+def random_inputs(tfl: TFLiteModel, samples: int, seed: int = 0, batch: int = 1,
+                  ranges: Any = None) -> list[list[np.ndarray]]:
+    """Seeded inputs with the given batch, one list per sample: a float input in [-1, 1), an input
+    that indexes a table in [0, rows), another integer input over its dtype's range, or each in
+    the caller's ``ranges`` (see :mod:`tflite2keras.verify_inputs`)."""
+    return draw_all(tfl, samples, seed, batch, ranges)

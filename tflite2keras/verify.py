@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .align import align, input_tensors
+from .align import align_strict
 from .lint import lint
 from .mapping import MappingTable, find_table
 from .matching import match_layers
@@ -20,29 +20,35 @@ from .model import Source, TFLiteModel
 from .hybrid import dequantized_weights, is_hybrid
 from .quantized import affine
 from .reader import read
-from .errors import InvalidArgumentError, VerificationError
+from .errors import VerificationError
 from .reference import interpreter_module, make_interpreter, random_inputs, run
 from . import streaming, verify_quant
-from .verify_report import Check, VerifyReport
+from .verify_inputs import Ranges, check_counts, user_samples
+from .verify_pairing import check_sample, keras_output_names, keras_outputs, pair_inputs, pair_outputs
+from .verify_report import Check, VerifyReport, flag_degenerate
 
 __all__ = ["Check", "VerifyReport", "verify"]
 #: An error counts as within one quantization step up to float32 rounding of the step itself.
 ONE_STEP = 1.0 + 1e-4
 
 
-def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None, samples: int = 4,
+def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | np.ndarray | None = None, samples: int = 4,
            atol: float = 1e-4, rtol: float = 1e-5, per_layer: bool = False,
            table: MappingTable | None = None, overrides: dict[str, Any] | None = None,
-           seed: int = 0, batch: int = 1) -> VerifyReport:
+           seed: int = 0, batch: int = 1, input_ranges: Ranges = None) -> VerifyReport:
     """Run the Keras model and the TFLite interpreter on the same inputs and compare.
 
+    Every TFLite output is compared with one Keras output: paired by name where the Keras model
+    keeps the TFLite output names (as :func:`tflite2keras.convert` names them), else by position.
+    The counts must be equal and the shapes too (batch aside); an output is never reshaped to fit.
+
     Args:
-        keras_model: the Keras model; its outputs must follow the TFLite output order.
+        keras_model: the Keras model, with one output per TFLite output.
         source: a ``.tflite`` path, its bytes, or a :class:`TFLiteModel`.
         inputs: extra samples to check, each an array (single-input models) or a list
-            of arrays, with batch ``batch``. They are checked in addition to ``samples``
-            seeded random ones.
-        samples: how many seeded random samples to draw.
+            of arrays, with batch ``batch``; a bare array is one sample of a single-input
+            model. They are checked in addition to ``samples`` seeded random ones.
+        samples: how many seeded random samples to draw (0 with ``inputs``: only those).
         atol / rtol: the tolerance (see the module docstring for the rule).
         per_layer: also check every paired layer on its own: fed the interpreter's
             tensors for its inputs, its output must match the interpreter's tensor for
@@ -50,19 +56,29 @@ def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None
             order) is the one that is wrong.
         table / overrides: as for :func:`tflite2keras.transplant`, for pairing layers.
         seed: seed of the random samples.
+        batch: the batch of every sample; the interpreter's inputs are resized to it, so a
+            file written for batch 1 is compared at batch 16 with ``batch=16``.
+        input_ranges: the ``[lo, hi)`` each input is drawn from, overriding the default (a float
+            input in ``[-1, 1)``, an input that indexes a table in ``[0, rows)``, another integer
+            input over its dtype): one pair for every input, a list with one pair (or None) per
+            input, or a dict by input name or position (:mod:`tflite2keras.verify_inputs`).
 
     A model converted from a stateful file (resource variables) is instead stepped with the
     interpreter over successive frames, every step compared (:mod:`tflite2keras.verify_stream`).
-        batch: the batch of every sample; the interpreter's inputs are resized to it, so a
-            file written for batch 1 is compared at batch 16 with ``batch=16``.
 
     Returns:
-        A report; ``report.ok`` is the overall result.
+        A report; ``report.ok`` is the overall result. An output whose reference is the same
+        value everywhere, on every sample, is flagged ``degenerate`` (a pass there proves little).
 
     Raises:
-        InvalidArgumentError: a sample of ``inputs`` has the wrong number of arrays, or an
-            array of the wrong shape; the message names the sample, the input and both shapes.
-        VerificationError: the interpreter cannot run the model.
+        InvalidArgumentError: ``samples`` or ``batch`` out of range (or nothing to compare), a
+            sample of ``inputs`` with the wrong number of arrays or an array of the wrong shape, a
+            bad ``input_ranges``, or a Keras model whose inputs differ from the file's in number or
+            shape; the message names both sides.
+        VerificationError: the Keras model's outputs differ from the file's in number or shape
+            (naming both sides), or the interpreter or the Keras model cannot run the samples.
+        MappingError: with ``per_layer``, Keras weight layers or TFLite weight ops that could not
+            be paired (a file of another architecture); the message counts and names them.
 
     Example:
         >>> import tflite2keras as t2k
@@ -75,23 +91,22 @@ def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None
         False
     """
     tfl = read(source)
+    check_counts(samples, batch, inputs)
     if streaming.is_stateful(tfl):
         from .verify_stream import verify_stream
 
-        return verify_stream(keras_model, tfl, seed=seed, atol=atol, rtol=rtol)
-    if batch < 1:
-        raise InvalidArgumentError(f"verify: batch must be at least 1, received {batch}")
+        return verify_stream(keras_model, tfl, seed=seed, atol=atol, rtol=rtol, ranges=input_ranges)
     size = batch
     hybrid = is_hybrid(tfl)
     if hybrid:  # its kernels quantize activations on the fly; the Keras model states float arithmetic
         tfl = read(dequantized_weights(tfl))
     quant = verify_quant.plan(tfl, keras_model)
-    user = _user_inputs(tfl, inputs or [], size)
+    user = user_samples(tfl, inputs, size)
     if quant is None:
-        feed = keras_feed = random_inputs(tfl, samples, seed, size) + user
+        feed = keras_feed = random_inputs(tfl, samples, seed, size, input_ranges) + user
     else:
-        feed, keras_feed = verify_quant.split(quant, verify_quant.draw(tfl, quant, samples, seed, size) + user,
-                                              len(user))
+        feed, keras_feed = verify_quant.split(
+            quant, verify_quant.draw(tfl, quant, samples, seed, size, input_ranges) + user, len(user))
     report = VerifyReport(interpreter=interpreter_module()[1], samples=len(feed), source=tfl.source,
                           batch=size)
     if hybrid:
@@ -107,28 +122,42 @@ def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None
         builtin = ref_kernels = None
         report.notes.append(f"noise floor unavailable, bound is atol + rtol*max|ref|: {err}")
     deployed = make_interpreter(tfl, "xnnpack", preserve=per_layer and builtin is None, batch=size)
+    order, out_order = pair_inputs(keras_model, tfl), pair_outputs(keras_model, tfl)
     pairs = []
     if per_layer:
-        matches, _, _ = match_layers(keras_model, tfl, table or find_table(tfl), overrides, ())
-        pairs = [p for p in align(keras_model, tfl, matches) if p.tensor is not None and p.sources]
+        mapping = table or find_table(tfl)  # a layer left unpaired would go unchecked: raise instead
+        pairs = align_strict(keras_model, tfl, match_layers(keras_model, tfl, mapping, overrides, ()),
+                             "verify(per_layer=True)", "Per-layer checks pair every weight layer with its op: pass "
+                             "overrides={keras_layer: tflite_name} or a table, or verify per output (per_layer=False).",
+                             mapping.name if mapping else None)
+        pairs = [p for p in pairs if p.tensor is not None and p.sources]
     wanted = sorted({p.tensor for p in pairs} | {t for p in pairs for _, t in p.sources})
     stats = _Stats(len(tfl.outputs), len(pairs))
-    order = [list(tfl.inputs).index(t) for t in input_tensors(keras_model, tfl)]
-    keras_outs = _keras_run(keras_model, [[s[i] for i in order] for s in keras_feed])
     grids = [None if quant is None else affine(tfl.tensor(p.tensor)) for p in pairs]
     steps = {"output": [None] * len(tfl.outputs) if quant is None else quant.steps,
              "layer": [None if g is None else g.step for g in grids]}
     inner: list[dict[int, np.ndarray]] = []
+    refs: list[tuple[list[np.ndarray], list[np.ndarray]]] = []
     for i, sample in enumerate(_progress(feed)):
-        ref, deployed_inner = _run(tfl, deployed, sample, wanted if builtin is None else (), quant)
-        base, inner_i = _run(tfl, builtin, sample, wanted, quant) if builtin is not None else (ref, deployed_inner)
-        stats.add("output", [np.array_split(k, len(feed))[i] for k in keras_outs], ref, base, steps["output"])
+        ref, deployed_inner = _run(tfl, deployed, sample, wanted if builtin is None else (), quant, "xnnpack", i)
+        base, inner_i = (_run(tfl, builtin, sample, wanted, quant, "builtin", i) if builtin is not None
+                         else (ref, deployed_inner))
+        refs.append((ref, base))
         inner.append(inner_i)
         if per_layer:
-            other = _run(tfl, ref_kernels, sample, wanted, quant)[1] if ref_kernels is not None else inner_i
+            other = (_run(tfl, ref_kernels, sample, wanted, quant, "builtin_ref", i)[1] if ref_kernels is not None
+                     else inner_i)
             stats.add_layers([inner_i[p.tensor] for p in pairs], [other[p.tensor] for p in pairs])
+    names = keras_output_names(keras_model)
+    keras_outs = keras_outputs(keras_model, [[s[i] for i in order] for s in keras_feed],
+                               [r.shape[0] if r.ndim else 0 for r in refs[0][0]] == [size] * len(tfl.outputs))
+    for i, (ref, base) in enumerate(refs):
+        ours = [keras_outs[i][k] for k in out_order]
+        for j, (k, r) in enumerate(zip(ours, ref)):
+            check_sample(k, r, tfl, j, names[out_order[j]], i)
+        stats.add("output", ours, ref, base, steps["output"])
     if per_layer:
-        stats.set_layer_errors(*_layer_errors(pairs, inner, grids))
+        stats.set_layer_errors(*_layer_errors(pairs, inner, grids, report.notes))
     mode = None if quant is None else quant.mode
     for j, index in enumerate(tfl.outputs):
         t = tfl.tensor(index)
@@ -138,6 +167,7 @@ def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None
         t = tfl.tensor(p.tensor)
         report.layers.append(stats.check("layer", j, p.layer.name, t.name, t.shape, atol, rtol, p.op.index,
                                          steps["layer"][j], mode))
+    flag_degenerate(report)
     report.first_divergence = next((c for c in report.layers if not c.ok), None)
     if report.first_divergence is not None:
         report.divergence_findings = [f for f in lint(keras_model, tfl, table, overrides)
@@ -145,30 +175,16 @@ def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | None = None
     return report
 
 
-def _user_inputs(tfl: TFLiteModel, inputs: Sequence[Any], batch: int = 1) -> list[list[np.ndarray]]:
-    """The user's samples as float32 arrays, each checked against the interpreter's input shapes."""
-    out = []
-    for i, sample in enumerate(inputs):
-        arrays = [np.asarray(x, np.float32) for x in (sample if isinstance(sample, (list, tuple)) else [sample])]
-        if len(arrays) != len(tfl.inputs):
-            raise InvalidArgumentError(f"verify: inputs[{i}] has {len(arrays)} arrays, but {tfl.source} has "
-                                       f"{len(tfl.inputs)} input(s). Pass one array per model input")
-        for j, (array, index) in enumerate(zip(arrays, tfl.inputs)):
-            tensor = tfl.tensor(index)
-            expected = (batch, *tensor.shape[1:])
-            if array.shape != expected:
-                raise InvalidArgumentError(
-                    f"verify: inputs[{i}] for model input {j} {tensor.name!r}: expected shape "
-                    f"{expected} (batch {batch}), received {array.shape}")
-        out.append(arrays)
-    return out
-
-
-def _layer_errors(pairs: list[Any], inner: list[dict[int, np.ndarray]],
-                  grids: list[Any]) -> tuple[list[float], list[float | None]]:
+def _layer_errors(pairs: list[Any], inner: list[dict[int, np.ndarray]], grids: list[Any],
+                  notes: list[str]) -> tuple[list[float], list[float | None]]:
     """Each paired layer's own error, fed the interpreter's input tensors, against its output; and,
     for a quantized tensor, the fraction of elements within one step. A float layer's output is
-    clamped to what its quantized tensor can represent, as the integer kernel's is."""
+    clamped to what its quantized tensor can represent, as the integer kernel's is.
+
+    Each sample is run on its own: an op that moves space into the batch (SPACE_TO_BATCH_ND puts
+    block offset ``b`` of sample ``n`` at batch ``b * N + n``) would mix samples concatenated along
+    the batch. A layer whose output has another shape than its tensor fails (error inf), with a note.
+    """
     import keras
 
     errors, within = [], []
@@ -176,12 +192,25 @@ def _layer_errors(pairs: list[Any], inner: list[dict[int, np.ndarray]],
         # keras.Function runs the existing nodes; a keras.Model of intermediate tensors would clone
         # them into the layers' inbound nodes, and the user's model would then no longer save.
         sub = keras.Function([kt for kt, _ in p.sources], p.compared)
-        feed = [np.concatenate([sample[t] for sample in inner]) for _, t in p.sources]
-        want = np.concatenate([sample[p.tensor] for sample in inner]).astype(np.float32)
-        got = np.asarray(sub(feed), np.float32).reshape(want.shape)
-        if grid is not None:
-            got = np.clip(got, *grid.range())
-        error = np.abs(got - want)
+        error_parts = []
+        for sample in inner:
+            want = sample[p.tensor].astype(np.float32)
+            try:
+                got = np.asarray(sub([sample[t] for _, t in p.sources]), np.float32)
+            except Exception as err:  # a Keras or backend error on the interpreter's tensors: this layer fails
+                notes.append(f"layer {p.layer.name!r} (op {p.op.index}) cannot run on the interpreter's input "
+                             f"tensors: {type(err).__name__}: {str(err)[:200]}; counted as failing")
+                error_parts = [np.full(1, np.inf, np.float32)]
+                break
+            if got.shape != want.shape:
+                notes.append(f"layer {p.layer.name!r} (op {p.op.index}) computes shape {got.shape}, but its TFLite "
+                             f"tensor {p.tensor} has shape {want.shape}: not compared, counted as failing")
+                error_parts = [np.full(1, np.inf, np.float32)]
+                break
+            if grid is not None:
+                got = np.clip(got, *grid.range())
+            error_parts.append(np.abs(got - want).reshape(-1))
+        error = np.concatenate(error_parts) if error_parts else np.zeros(0, np.float32)
         errors.append(float(np.max(error, initial=0)))
         within.append(None if grid is None else float(np.mean(error <= grid.step * ONE_STEP)) if error.size else 1.0)
     return errors, within
@@ -195,12 +224,18 @@ class _Stats:
         self.values = {kind: np.zeros((n, 3)) for kind, n in (("output", outputs), ("layer", layers))}
         self.errors: dict[str, list[list[np.ndarray]]] = {"output": [[] for _ in range(outputs)], "layer": []}
         self.within: dict[str, list[float | None]] = {"output": [None] * outputs, "layer": [None] * layers}
+        #: the smallest and largest reference value of each output over every sample, and how many were seen
+        self.span = np.tile([np.inf, -np.inf], (outputs, 1))
+        self.seen = np.zeros(outputs, np.int64)
 
     def add(self, kind: str, keras: list[np.ndarray], ref: list[np.ndarray], other: list[np.ndarray],
             steps: list[float | None] | None = None) -> None:
         for j, (k, r, o) in enumerate(zip(keras, ref, other)):
-            k = np.asarray(k, np.float32).reshape(r.shape)
+            k = np.asarray(k, np.float32)
             r32 = r.astype(np.float32)
+            if kind == "output" and r32.size:
+                self.span[j] = np.minimum(self.span[j][0], np.min(r32)), np.maximum(self.span[j][1], np.max(r32))
+                self.seen[j] += r32.size
             error = np.abs(k - r32)
             row = (np.max(error, initial=0), np.max(np.abs(r32), initial=0),
                    np.max(np.abs(o.astype(np.float32) - r32), initial=0))
@@ -221,35 +256,36 @@ class _Stats:
               rtol: float, op_index: int | None = None, step: float | None = None,
               mode: str | None = None) -> Check:
         err, ref, noise = (float(v) for v in self.values[kind][j])
+        # one value seen (one sample of a one-element output) says nothing either way
+        constant = kind == "output" and self.seen[j] > 1 and bool(self.span[j][0] == self.span[j][1])
         if step is None or mode is None:
-            return Check(name, tensor, shape, err, ref, noise, max(atol + rtol * ref, 2 * noise), op_index)
+            return Check(name, tensor, shape, err, ref, noise, max(atol + rtol * ref, 2 * noise), op_index,
+                         degenerate=constant)
         bound = max(verify_quant.bound_steps(mode, kind == "layer") * step, 2 * noise)
         need = verify_quant.FAKE_QUANT_WITHIN if mode == "fake_quant" else 0.0
         within = self.within[kind][j]
         if kind == "output" and self.errors[kind][j]:  # within a step, or within the interpreter's own noise
             within = float(np.mean(np.concatenate(self.errors[kind][j]) <= max(step * ONE_STEP, noise)))
-        return Check(name, tensor, shape, err, ref, noise, bound, op_index, step, within, need)
+        return Check(name, tensor, shape, err, ref, noise, bound, op_index, step, within, need, constant)
 
 
-def _run(tfl: TFLiteModel, interpreter: Any, sample: list[Any], tensors: Any,
-         quant: Any) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
-    """:func:`~tflite2keras.reference.run`, with integer tensors dequantized for an integer file."""
-    outputs, inner = run(interpreter, sample, tensors)
+def _run(tfl: TFLiteModel, interpreter: Any, sample: list[Any], tensors: Any, quant: Any, kernels: str = "xnnpack",
+         index: int = 0) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
+    """:func:`~tflite2keras.reference.run`, with integer tensors dequantized for an integer file.
+
+    Raises:
+        VerificationError: the interpreter fails on the sample.
+    """
+    try:
+        outputs, inner = run(interpreter, sample, tensors)
+    except (RuntimeError, ValueError, TypeError, KeyError) as err:
+        shapes = [(tuple(np.shape(x)), str(np.asarray(x).dtype)) for x in sample]
+        raise VerificationError(f"verify: the TFLite interpreter ({kernels} kernels) fails on sample {index} "
+                                f"(inputs {shapes}) of {tfl.source}: {err}") from err
     if quant is None:
         return outputs, inner
     return ([verify_quant.real(tfl, t, v) for t, v in zip(tfl.outputs, outputs)],
             {t: verify_quant.real(tfl, t, v) for t, v in inner.items()})
-
-
-def _keras_run(keras_model: Any, batch: list[list[np.ndarray]]) -> list[np.ndarray]:
-    """Keras outputs for every sample, in one batched call."""
-    import keras
-
-    probe = keras.Model(list(keras_model.inputs), list(keras_model.outputs))
-    stacked = [np.concatenate([s[i] for s in batch], axis=0) for i in range(len(batch[0]))]
-    result = probe(stacked, training=False)
-    result = result if isinstance(result, (list, tuple)) else [result]
-    return [np.asarray(r) for r in result]
 
 
 def _progress(batch: list[Any]) -> Any:

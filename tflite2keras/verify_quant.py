@@ -32,6 +32,8 @@ import numpy as np
 from .model import TFLiteModel
 from .quant import dequantize
 from .quantized import Affine, affine, describe
+from .errors import InvalidArgumentError
+from .verify_inputs import Ranges, draw as draw_input, given, resolve
 
 FAKE_QUANT_STEPS = 2.0
 FAKE_QUANT_WITHIN = 0.99
@@ -85,16 +87,32 @@ def _quantized_at_once(tfl: TFLiteModel, index: int) -> Affine | None:
     return None
 
 
-def draw(tfl: TFLiteModel, quant: QuantPlan, samples: int, seed: int, batch: int) -> list[list[np.ndarray]]:
-    """Seeded real-valued samples in ``[-1, 1)``, within each quantized input's range."""
+def draw(tfl: TFLiteModel, quant: QuantPlan, samples: int, seed: int, batch: int,
+         ranges: Ranges = None) -> list[list[np.ndarray]]:
+    """Seeded real-valued samples: a quantized input in ``[-1, 1)`` (or its ``ranges`` entry, in real
+    values) within what its quantization represents; any other input from its range
+    (:func:`tflite2keras.verify_inputs.resolve`).
+
+    Raises:
+        InvalidArgumentError: a quantized input's range lies wholly outside what it represents.
+    """
+    bounds, user = resolve(tfl, ranges), given(tfl, ranges)
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(samples):
         sample = []
-        for index, grid in zip(tfl.inputs, quant.grids):
+        for j, (index, grid, lo_hi) in enumerate(zip(tfl.inputs, quant.grids, bounds)):
             tensor = tfl.tensor(index)
             shape = (batch, *(d if d > 0 else 1 for d in (tensor.shape_signature or tensor.shape)[1:]))
-            lo, hi = (-1.0, 1.0) if grid is None else (max(-1.0, grid.range()[0]), min(1.0, grid.range()[1]))
+            if grid is None:
+                sample.append(draw_input(rng, tfl, index, shape, lo_hi))
+                continue
+            lo, hi = user.get(j, (-1.0, 1.0))
+            lo, hi = max(lo, grid.range()[0]), min(hi, grid.range()[1])
+            if lo >= hi:
+                raise InvalidArgumentError(
+                    f"verify: input {j} {tensor.name!r} represents [{grid.range()[0]:.4g}, {grid.range()[1]:.4g}] "
+                    f"({grid.dtype.lower()}), and its range {user.get(j)} lies outside it")
             sample.append(rng.uniform(lo, hi, size=shape).astype(np.float32))
         out.append(sample)
     return out

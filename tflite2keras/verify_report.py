@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,8 @@ class Check:
     step: float | None = None
     within_step: float | None = None
     min_within: float = 0.0
+    #: the reference was one value everywhere on every sample: a pass there proves little
+    degenerate: bool = False
 
     @property
     def ok(self) -> bool:
@@ -42,6 +45,19 @@ class Check:
     def steps(self) -> float | None:
         """The error in quantization steps of the tensor, for an integer tensor."""
         return None if self.step is None else self.max_error / self.step
+
+
+#: The warning a degenerate output's row carries.
+DEGENERATE = "constant reference: proves little"
+
+
+def flag_degenerate(report: VerifyReport) -> None:
+    """Warn about every output whose reference was constant (the report's rows already say so)."""
+    for c in report.outputs:
+        if c.degenerate:
+            warnings.warn(f"verify {report.source}: {c.name} ({c.tensor!r}) was {c.max_ref:.6g} in magnitude "
+                          f"everywhere on all {report.samples} sample(s): {DEGENERATE}; try other inputs "
+                          "(inputs=, input_ranges=)", stacklevel=3)
 
 
 @dataclass
@@ -69,8 +85,12 @@ class VerifyReport:
     def _quantized(self) -> bool:
         return any(c.step is not None for c in self.outputs + self.layers)
 
+    def _degenerate(self) -> bool:
+        return any(c.degenerate for c in self.outputs + self.layers)
+
     def _headers(self) -> tuple[str, ...]:
-        return self._HEADERS[:3] + self._STEP_HEADERS + self._HEADERS[3:] if self._quantized() else self._HEADERS
+        headers = self._HEADERS[:3] + self._STEP_HEADERS + self._HEADERS[3:] if self._quantized() else self._HEADERS
+        return headers + ("warning",) if self._degenerate() else headers
 
     def _rows(self, checks: list[Check]) -> list[tuple[Any, ...]]:
         first = self.first_divergence
@@ -80,16 +100,21 @@ class VerifyReport:
             if self._quantized():
                 row += (None if c.steps is None else round(c.steps, 2),
                         None if c.within_step is None else f"{100 * c.within_step:.2f}%")
-            rows.append(row + (c.max_ref, c.noise, c.name, c.tensor, c.shape, c.op_index))
+            row += (c.max_ref, c.noise, c.name, c.tensor, c.shape, c.op_index)
+            rows.append(row + ((DEGENERATE if c.degenerate else None,) if self._degenerate() else ()))
         return rows
 
     def _classes(self, checks: list[Check]) -> list[str | None]:
-        return ["fail first" if c is self.first_divergence else None if c.ok else "fail" for c in checks]
+        return ["fail first" if c is self.first_divergence else ("degenerate" if c.degenerate else None) if c.ok
+                else "fail" for c in checks]
 
     def _summary(self) -> str:
         text = (f"verify {self.source} against {self.interpreter} on {self.samples} samples"
                 f"{f' of batch {self.batch}' if self.batch != 1 else ''}: "
                 f"{'OK' if self.ok else 'FAILED'}")
+        constant = [c.name for c in self.outputs if c.degenerate]
+        if constant:
+            text += f"; {len(constant)}/{len(self.outputs)} output(s) with a {DEGENERATE} ({', '.join(constant)})"
         if self.layers:
             text += f"; {sum(c.ok for c in self.layers)}/{len(self.layers)} layers within bound"
         if self.first_divergence is not None:
