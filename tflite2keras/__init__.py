@@ -53,7 +53,8 @@ __version__ = "0.1.0"
 
 # Submodules that import Keras (or fetch files): loaded on first attribute access.
 _LAZY: dict[str, str | None] = {"zoo": None, "layers": None, "corpus": None, "tiny": None, "heads": None,
-                                "postprocess": None, "preprocess": None, "suite": None, "suite_quantized": None}
+                                "postprocess": None, "preprocess": None, "suite": None, "suite_diff": None,
+                                "suite_quantized": None}
 
 
 def __getattr__(name: str) -> Any:
@@ -69,6 +70,6 @@ __all__ = [
     "ExportReport", "Finding", "RewriteReport", "rewrite_custom_ops", "InvalidArgumentError", "InvalidModelError", "MappingError", "MappingTable", "Operator", "ShapeMismatchError",
     "Source", "Tensor", "TFLiteModel", "Tflite2KerasError", "TransplantReport", "UnsupportedOpError",
     "VerificationError", "VerifyReport", "convert", "errors", "export_tflite", "from_json", "to_json", "heads", "layers", "lint", "load",
-    "postprocess", "preprocess", "quantized_io", "read", "register_op", "registry", "streaming", "suite", "suite_quantized", "tiny", "transplant",
+    "postprocess", "preprocess", "quantized_io", "read", "register_op", "registry", "streaming", "suite", "suite_diff", "suite_quantized", "tiny", "transplant",
     "truncate", "verify", "zoo",
 ]

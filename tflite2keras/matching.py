@@ -172,15 +172,15 @@ def _by_name(layers: list[Any], names_of: dict[int, list[str]], free: dict[int, 
     pairing removes an op, which can make another layer's choice unique. What stays
     ambiguous goes to the op where the name ranks best (its own scope before fused
     ones), then to the first in graph order. A Keras 3 export names layer ``conv``'s
-    scope ``conv_1``; that counts when nothing else names the layer. A layer ``convert``
-    named after its op (``add_2``: op 2, an ADD) takes that op, even when its constant
-    is shared with, and named after, another.
+    scope ``conv_1``; that counts when nothing else names the layer, and so does the name
+    ``convert`` gives a layer after its op's kind and index (``add_2``: op 2, an ADD, whose
+    constant may be shared with, and named after, another op).
     """
     def candidates(layer: Any) -> list[tuple[int, int]]:
-        own = [(-1, i) for i in free if layer.name.rstrip("_") == f"{free[i].opcode.lower()}_{i}"
-               and find(free[i].opcode).accepts(layer)]  # convert's name for op i: ops sharing a constant
-        found = own or [(names.index(layer.name), i) for i, names in names_of.items()
-                        if i in free and layer.name in names and find(free[i].opcode).accepts(layer)]
+        found = [(names.index(layer.name), i) for i, names in names_of.items()
+                 if i in free and layer.name in names and find(free[i].opcode).accepts(layer)]
+        found = found or [(0, i) for i in free if layer.name.rstrip("_") == f"{free[i].opcode.lower()}_{i}"
+                          and find(free[i].opcode).accepts(layer)]  # convert's name for op i
         return found or [(0, i) for i, names in names_of.items() if i in free and names[:1] == [layer.name + "_1"]
                          and find(free[i].opcode).accepts(layer)]
 

@@ -44,6 +44,9 @@ class BatchReshape(keras.layers.Layer):
             return tuple(size // fixed if d == -1 else d for d in self.target)
         return tuple(None if d == -1 else d for d in self.target)
 
+    def compute_output_spec(self, inputs: Any) -> Any:  # the input's dtype: an index tensor stays integer
+        return keras.KerasTensor(self.compute_output_shape(tuple(inputs.shape)), dtype=inputs.dtype)
+
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "target": self.target}
 
