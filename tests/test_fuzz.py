@@ -16,6 +16,12 @@ caused it, and so does a case that uses more CPU time than its budget.
 
 880 mutants in all (360 + 110 + 130 + 80 from four corpus models, 200 from a converted
 int8 model with per-channel quantization); about 20 s.
+
+``convert`` is fuzzed too, with 1000 mutants of three small corpus models that each change what
+one op means: a field of its builtin options (a stride of 0, an enum out of range, an axis of
+2**31 - 1), its options type, or its opcode. Every one reads; ``convert`` must build a model (and
+run it once, as it always does) or raise a :class:`Tflite2KerasError`, within the same CPU budget
+per case; about 80 CPU s.
 """
 
 from __future__ import annotations
@@ -371,3 +377,137 @@ def test_slots_point_at_the_right_fields(corpus_model) -> None:
     assert struct.unpack_from("<i", data, pos)[0] == model.operators[0].inputs[1]
     pos, _ = slots["tensor 1.buffer"]
     assert struct.unpack_from("<I", data, pos)[0] == model.tensors[1].buffer
+
+
+# -- convert: mutants of the options, option types and opcodes ------------------------------
+#
+# Each mutant changes one thing an op means: one field of its builtin options table (a stride of
+# 0, a padding or activation enum out of range, an axis of 2**31-1 ...), its options type (a
+# CONV_2D carrying Pool2DOptions), or its opcode (another opcode of the same file). ``convert`` must
+# then either build a model, which it runs once on zeros, or raise a Tflite2KerasError.
+
+#: (model, mutants): small corpus models, so that the mutants that convert cost little.
+_CONVERT_CASES = [("hand_recrop", 500), ("palm_detection_lite", 250), ("iris_landmark", 250)]
+_OPTION_VALUES = (0, -1, 1, 2, 3, 4, 5, 6, 7, 8, 100, 255, 2**31 - 1, -2**31, 2**24,
+                  0x7FC00000, 0x7F800000, 0x3F000000)  # nan, inf, 0.5 as float32 bit patterns
+
+
+class _OptionSlots:
+    """Every field of every op's builtin options table (position, size), the options type bytes
+    and the opcode index fields, found through the ``tflite`` bindings."""
+
+    def __init__(self, data: bytes) -> None:
+        root = tflite.Model.GetRootAs(data, 0)
+        graph = root.Subgraphs(0)
+        self.num_opcodes = root.OperatorCodesLength()
+        self.fields: list[Slot] = []
+        self.types: list[tuple[str, int, int, int]] = []  # (what, byte position, current type, op index)
+        self.opcodes: list[tuple[str, int, int]] = []  # (what, byte position, current opcode index)
+        for i in range(graph.OperatorsLength()):
+            op = graph.Operators(i)
+            tab = op._tab
+            if (o := tab.Offset(4 + 2 * 3)):  # builtin_options_type
+                self.types.append((f"op {i}.builtin_options_type", tab.Pos + o, op.BuiltinOptionsType(), i))
+            if (o := tab.Offset(4)):  # opcode_index
+                self.opcodes.append((f"op {i}.opcode_index", tab.Pos + o, op.OpcodeIndex()))
+            table = op.BuiltinOptions()
+            if table is None:
+                continue
+            vtable = table.Pos - struct.unpack_from("<i", data, table.Pos)[0]
+            vsize, tsize = struct.unpack_from("<HH", data, vtable)
+            offsets = sorted({o for k in range(2, vsize // 2)
+                              if (o := struct.unpack_from("<H", data, vtable + 2 * k)[0])})
+            for o, after in zip(offsets, offsets[1:] + [tsize]):
+                self.fields.append((f"op {i} options field at +{o}", table.Pos + o, min(4, after - o)))
+
+
+def _option_mutants(data: bytes, count: int, seed: int) -> Iterator[tuple[str, bytes, bool]]:
+    """(what, mutant, whether convert must reject it): an options table of another type than
+    the one its op reads, where that one has fields, never converts."""
+    from tflite2keras.ops.prepare import options_type
+    from tflite2keras.options import has_fields
+
+    rng = random.Random(seed)
+    found = _OptionSlots(data)
+    opcodes = [op.opcode for op in read(data).operators]
+    for _ in range(count):
+        kind = rng.choices(["field", "type", "opcode"], weights=[70, 15, 15])[0]
+        if kind == "field" or not (found.types if kind == "type" else found.opcodes):
+            what, pos, size = rng.choice(found.fields)
+            old = int.from_bytes(data[pos:pos + size], "little", signed=True)
+            value = rng.choice(_OPTION_VALUES + (old + 1, old - 1, -old))
+            yield f"set {what} ({size} bytes) from {old} to {value}", _overwrite(data, pos, size, value), False
+        elif kind == "type":
+            what, pos, old, index = rng.choice(found.types)
+            value = rng.choice([v for v in range(1, 127) if v != old])
+            want = options_type(opcodes[index])
+            yield (f"set {what} ({opcodes[index]}) from {old} to {value}", _overwrite(data, pos, 1, value),
+                   want is not None and has_fields(want))
+        else:
+            what, pos, old = rng.choice(found.opcodes)
+            value = rng.choice([v for v in range(found.num_opcodes) if v != old] or [old])
+            yield f"set {what} from {old} to {value}", _overwrite(data, pos, 4, value), False
+
+
+def _convert_case(data: bytes, stats: Counter) -> None:
+    from tflite2keras import convert
+
+    try:
+        read(data)
+    except Tflite2KerasError:
+        stats["unreadable"] += 1  # the read fuzz covers these
+        raise
+    stats["readable"] += 1
+    convert(data)
+    stats["converted"] += 1
+
+
+def _fuzz_convert(mutants: Iterator[tuple[str, bytes, bool]]) -> Counter:
+    """As :func:`_fuzz`, with ``convert`` for the case."""
+    stats: Counter = Counter()
+    failures: list[str] = []
+    for number, (what, data, must_reject) in enumerate(mutants):
+        failed_before, start = len(failures), time.process_time()
+        try:
+            with warnings.catch_warnings(), _deadline(CASE_BUDGET_S):
+                warnings.simplefilter("ignore")
+                _convert_case(data, stats)
+            if must_reject:
+                failures.append(f"#{number} {what}: converted, but the op reads options of another type")
+        except Tflite2KerasError as err:
+            stats["rejected"] += 1
+            stats[f"rejected: {type(err).__name__}"] += 1
+        except (Exception, _Timeout, RecursionError, MemoryError) as err:
+            frames = traceback.extract_tb(err.__traceback__)[-3:]
+            where = "; ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in frames)
+            failures.append(f"#{number} {what}: {type(err).__name__}: {str(err)[:200]} [{where}]")
+        elapsed = time.process_time() - start
+        stats["cases"] += 1
+        if elapsed > CASE_BUDGET_S and len(failures) == failed_before:
+            failures.append(f"#{number} {what}: took {elapsed:.1f} CPU s, over the {CASE_BUDGET_S} s budget")
+    if failures:
+        pytest.fail(f"{len(failures)} of {stats['cases']} mutants failed:\n" + "\n".join(failures[:25]), pytrace=False)
+    return stats
+
+
+@pytest.mark.parametrize(("name", "count"), _CONVERT_CASES, ids=[n for n, _ in _CONVERT_CASES])
+def test_fuzz_convert_corpus_model(corpus_model, name: str, count: int) -> None:
+    data = corpus_model(name).read_bytes()
+    stats = _fuzz_convert(_option_mutants(data, count, seed=sum(map(ord, name)) + 1))
+    assert stats["cases"] == count
+    assert stats["readable"] >= count * 9 // 10, stats  # the mutants read: they reach convert
+    assert stats["converted"] >= count // 10 and stats["rejected"] >= count // 10, stats
+    assert stats["rejected: InvalidModelError"] >= count // 5, stats  # the Prepare checks, not Keras, refuse most
+
+
+def test_option_slots_point_at_the_options() -> None:
+    """Sanity check of the options-field finder: tiny's MAX_POOL_2D (2x2 window, stride 2, VALID)."""
+    from tflite2keras import tiny
+
+    data = tiny.tflite()
+    found = _OptionSlots(data)
+    pool = [int.from_bytes(data[pos:pos + size], "little", signed=True)
+            for what, pos, size in found.fields if what.startswith("op 1 ")]
+    assert sorted(pool) == [1, 2, 2, 2, 2]  # padding VALID, filter 2x2, strides 2x2 (activation NONE: not stored)
+    assert [(what, old, index) for what, _, old, index in found.types] == [
+        ("op 0.builtin_options_type", 1, 0), ("op 1.builtin_options_type", 5, 1), ("op 2.builtin_options_type", 1, 2)]

@@ -96,6 +96,38 @@ def test_batch_axis_is_unsupported(opcode: str, specs: Any, function: Any, funct
         t2k.convert(data)
 
 
+#: Rows where the first extreme is a signed zero, or ties with one; the interpreter returns the first index.
+SIGNED_ZEROS = np.array([[-0.0, -1, -1, 0.0, -1], [0.0, -0.0, -1, -1, -2], [1, -0.0, 0.0, 2, 2],
+                         [-1, 0.0, -0.0, 0.0, -1], [3, -0.0, 1, 0.0, 3]], np.float32)
+
+
+@pytest.mark.parametrize("fn", ["argmax", "argmin"])
+def test_arg_reduce_signed_zeros_give_the_first_index(fn: str, function_to_tflite: Any) -> None:
+    """TFLite finds -0.0 and +0.0 equal and returns the first; tf.argmax ranks +0.0 above -0.0."""
+    function = getattr(tf.math, fn)
+    data = function_to_tflite(lambda x: function(x, axis=1, output_type=tf.int32), (5,))
+    interpreter = make_interpreter(t2k.read(data))
+    model = t2k.convert(data)
+    want = [int(run(interpreter, [row[None]])[0][0][0]) for row in SIGNED_ZEROS]
+    got = [int(np.asarray(model(row[None]))[0]) for row in SIGNED_ZEROS]
+    assert got == want
+    if fn == "argmax":
+        assert want[0] == 0 and want[3] == 1
+    # the same layer under JAX (jit-compiled, where XLA may rewrite x + 0.0 and argmax differs again)
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (f"import json, jax, numpy as np\nfrom tflite2keras.layers import ArgReduce\n"
+            f"x = np.array({SIGNED_ZEROS.tolist()!r}, 'float32')\n"
+            f"print(json.dumps(np.asarray(jax.jit(ArgReduce({fn!r}, axis=1))(x)).tolist()))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, KERAS_BACKEND="jax"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == want
+
+
 def with_constant(data: bytes, slot: int, value: np.ndarray) -> bytes:
     """The one-op file with the constant of its op's input ``slot`` replaced by ``value``."""
     model = schema.ModelT.InitFromPackedBuf(data, 0)

@@ -480,3 +480,35 @@ def test_layers_run_under_jax(function_to_tflite: Any, tmp_path: Any) -> None:
     assert done.returncode == 0 and len(results) == len(cases), done.stderr[-3000:]
     failed = [line for line in results if '"ok": false' in line]
     assert not failed, failed
+
+
+# -- Dense on a rank-3 tensor that is not a graph input ------------------------------------
+
+
+def _dense_after(kind: str) -> Any:
+    """A Keras model whose Dense reads a rank-3 tensor computed by another layer."""
+    import keras
+
+    keras.utils.set_random_seed(4)
+    if kind == "conv1d":
+        inputs = keras.Input((9, 5))
+        x = keras.layers.Conv1D(6, 3)(inputs)
+    elif kind == "reshape":
+        inputs = keras.Input((35,))
+        x = keras.layers.Reshape((7, 5))(inputs)
+    else:  # dense, int8
+        inputs = keras.Input((7, 5))
+        x = keras.layers.Dense(6, activation="relu")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(4)(x))
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv1d", "reshape", "int8"])
+def test_dense_on_a_computed_rank_3_tensor(kind: str, to_tflite: Any) -> None:
+    """The converter folds the leading axes into the batch (RESHAPE to [-1, C]) and, where the next
+    Dense reads the flat tensor directly, never reshapes back before it: the RESHAPE that restores
+    the batch reshapes over all axes."""
+    data = to_tflite(_dense_after(kind), "int8" if kind == "int8" else None)
+    model = t2k.convert(data)
+    for batch in (1, 16):
+        report = t2k.verify(model, data, samples=2, batch=batch)
+        assert report.ok, str(report)

@@ -94,3 +94,160 @@ def test_corrupt_vector_length(corpus_model) -> None:
     model = read(bytes(data))  # options are decoded on first access
     with pytest.raises(InvalidModelError, match=r"op 167 \(RESHAPE\).*ReshapeOptions\.NewShape claims 1073741824"):
         dict(model.operators[167].options)
+
+
+# -- what the interpreter's Prepare rejects, convert rejects -------------------------------------
+
+def _prepare_models() -> dict[str, bytes]:
+    """Two small files: CONV_2D, DEPTHWISE_CONV_2D (multiplier 2), MAX_POOL_2D, MUL, CONCATENATION;
+    and SPLIT, MUL, PACK, UNPACK."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((9, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, depth_multiplier=2)(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    convs = bytes(tf.lite.TFLiteConverter.from_keras_model(
+        keras.Model(inputs, keras.layers.Concatenate()([x, x * 2.0]))).convert())
+
+    def split(x: Any) -> Any:
+        y = tf.split(x, 2, axis=2)
+        return tf.stack([y[0], y[1] * 2.0], axis=3), tf.unstack(x, axis=1)[1]
+
+    concrete = tf.function(split).get_concrete_function(tf.TensorSpec((1, 5, 4, 3)))
+    return {"convs": convs, "split": bytes(tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert())}
+
+
+_POOL_OPTIONS = {"type": "Pool2DOptions", "padding": "SAME", "stride_w": 1, "stride_h": 1, "filter_width": 2,
+                 "filter_height": 2, "fused_activation_function": "NONE"}
+#: id -> (model, op index, opcode, options to set (None: remove the table), option named, value named,
+#: whether the interpreter's Prepare rejects the file too; where it does not, the interpreter runs it
+#: to an empty output, or ignores an enum value it does not know).
+_PREPARE_CASES: dict[str, tuple[str, int, str, dict[str, Any] | None, str, Any, bool]] = {
+    "conv_stride_0": ("convs", 0, "CONV_2D", {"stride_h": 0}, "stride_h", 0, True),
+    "conv_stride_negative": ("convs", 0, "CONV_2D", {"stride_w": -2}, "stride_w", -2, True),
+    "conv_dilation_0": ("convs", 0, "CONV_2D", {"dilation_w_factor": 0}, "dilation_w_factor", 0, True),
+    "conv_padding_enum": ("convs", 0, "CONV_2D", {"padding": 7}, "padding", 7, True),
+    "conv_activation_enum": ("convs", 0, "CONV_2D", {"fused_activation_function": 9},
+                             "fused_activation_function", 9, False),
+    "conv_with_pool_options": ("convs", 0, "CONV_2D", _POOL_OPTIONS, "builtin_options_type", "Pool2DOptions", True),
+    "conv_without_options": ("convs", 0, "CONV_2D", None, "builtin_options_type", "NONE", True),
+    "depthwise_window": ("convs", 1, "DEPTHWISE_CONV_2D", {"dilation_h_factor": 5}, "window", (11, 3), True),
+    "pool_filter_0": ("convs", 2, "MAX_POOL_2D", {"filter_width": 0}, "filter_width", 0, False),
+    "pool_stride_0": ("convs", 2, "MAX_POOL_2D", {"stride_w": 0}, "stride_w", 0, True),
+    "pool_window": ("convs", 2, "MAX_POOL_2D", {"filter_height": 8}, "window", (8, 2), False),
+    "concat_axis": ("convs", 4, "CONCATENATION", {"axis": 2**31 - 1}, "axis", 2**31 - 1, True),
+    "split_count": ("split", 0, "SPLIT", {"num_splits": 3}, "num_splits", 3, True),
+    "pack_count": ("split", 2, "PACK", {"values_count": 3}, "values_count", 3, True),
+    "pack_axis": ("split", 2, "PACK", {"axis": 5}, "axis", 5, True),
+    "unpack_count": ("split", 3, "UNPACK", {"num": 4}, "num", 4, True),
+}
+
+
+@pytest.fixture(scope="module")
+def prepare_models() -> dict[str, bytes]:
+    return _prepare_models()
+
+
+def _edited(data: bytes, index: int, options: dict[str, Any] | None) -> bytes:
+    """``data`` with op ``index``'s builtin options updated (or replaced, with a ``type``; or removed)."""
+    import json
+
+    from tflite2keras import from_json, to_json
+
+    model = json.loads(to_json(data))
+    op = model["subgraphs"][0]["operators"][index]
+    if options is None:
+        op.pop("builtin_options")
+    elif "type" in options:
+        op["builtin_options"] = dict(options)
+    else:
+        op["builtin_options"].update(options)
+    return from_json(json.dumps(model))
+
+
+_ALLOCATE = """
+import sys
+from ai_edge_litert.interpreter import Interpreter
+try:
+    Interpreter(model_content=sys.stdin.buffer.read()).allocate_tensors()
+except Exception as err:
+    print("REJECTED", type(err).__name__, err)
+"""
+
+
+def _runtime_rejects(data: bytes) -> bool:
+    """True when the interpreter cannot allocate the file's tensors (its Prepare fails), asked in a
+    child process: on some corrupt files the interpreter crashes rather than raise."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _ALLOCATE], input=data, capture_output=True, timeout=300)
+    return done.returncode != 0 or b"REJECTED" in done.stdout
+
+
+@pytest.mark.parametrize("case", sorted(_PREPARE_CASES))
+def test_convert_rejects_what_prepare_rejects(case: str, prepare_models: dict[str, bytes]) -> None:
+    from tflite2keras import convert
+
+    name, index, opcode, options, option, value, runtime_rejects = _PREPARE_CASES[case]
+    data = _edited(prepare_models[name], index, options)
+    assert read(data).operators[index].opcode == opcode
+    assert _runtime_rejects(data) == runtime_rejects
+    with pytest.raises(InvalidModelError) as caught:
+        convert(data)
+    message = str(caught.value)
+    for needle in (f"op {index} ({opcode})", f"{option} is {value!r}", "expected"):
+        assert needle in message, (needle, message)
+
+
+@pytest.mark.parametrize("name", ["convs", "split"])
+def test_prepare_models_convert_unedited(name: str, prepare_models: dict[str, bytes]) -> None:
+    import tflite2keras as t2k
+
+    data = prepare_models[name]
+    assert t2k.verify(t2k.convert(data), data, samples=2).ok
+
+
+@pytest.mark.parametrize("index, opcode, keep, want", [(3, "MUL", 1, "2"), (0, "CONV_2D", 1, "2 to 3")],
+                         ids=["mul", "conv"])
+def test_an_op_with_too_few_inputs_is_named(index: int, opcode: str, keep: int, want: str,
+                                           prepare_models: dict[str, bytes]) -> None:
+    """An opcode changed into another (an ADD where a RELU was) reads inputs its op lacks."""
+    import json
+
+    from tflite2keras import convert, from_json, to_json
+
+    model = json.loads(to_json(prepare_models["convs"]))
+    op = model["subgraphs"][0]["operators"][index]
+    op["inputs"] = op["inputs"][:keep]
+    data = from_json(json.dumps(model))
+    assert read(data).operators[index].opcode == opcode
+    assert _runtime_rejects(data)
+    with pytest.raises(InvalidModelError, match=rf"op {index} \({opcode}\) .*number of inputs is {keep}, "
+                                                rf"expected {want}"):
+        convert(data)
+
+
+@pytest.mark.parametrize("multiplier", [0, 3])
+def test_depth_multiplier_the_kernels_ignore_converts(multiplier: int, prepare_models: dict[str, bytes]) -> None:
+    """The builtin kernels take the multiplier from the shapes (2 here), whatever the option says."""
+    import tflite2keras as t2k
+
+    data = _edited(prepare_models["convs"], 1, {"depth_multiplier": multiplier})
+    assert read(data).operators[1].options["depth_multiplier"] == multiplier
+    assert t2k.verify(t2k.convert(data), data, samples=2).ok
+
+
+def test_options_kinds_and_types() -> None:
+    from tflite2keras import tiny
+    from tflite2keras.ops.prepare import options_type
+
+    model = read(tiny.tflite())
+    assert [op.options.kinds for op in model.operators] == [("Conv2DOptions",), ("Pool2DOptions",),
+                                                          ("Conv2DOptions",)]
+    assert [options_type(op.opcode) for op in model.operators] == ["Conv2DOptions", "Pool2DOptions", "Conv2DOptions"]
+    assert options_type("MEAN") == "ReducerOptions" and options_type("STABLEHLO_CONCATENATE") == \
+        "StablehloConcatenateOptions" and options_type("LOGISTIC") is None

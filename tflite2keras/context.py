@@ -49,10 +49,19 @@ class ConvertContext:
             for op in weight_ops(tfl)})
 
     def graph_input(self, index: int) -> Any:
-        """The Keras input for graph input tensor ``index`` (float32 where the file quantizes it)."""
+        """The Keras input for graph input tensor ``index`` (float32 where the file quantizes it).
+
+        Raises:
+            UnsupportedOpError: the input is a scalar (rank 0): a Keras input has a batch axis.
+        """
         import keras
 
         tensor = self.tfl.tensor(index)
+        if not (tensor.shape_signature or tensor.shape):
+            raise UnsupportedOpError(
+                f"graph input tensor {index} {tensor.name!r} is a scalar (rank 0, {tensor.dtype}): the inputs of a "
+                "Keras model have a batch axis first, expected rank >= 1, received rank 0. Export the model with "
+                "an input of shape [1] (or [batch]) instead of a scalar")
         shape = tuple(d if d > 0 else None for d in (tensor.shape_signature or tensor.shape))[1:]
         x = keras.Input(shape=shape, name=self.input_name(index), dtype=keras_dtype(tensor))
         self.tensors[index] = self._fake_quant(index, x)

@@ -19,18 +19,19 @@ from .context import ConvertContext, check_output
 from .errors import ShapeMismatchError, UnsupportedOpError
 from .mapping import sanitize
 from .model import Operator, Source, TFLiteModel
+from .ops.prepare import validate
 from .quantized import check_mode, describe
-from .reader import read
+from .reader import read, read_signature, signature_subgraphs
 from .registry import find
 
-__all__ = ["ConvertContext", "check_output", "convert", "load"]
+__all__ = ["ConvertContext", "check_output", "convert", "load", "warn_non_finite", "warn_other_signatures"]
 
 #: Where the docs show how to register a converter from a notebook.
 DOCS_ADDING_AN_OP = "README.md, section 'Adding an op'"
 
 
-def convert(source: Source, *, name: str | None = None, quantized: str = "float") -> Any:
-    """Build a trainable Keras model from subgraph 0 of a TFLite model.
+def convert(source: Source, *, name: str | None = None, quantized: str = "float", signature: str | None = None) -> Any:
+    """Build a trainable Keras model from subgraph 0 of a TFLite model, or from one signature's subgraph.
 
     Inputs and outputs keep the TFLite order and names; the batch dimension is free.
     Every weight tensor of the file becomes a trainable variable.
@@ -44,15 +45,26 @@ def convert(source: Source, *, name: str | None = None, quantized: str = "float"
             activation tensor, reproducing the integer model and training quantization-aware).
             See :mod:`tflite2keras.quantized`; ``model.quantization`` records the file's integer
             edges, and :func:`tflite2keras.quantized_io` restores them.
+        signature: the key of the signature to build, in a file with several (see
+            :func:`tflite2keras.reader.read_signature`, which gives the file to verify it against).
+            By default subgraph 0, with a warning naming the signatures left out.
 
     Returns:
         A ``keras.Model``, called once on zeros before it is returned.
 
     Raises:
+        InvalidModelError: an op has options the interpreter's Prepare rejects (a stride of 0,
+            an unknown enum value, an options table of another op's type ...); the message names
+            the op, its index, the option, its value and what was expected
+            (:mod:`tflite2keras.ops.prepare`).
         UnsupportedOpError: an op has no registered converter; the message names the op,
-            its index and its input/output tensors.
+            its index and its input/output tensors. Or a graph input is a scalar (rank 0).
         ShapeMismatchError: a converter built a Keras tensor whose shape (batch and dynamic
             dimensions aside) or dtype differs from the TFLite tensor's.
+
+    Warns:
+        UserWarning: a weight tensor holds NaN or infinite values (converted all the same), or
+            the file has signatures besides the one of subgraph 0, which is the one converted.
 
     Example:
         >>> import tflite2keras as t2k
@@ -69,7 +81,11 @@ def convert(source: Source, *, name: str | None = None, quantized: str = "float"
 
     mode = check_mode(quantized)
     with deferred_variables():  # each variable starts from the file's value: no initializer runs
-        tfl = read(source)
+        tfl = read(source) if signature is None else read_signature(source, signature)
+        validate(tfl)
+        warn_non_finite(tfl)
+        if signature is None:
+            warn_other_signatures(tfl)
         ctx = ConvertContext(tfl, mode)
         inputs = [ctx.graph_input(index) for index in tfl.inputs] + ctx.state_inputs()
         filled = _convert_ops(ctx)
@@ -111,6 +127,70 @@ def _convert_ops(ctx: ConvertContext) -> list[str]:
         for index, value in zip(op.outputs, spec.converter(ctx, op)):
             ctx.emit(op, index, value)
     return [name for m in matches.values() for name in m.filled]
+
+
+def warn_non_finite(tfl: TFLiteModel) -> list[str]:
+    """Warn (``UserWarning``) about every weight tensor of the file that holds NaN or infinite values.
+
+    The converted model keeps them, as the file does: a -inf attention mask is meant, a NaN
+    kernel usually is not. Quantized weights are checked dequantized (a NaN scale shows).
+
+    Returns:
+        The names of the tensors warned about.
+
+    Example:
+        >>> from tflite2keras import read, tiny
+        >>> warn_non_finite(read(tiny.tflite()))
+        []
+    """
+    import warnings
+
+    from .registry import is_weight
+
+    named = []
+    for tensor in tfl.tensors:
+        if not is_weight(tfl, tensor.index) or tfl.source_of(tensor.index) is not tensor:
+            continue  # a DEQUANTIZE of a weight is warned about at the weight
+        value = tfl.constant(tensor.index)
+        if value.dtype.kind != "f" or bool(np.isfinite(value).all()):
+            continue
+        nan, inf = int(np.isnan(value).sum()), int(np.isinf(value).sum())
+        warnings.warn(f"{tfl.source}: weight tensor {tensor.index} {tensor.name!r} of shape {tensor.shape} holds "
+                      f"{nan} NaN and {inf} infinite values of {value.size}; the converted model keeps them, "
+                      "as the file does", UserWarning, stacklevel=3)
+        named.append(tensor.name)
+    return named
+
+
+def warn_other_signatures(tfl: TFLiteModel) -> list[str]:
+    """Warn (``UserWarning``) when the file has signatures that ``convert`` does not build.
+
+    ``convert`` builds subgraph 0; a file with several signatures (one subgraph each) has
+    others, which the converted model does not have.
+
+    Returns:
+        The keys of the signatures left out (empty when there is at most one signature).
+    """
+    import warnings
+
+    if len(tfl.signature_defs) < 2:
+        return []
+    keys = list(tfl.signature_defs)
+    graphs = _signature_subgraphs(tfl)
+    converted = [k for k in keys if graphs.get(k) == 0] or keys[:1]
+    ignored = [k for k in keys if k not in converted]
+    warnings.warn(f"{tfl.source} has {len(keys)} signatures {keys}: convert builds subgraph 0, the graph of "
+                  f"signature {converted[0]!r}; signatures {ignored} are not converted (choose one with "
+                  "signature=)", UserWarning, stacklevel=3)
+    return ignored
+
+
+def _signature_subgraphs(tfl: TFLiteModel) -> dict[str, int]:
+    """Signature key -> the index of the subgraph it runs (empty when the file cannot tell)."""
+    try:
+        return signature_subgraphs(tfl)
+    except Exception:  # noqa: BLE001 - only the warning's wording depends on it
+        return {}
 
 
 def _call_once(model: Any) -> None:

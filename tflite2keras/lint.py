@@ -95,12 +95,17 @@ def lint(keras_model: Any, source: Source, table: MappingTable | None = None,
         ...     print(finding)
         pool (MaxPooling2D) vs op 1 MAX_POOL_2D: pool_size is (3,3) in Keras, (2,2) in TFLite
     """
+    from .ops.checks import padding, padding_layer  # importing the ops registers them: not at import time
+
     tfl = read(source)
     matches, unmatched, unused = match_layers(keras_model, tfl, table or find_table(tfl), overrides, skip)
     ops = {m.layer.name: (m.layer, m.op) for m in matches}
     pairs = align(keras_model, tfl, matches)
     ops.update({p.layer.name: (p.layer, p.op) for p in pairs if not p.fused})
     paired = set(ops) | {p.layer.name for p in pairs}
+    # A ZeroPadding layer in front of a paired convolution or pool is that op's padding (its check counts it).
+    paired |= {pad.name for layer, op in ops.values() if padding in _checks(find(op.opcode))
+               and (pad := padding_layer(layer)) is not None}
     known = list(specs().values())
     unmatched = unpaired_layers(tfl, unmatched, pairs)  # (a pattern's layer holds its chain's weights)
     lost = {la.name for la in unmatched} | {la.name for la in keras_model.layers if la.name not in paired

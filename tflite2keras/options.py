@@ -110,6 +110,29 @@ def decode(union_type: int, table: Any, union: type = tflite.BuiltinOptions) -> 
     return cls.__name__, fields
 
 
+def kind_name(union_type: int, union: type = tflite.BuiltinOptions) -> str:
+    """The class name of an options union member (``"Conv2DOptions"``), or ``"<type N>"``.
+
+    Example:
+        >>> kind_name(tflite.BuiltinOptions.Pool2DOptions), kind_name(250)
+        ('Pool2DOptions', '<type 250>')
+    """
+    cls = _union_classes(union).get(union_type)
+    return cls.__name__ if cls is not None else f"<type {union_type}>"
+
+
+@lru_cache(maxsize=None)
+def has_fields(name: str) -> bool:
+    """True when the options class ``name`` has fields (``ExpOptions`` has none).
+
+    Example:
+        >>> has_fields("Conv2DOptions"), has_fields("ExpOptions")
+        (True, False)
+    """
+    cls = getattr(tflite, name, None)
+    return isinstance(cls, type) and bool(_accessors(cls))
+
+
 class LazyOptions(Mapping[str, Any]):
     """An operator's options, decoded from the flatbuffer on first access.
 
@@ -118,12 +141,15 @@ class LazyOptions(Mapping[str, Any]):
     :class:`~tflite2keras.errors.InvalidModelError` when first read.
     """
 
-    __slots__ = ("_decode", "_fields", "_what")
+    __slots__ = ("_decode", "_fields", "_what", "kinds")
 
-    def __init__(self, decode: Callable[[], dict[str, Any]], what: str) -> None:
+    def __init__(self, decode: Callable[[], dict[str, Any]], what: str, kinds: tuple[str, ...] = ()) -> None:
         self._decode: Callable[[], dict[str, Any]] | None = decode
         self._fields: dict[str, Any] = {}
         self._what = what
+        #: the class names of the options tables the op carries (``("Conv2DOptions",)``), known
+        #: without decoding them; an unknown union type is ``"<type N>"``.
+        self.kinds = kinds
 
     def _get(self) -> dict[str, Any]:
         if self._decode is not None:

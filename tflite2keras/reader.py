@@ -15,7 +15,7 @@ import numpy as np
 import tflite
 
 from . import options as _options
-from .errors import InvalidModelError, Tflite2KerasError
+from .errors import InvalidArgumentError, InvalidModelError, Tflite2KerasError
 from .flatbuf import I8, I32, U8, U32, U64, Table
 from .model import Operator, Quantization, SubgraphInfo, Source, Tensor, TFLiteModel
 from .sparse import sparsity_from_flatbuffer
@@ -39,6 +39,7 @@ def read(source: Source) -> TFLiteModel:
 
     Raises:
         InvalidModelError: the data are not a valid TFLite flatbuffer.
+        InvalidArgumentError: ``source`` is a folder, or neither a path nor bytes (``None``).
         FileNotFoundError: the path does not exist.
 
     Example:
@@ -54,11 +55,18 @@ def read(source: Source) -> TFLiteModel:
         return source
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, name = bytes(source), "<bytes>"
-    else:
+    elif isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
+        if os.path.isdir(path):
+            raise InvalidArgumentError(f"source {path} is a folder; expected a .tflite file")
         with open(path, "rb") as handle:
             data = handle.read()
         name = os.path.basename(path)
+    else:
+        raise InvalidArgumentError(
+            "source must be a path to a .tflite file, its bytes or a TFLiteModel, "
+            f"received {type(source).__name__} {_shorten(repr(source))}"
+        )
     if len(data) < 8 or data[4:8] != _IDENTIFIER:
         raise InvalidModelError(
             f"{name} is not a TFLite model: expected the file identifier {_IDENTIFIER!r} at bytes 4..8, "
@@ -72,6 +80,10 @@ def read(source: Source) -> TFLiteModel:
         raise
     except Exception as err:  # the flatbuffer runtime raises many types on corrupt data
         raise InvalidModelError(f"{name} is a corrupt TFLite flatbuffer ({type(err).__name__}: {err})") from err
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _count(length: int, data: bytes, what: str, item_bytes: int = 4) -> int:
@@ -198,7 +210,8 @@ def _operator(op: Table, index: int, opcodes: list[tuple[str, int]], num_tensors
 
     raw = op.array(_OP_CUSTOM, "u1")
     custom = bytes(raw) if raw is not None else (b"" if not opcode.isupper() or opcode == "CUSTOM" else None)
-    return Operator(index, opcode, version, inputs, outputs, _options.LazyOptions(decode, what), custom)
+    kinds = tuple(_options.kind_name(kind, union) for kind, table, union in unions if kind and table is not None)
+    return Operator(index, opcode, version, inputs, outputs, _options.LazyOptions(decode, what, kinds), custom)
 
 
 def _check_order(operators: list[Operator]) -> None:
@@ -239,3 +252,61 @@ def _metadata(root: Any, data: bytes) -> tuple[str, ...]:
 def _subgraph(graph: Table, index: int) -> SubgraphInfo:
     tensors, operators = (graph.vector(slot, 4) or (0, 0) for slot in (_GRAPH_TENSORS, _GRAPH_OPERATORS))
     return SubgraphInfo(index, graph.string(_GRAPH_NAME), tensors[1], operators[1])
+
+
+def signature_subgraphs(tfl: TFLiteModel) -> dict[str, int]:
+    """Signature key -> the index of the subgraph it runs (as :attr:`TFLiteModel.signature_defs` keys it)."""
+    root = tflite.Model.GetRootAs(tfl.data, 0)
+    return {(d.SignatureKey() or b"").decode() or f"signature_{i}": int(d.SubgraphIndex())
+            for i, d in ((i, root.SignatureDefs(i)) for i in range(len(tfl.signature_defs)))}
+
+
+def read_signature(source: Source, key: str) -> TFLiteModel:
+    """The model of signature ``key``: a copy of the file whose subgraph 0 is the one ``key`` runs.
+
+    Every verb builds subgraph 0, so ``convert(read_signature(path, key))`` builds signature
+    ``key`` and ``verify(model, read_signature(path, key))`` runs the interpreter on it.
+
+    Raises:
+        InvalidArgumentError: the file has no signature ``key``; the message lists those it has.
+
+    Example:
+        >>> from tflite2keras import tiny
+        >>> read_signature(tiny.tflite(), "serving_default")   # traced from one function: no signatures
+        Traceback (most recent call last):
+        ...
+        tflite2keras.errors.InvalidArgumentError: <bytes> has no signature 'serving_default'; expected one of []
+    """
+    tfl = read(source)
+    graphs = signature_subgraphs(tfl)
+    if key not in graphs:
+        raise InvalidArgumentError(f"{tfl.source} has no signature {key!r}; expected one of {sorted(graphs)}")
+    index = graphs[key]
+    if index == 0:
+        return tfl
+    if not 0 < index <= len(tfl.subgraphs):
+        raise InvalidModelError(f"{tfl.source}: signature {key!r} runs subgraph {index}, but the file has "
+                                f"{len(tfl.subgraphs) + 1} subgraphs")
+    model = _parse(_subgraph_first(tfl.data, index), f"{tfl.source}[{key}]")
+    return model
+
+
+def _subgraph_first(data: bytes, index: int) -> bytes:
+    """``data`` with subgraphs 0 and ``index`` swapped, and every reference to them (signatures,
+    control-flow options such as ``WHILE``'s body) renumbered."""
+    from ai_edge_litert import schema_py_generated as schema  # the object API for TFLite's schema
+
+    swap = {0: index, index: 0}
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+    model.subgraphs[0], model.subgraphs[index] = model.subgraphs[index], model.subgraphs[0]
+    for graph in model.subgraphs:
+        for op in graph.operators or ():
+            for options in (op.builtinOptions, getattr(op, "builtinOptions2", None)):
+                for name, value in vars(options).items() if options is not None else ():
+                    if name.endswith("SubgraphIndex") and value in swap:
+                        setattr(options, name, swap[value])
+    for signature in model.signatureDefs or ():
+        signature.subgraphIndex = swap.get(signature.subgraphIndex, signature.subgraphIndex)
+    builder = flatbuffers.Builder(len(data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 Mismatch = tuple[str, Any, Any]
 #: A lint check: (op, keras layer, model) -> disagreements.
 Check = Callable[["Operator", Any, "TFLiteModel"], Iterable[Mismatch]]
+#: (option, value, what the interpreter expects) - one option its Prepare rejects.
+Rejection = tuple[str, Any, str]
+#: A Prepare check: (op, model) -> the options the interpreter rejects (see :mod:`tflite2keras.ops.prepare`).
+PrepareCheck = Callable[["Operator", "TFLiteModel"], Iterable[Rejection]]
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,10 @@ class OpSpec:
             so the op then builds no layer; optional.
         reads_shape: ``fold`` reads only its inputs' shapes (``SHAPE``), so it folds on a tensor
             whose values are unknown.
+        prepare: checks of the op's options that the interpreter's Prepare makes and that are
+            particular to the op (``PACK``'s ``values_count`` is its number of inputs); ``convert``
+            runs them, with the checks every op's options get (option type, strides, enums, axis:
+            :mod:`tflite2keras.ops.prepare`), before any converter.
     """
 
     opcode: str
@@ -93,6 +101,7 @@ class OpSpec:
     parse_options: Callable[[bytes], dict[str, Any]] | None = field(default=None, compare=False)
     fold: Callable[..., list[Any]] | None = field(default=None, compare=False)
     reads_shape: bool = False
+    prepare: tuple[PrepareCheck, ...] = field(default=(), compare=False)
 
     @property
     def weight_roles(self) -> tuple[str, ...]:

@@ -94,6 +94,8 @@ class ArgReduce(keras.layers.Layer):
         >>> import numpy as np
         >>> np.asarray(ArgReduce("argmax", axis=1)(np.array([[1.0, 3.0, 3.0]], "float32"))).tolist()
         [1]
+        >>> np.asarray(ArgReduce("argmax", axis=1)(np.array([[-0.0, -1.0, 0.0]], "float32"))).tolist()
+        [0]
     """
 
     def __init__(self, fn: str, axis: int, index_dtype: str = "int32", **kwargs: Any) -> None:
@@ -103,12 +105,23 @@ class ArgReduce(keras.layers.Layer):
         self.index_dtype = keras.backend.standardize_dtype(index_dtype)
         if not _is_integer(self.index_dtype):
             raise InvalidArgumentError(f"ArgReduce: index_dtype {index_dtype!r} is not an integer type")
-        self._call = _function(ARG_REDUCE, fn, "ArgReduce")
+        _function(ARG_REDUCE, fn, "ArgReduce")  # raises for an unknown fn
 
     def call(self, inputs: Any) -> Any:
+        # Not keras.ops.argmax: on TensorFlow it ranks +0.0 above -0.0, where TFLite finds them equal
+        # and returns the first. The first index holding the extreme value (compared with ==) is
+        # the same on every backend.
         if keras.backend.standardize_dtype(inputs.dtype) == "bool":
             inputs = keras.ops.cast(inputs, "int32")
-        return keras.ops.cast(self._call(inputs, axis=self.axis), self.index_dtype)
+        elif keras.backend.standardize_dtype(inputs.dtype).startswith(("float", "bfloat")):
+            worst = float("-inf") if self.fn == "argmax" else float("inf")  # a NaN never wins, as in TF
+            inputs = keras.ops.where(keras.ops.isnan(inputs), worst, inputs)
+        extreme = (keras.ops.max if self.fn == "argmax" else keras.ops.min)(inputs, axis=self.axis, keepdims=True)
+        size = keras.ops.shape(inputs)[self.axis]
+        positions = keras.ops.reshape(keras.ops.arange(size, dtype="int32"),
+                                      [-1 if i == self.axis else 1 for i in range(len(inputs.shape))])
+        first = keras.ops.min(keras.ops.where(keras.ops.equal(inputs, extreme), positions, size), axis=self.axis)
+        return keras.ops.cast(first, self.index_dtype)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(d for i, d in enumerate(input_shape) if i != self.axis)

@@ -77,7 +77,7 @@ def padding(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
                                            op_strides(op)))
     keras_in = tuple(layer.input.shape[1:1 + n])
     keras_explicit = (0,) * 2 * n
-    parent = _parent(layer)
+    parent = padding_layer(layer)
     if parent is not None and type(parent).__name__ == f"ZeroPadding{n}D":
         keras_explicit = tuple(int(v) for pair in parent.padding for v in pair)
         keras_in = tuple(parent.input.shape[1:1 + n])
@@ -224,6 +224,13 @@ def implicit_pads(mode: str, size: tuple[int, ...], window: tuple[int, ...], str
 
 def _add(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(x + y for x, y in zip(a, b))
+
+
+def padding_layer(layer: Any) -> Any:
+    """The ``ZeroPadding1D/2D/3D`` layer directly in front of ``layer``, or None: :func:`padding`
+    counts it as part of the op's padding, so it stands for no op of its own."""
+    parent = _parent(layer)
+    return parent if parent is not None and type(parent).__name__.startswith("ZeroPadding") else None
 
 
 def _parent(layer: Any) -> Any:

@@ -12,7 +12,7 @@ from ..errors import UnsupportedOpError
 from ..layout import DEPTHWISE, OHWI_TO_HWIO, OHWI_TO_HWOI, OI_TO_IO
 from ..model import Operator, TFLiteModel
 from ..registry import Mismatch, OpSpec, WeightSlot, register_op
-from . import checks
+from . import checks, prepare
 
 _CONV_CHECKS = (checks.kernel_size, checks.strides, checks.dilation, checks.padding,
                 checks.use_bias)
@@ -182,11 +182,12 @@ def convert_fully_connected(ctx: Any, op: Any) -> list[Any]:
 
 register_op(OpSpec(
     "CONV_2D", layers=("Conv2D",), fused_activation=True, folds_batchnorm=True, checks=_CONV_CHECKS, converter=convert_conv2d,
+    prepare=(prepare.window_fits,),
     weights=(WeightSlot(1, "kernel", OHWI_TO_HWIO, optional=False), WeightSlot(2, "bias")),
 ))
 register_op(OpSpec(
     "DEPTHWISE_CONV_2D", layers=("DepthwiseConv2D",), fused_activation=True, folds_batchnorm=True, converter=convert_depthwise,
-    checks=_CONV_CHECKS + (checks.depth_multiplier,),
+    checks=_CONV_CHECKS + (checks.depth_multiplier,), prepare=(prepare.window_fits, prepare.depth_multiplier),
     weights=(WeightSlot(1, "kernel", DEPTHWISE, optional=False), WeightSlot(2, "bias")),
 ))
 # TRANSPOSE_CONV inputs are (output_shape, weights, input, bias).

@@ -15,6 +15,7 @@ from ..errors import InvalidModelError, UnsupportedOpError
 from ..quantized import keras_dtype
 from ..registry import OpSpec, register_op
 from .shape import non_batch_axis
+from .prepare import count_of
 
 REDUCE_OPS = {"REDUCE_MAX": "max", "REDUCE_MIN": "min", "SUM": "sum", "REDUCE_PROD": "prod"}
 #: Every reduction over constant axes: opcode -> :class:`~tflite2keras.layers.Reduce` function.
@@ -167,4 +168,5 @@ for _opcode in ARG_OPS:
     register_op(OpSpec(_opcode, layers=("ArgReduce",), converter=convert_arg, fold=fold_arg))
 register_op(OpSpec("CUMSUM", layers=("CumSum",), converter=convert_cumsum))
 register_op(OpSpec("TOPK_V2", layers=("TopK",), converter=convert_topk))
-register_op(OpSpec("PACK", layers=("Pack",), converter=convert_pack, fold=fold_pack))
+register_op(OpSpec("PACK", layers=("Pack",), converter=convert_pack, fold=fold_pack,
+                   prepare=(count_of("values_count", "inputs"),)))

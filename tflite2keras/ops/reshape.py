@@ -41,13 +41,25 @@ def convert_reshape(ctx: Any, op: Any) -> list[Any]:
     moving = batch_axes(target)
     first = [int(d) for d in target[0].reshape(-1)]
     if moving == [0] and is_batch(target, 0) or not moving and (first[:1] == [1] or _rest_is_exact(x, first)):
-        return [keras.layers.Reshape(tuple(first[1:]), name=ctx.name(op))(x)]  # axis 0 stays the batch
+        if _keeps_size(x, first[1:]):
+            return [keras.layers.Reshape(tuple(first[1:]), name=ctx.name(op))(x)]  # axis 0 stays the batch
+        if -1 not in first[1:] and all(d > 0 for d in first[1:]):
+            # x's axis 0 is the batch times some axes an earlier RESHAPE folded into it (a Dense on a
+            # rank-3 tensor): reshaping back over all axes restores the batch.
+            return [BatchReshape([-1, *first[1:]], name=ctx.name(op))(x)]
     if len(moving) == 1 and -1 not in first:
         return [BatchReshape([-1 if i in moving else d for i, d in enumerate(first)], name=ctx.name(op))(x)]
     if not moving and first.count(-1) == 1:
         return [BatchReshape(first, name=ctx.name(op))(x)]
     raise UnsupportedOpError(f"op {op.index} (RESHAPE) to {first} at batch 2 ({[int(d) for d in target[1]]} "
                              f"at batch 3) from {tuple(x.shape)}: the batch axis cannot be kept free")
+
+
+def _keeps_size(x: Any, rest: list[int]) -> bool:
+    """True unless ``x``'s known non-batch extents hold a different number of elements than ``rest``."""
+    if None in x.shape[1:] or -1 in rest:
+        return True
+    return int(np.prod(x.shape[1:])) == int(np.prod(rest))
 
 
 def _rest_is_exact(x: Any, target: list[int]) -> bool:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..model import Operator, TFLiteModel
 from ..registry import Mismatch, OpSpec, register_op
+from .prepare import input_shape
 
 
 def sizes(op: Operator, model: TFLiteModel) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -92,6 +93,6 @@ def _resize(interpolation: str) -> Any:
 
 
 register_op(OpSpec("RESIZE_BILINEAR", layers=("UpSampling2D", "Resizing", "Resize"), checks=(check,),
-                   converter=_resize("bilinear")))
+                   converter=_resize("bilinear"), prepare=(input_shape(1, (2,)),)))
 register_op(OpSpec("RESIZE_NEAREST_NEIGHBOR", layers=("UpSampling2D", "Resizing", "Resize"),
-                   checks=(check,), converter=_resize("nearest")))
+                   checks=(check,), converter=_resize("nearest"), prepare=(input_shape(1, (2,)),)))

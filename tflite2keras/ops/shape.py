@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import Tflite2KerasError, UnsupportedOpError
 from ..registry import OpSpec, register_op
 from ..shapes import BATCHES, is_fixed
+from . import prepare
 
 Known = tuple[np.ndarray, np.ndarray]
 INT32_MAX = 2**31 - 1
@@ -307,7 +308,7 @@ def fold_slice(op: Any, values: list[Any]) -> list[Any]:
 
 
 register_op(OpSpec("CONCATENATION", layers=("Concatenate", "Identity"), fused_activation=True,
-                   converter=convert_concatenation, fold=fold_concatenation))
+                   converter=convert_concatenation, fold=fold_concatenation, prepare=(prepare.concatenation,)))
 register_op(OpSpec("STRIDED_SLICE", layers=("StridedSlice",), converter=convert_strided_slice,
                    fold=fold_strided_slice))
 register_op(OpSpec("SLICE", layers=("StridedSlice",), converter=convert_slice, fold=fold_slice))

@@ -9,6 +9,7 @@ import numpy as np
 from ..errors import UnsupportedOpError
 from ..registry import OpSpec, register_op
 from .shape import fixed, folding, known, non_batch_axis, static_batch
+from .prepare import count_of
 
 
 def convert_split(ctx: Any, op: Any) -> list[Any]:
@@ -67,7 +68,8 @@ def convert_dynamic_update_slice(ctx: Any, op: Any) -> list[Any]:
     return [SliceUpdate(clamped, name=ctx.name(op))([x, update])]
 
 
-register_op(OpSpec("SPLIT", layers=("Split",), converter=convert_split))
-register_op(OpSpec("SPLIT_V", layers=("Split",), converter=convert_split))
-register_op(OpSpec("UNPACK", layers=("Unstack",), converter=convert_unpack, fold=fold_unpack))
+register_op(OpSpec("SPLIT", layers=("Split",), converter=convert_split, prepare=(count_of("num_splits", "outputs"),)))
+register_op(OpSpec("SPLIT_V", layers=("Split",), converter=convert_split, prepare=(count_of("num_splits", "outputs"),)))
+register_op(OpSpec("UNPACK", layers=("Unstack",), converter=convert_unpack, fold=fold_unpack,
+                   prepare=(count_of("num", "outputs"),)))
 register_op(OpSpec("DYNAMIC_UPDATE_SLICE", layers=("SliceUpdate",), converter=convert_dynamic_update_slice))
