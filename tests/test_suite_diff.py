@@ -49,10 +49,6 @@ KNOWN: dict[tuple[str, str], tuple[type[BaseException], str]] = {}
 
 #: Open bugs of the ``fake_quant`` model of an int8 file, as :data:`KNOWN`.
 FAKE_QUANT_KNOWN: dict[str, tuple[type[BaseException], str]] = {
-    # verify's end-to-end bound of 2 output steps: a legitimate one-step rounding difference of the
-    # TRANSPOSE_CONV (scale 0.0109) is exactly 2 steps of the RELU's finer output grid (0.00555), and
-    # the error, dequantized in float32, exceeds 2 steps computed in float64 by 3e-9.
-    "conv_t_relu_nobias": (AssertionError, r"NO  0\.0111 +0\.0111 +2 "),
 }
 
 #: int8 files whose ``quantized="float"`` model cannot match end to end (their ``fake_quant`` one

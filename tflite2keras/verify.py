@@ -261,7 +261,9 @@ class _Stats:
         if step is None or mode is None:
             return Check(name, tensor, shape, err, ref, noise, max(atol + rtol * ref, 2 * noise), op_index,
                          degenerate=constant)
-        bound = max(verify_quant.bound_steps(mode, kind == "layer") * step, 2 * noise)
+        # N steps as float32 measures them: an error of exactly N steps, dequantized, may exceed N * step by
+        # the rounding of the step itself (as for ``within``).
+        bound = max(verify_quant.bound_steps(mode, kind == "layer") * step * ONE_STEP, 2 * noise)
         need = verify_quant.FAKE_QUANT_WITHIN if mode == "fake_quant" else 0.0
         within = self.within[kind][j]
         if kind == "output" and self.errors[kind][j]:  # within a step, or within the interpreter's own noise
