@@ -1,0 +1,85 @@
+"""Real files written by other tools (``../shared/models/tflite-micro``): each converts and verifies
+against the interpreter in both quantized modes, or fails in the one way this table says.
+
+These are TFLite Micro's example and benchmark models: int8 and int16 inputs, integer LSTMs, a
+PyTorch-origin NCHW MobileNetV2, SVDF, custom signal ops. Nobody on this project wrote them. The
+folder sits beside the checkout (CI has it); where it is absent the tests skip, and fail with ``CI=true``.
+
+A row of :data:`EXPECTED_FAILURES` that starts to pass fails its test, so the table stays true.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import tflite2keras as t2k
+from tflite2keras.errors import InvalidModelError, UnsupportedOpError
+
+FOLDER = Path(__file__).resolve().parents[2] / "shared" / "models" / "tflite-micro"
+
+#: Files ``convert`` refuses, with the error and a regex of its message. None of them runs in the
+#: stock interpreter as it is, except the SVDF models.
+REFUSED: dict[str, tuple[type[Exception], str]] = {
+    "keyword_scrambled": (UnsupportedOpError, "SVDF"),          # no SVDF converter yet
+    "keyword_scrambled_8bit": (UnsupportedOpError, "SVDF"),
+    "person_detect": (InvalidModelError, "per-channel scales along axis 3"),  # the interpreter refuses it too
+    "audio_preprocessor_float": (UnsupportedOpError, "SignalWindow|Signal|custom"),  # TFLite Micro signal ops
+    "audio_preprocessor_int8": (UnsupportedOpError, "SignalWindow|Signal|custom"),
+}
+
+#: (file, mode) whose converted model does not yet verify: the integer LSTM kernel's arithmetic
+#: (gate scales, int16 cell state, intermediate requantizations) is not reproduced in fake_quant.
+EXPECTED_FAILURES: set[tuple[str, str]] = {("micro_speech_lstm", "fake_quant")}
+
+
+def _files() -> list[str]:
+    return sorted(p.stem for p in FOLDER.glob("*.tflite")) if FOLDER.is_dir() else []
+
+
+def _path(name: str) -> Path:
+    if not FOLDER.is_dir():
+        message = f"the real-file folder {FOLDER} is absent"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{message}; CI needs ../shared beside the checkout")
+        pytest.skip(message)
+    return FOLDER / f"{name}.tflite"
+
+
+def _modes(name: str) -> tuple[str, ...]:
+    """Both modes for an integer file; a float file's fake_quant model is its float model."""
+    tfl = t2k.read(FOLDER / f"{name}.tflite")
+    integer = any(tfl.tensor(i).dtype in ("INT8", "UINT8", "INT16") for op in tfl.operators for i in op.outputs)
+    return ("float", "fake_quant") if integer else ("float",)
+
+
+#: Without the folder, one case stands for all, and skips (or fails in CI) on its absence.
+CASES = ([pytest.param(name, mode, id=f"{name}-{mode}") for name in _files() if name not in REFUSED
+          for mode in _modes(name)] or [pytest.param("hello_world_float", "float", id="folder-absent")])
+
+
+def test_the_folder_has_the_files_this_table_knows() -> None:
+    _path("hello_world_float")
+    names = set(_files())
+    assert set(REFUSED) <= names and {n for n, _ in EXPECTED_FAILURES} <= names
+    assert len(names) >= 14 and len(CASES) >= 15
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_refused_with_a_named_error(name: str) -> None:
+    error, message = REFUSED[name]
+    with pytest.raises(error, match=message):
+        t2k.convert(_path(name))
+
+
+@pytest.mark.parametrize(("name", "mode"), CASES)
+def test_converts_and_verifies(name: str, mode: str) -> None:
+    path = _path(name)
+    model = t2k.convert(path, quantized=mode)
+    report = t2k.verify(model, path, samples=3)
+    if (name, mode) in EXPECTED_FAILURES:  # fixed? drop its EXPECTED_FAILURES entry
+        assert not report.ok, f"{name} {mode} now verifies: remove it from EXPECTED_FAILURES"
+    else:
+        assert report.ok, str(report)
