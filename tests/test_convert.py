@@ -337,7 +337,7 @@ def test_a_second_signature_is_named(tmp_path: Path) -> None:
     assert t2k.verify(model, data, samples=2).ok
     import warnings
 
-    from tflite2keras.reader import read_signature
+    from tflite2keras.signatures import read_signature
 
     for key, width in (("relu", 3), ("double", 4)):
         with warnings.catch_warnings():

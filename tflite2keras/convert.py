@@ -21,7 +21,8 @@ from .mapping import sanitize
 from .model import Operator, Source, TFLiteModel
 from .ops.prepare import validate
 from .quantized import check_mode, describe
-from .reader import read, read_signature, signature_subgraphs
+from .reader import read
+from .signatures import read_signature, signature_subgraphs
 from .registry import find
 
 __all__ = ["ConvertContext", "check_output", "convert", "load", "warn_non_finite", "warn_other_signatures"]
@@ -46,7 +47,7 @@ def convert(source: Source, *, name: str | None = None, quantized: str = "float"
             See :mod:`tflite2keras.quantized`; ``model.quantization`` records the file's integer
             edges, and :func:`tflite2keras.quantized_io` restores them.
         signature: the key of the signature to build, in a file with several (see
-            :func:`tflite2keras.reader.read_signature`, which gives the file to verify it against).
+            :func:`tflite2keras.signatures.read_signature`, which gives the file to verify it against).
             By default subgraph 0, with a warning naming the signatures left out.
 
     Returns:
