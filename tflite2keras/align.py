@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
+import numpy as np
+
 from .activations import ACTIVATION_LAYERS, fused_away
 from .batchnorm import folded_batchnorm, is_batchnorm
 from .mapping import input_name, sanitize
@@ -88,13 +90,17 @@ def align(keras_model: Any, tfl: TFLiteModel, matches: list[Match],
         if not ins or None in ins:  # (the last layer of a pattern's build may follow others of its build)
             _pair_pattern(tfl, layer, nodes[0], tensor_of, found, pairs if fits is None else [])
             continue
-        if kind in GRID_LAYERS and affine(tfl.tensor(ins[0])) is None:  # a float tensor's QUANTIZE
-            op = next((op for op in tfl.consumers(ins[0]) if op.opcode == "QUANTIZE" and op.index not in claimed), None)
+        quantized_in = kind in GRID_LAYERS and affine(tfl.tensor(ins[0])) is not None
+        if kind in GRID_LAYERS and not (quantized_in and _on_grid(layer, tfl.tensor(ins[0]))):
+            # a float tensor's QUANTIZE, or a requantization to another grid
+            op = next((op for op in tfl.consumers(ins[0]) if op.opcode == "QUANTIZE" and op.index not in claimed
+                       and (not quantized_in or _on_grid(layer, tfl.tensor(op.outputs[0])))), None)
             if op is not None:
                 claimed.add(op.index)
                 tensor_of[out] = op.outputs[0]
                 pairs.append(Pair(layer, op, op.outputs[0], False, _sources(nodes[0].input_tensors, tensor_of)))
-            continue
+            if op is not None or not quantized_in:
+                continue
         if kind in GRID_LAYERS:  # rounds a tensor to the grid it has in the file: the same tensor
             tensor_of[out] = ins[0]
             last = next((j for j in range(len(pairs) - 1, -1, -1) if pairs[j].tensor == ins[0]), None)
@@ -203,6 +209,19 @@ def input_tensors(keras_model: Any, tfl: TFLiteModel) -> list[int]:
     if len(keras_model.inputs) > 1 and all(n in by_name for n in names) and len({by_name[n] for n in names}) == len(names):
         return [by_name[n] for n in names]
     return list(tfl.inputs)
+
+
+def _on_grid(layer: Any, tensor: Any) -> bool:
+    """A grid layer (:data:`~tflite2keras.quantized.GRID_LAYERS`) rounds or clamps to ``tensor``'s own
+    grid or range, not to that of a requantization of it."""
+    edge = affine(tensor)
+    if edge is None:
+        return False
+    if type(layer).__name__ == "Saturate":
+        return bool(np.allclose((layer.low, layer.high), edge.range()))
+    config = layer.get_config()
+    return bool(np.allclose(np.reshape(config["scale"], -1), edge.scales)
+                and np.array_equal(np.reshape(config["zero_point"], -1), edge.zero_points))
 
 
 def _reachable(tfl: TFLiteModel, tensor: int) -> set[int]:

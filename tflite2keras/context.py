@@ -18,7 +18,7 @@ from . import activations, shapes, streaming
 from .errors import ShapeMismatchError, UnsupportedOpError
 from .mapping import assign_names, input_name, op_names, sanitize, scope_names
 from .model import Operator, TFLiteModel
-from .quantized import affine, keras_dtype
+from .quantized import UNBOUNDED, Interval, affine, keras_dtype, natural_range, range_activation
 from .registry import find, weight_ops
 
 
@@ -44,6 +44,10 @@ class ConvertContext:
         self._output_names = {t: sanitize(tfl.tensor(t).name) for t in tfl.outputs}
         #: tensor index -> its value folded at two batch sizes (see :mod:`tflite2keras.shapes`).
         self.folded = shapes.fold(tfl)
+        #: quantized tensor index -> where the float model's value lies (float mode's saturation).
+        self.intervals: dict[int, Interval] = {}
+        #: op index -> the Keras activation its output range carries, folded into its layer.
+        self.range_folded: dict[int, str] = {}
         self._weight_names = assign_names({
             op.index: [n for n in op_names(tfl, op, find(op.opcode).name_slots) if not n.startswith("model")]
             for op in weight_ops(tfl)})
@@ -92,9 +96,39 @@ class ConvertContext:
 
     def emit(self, op: Operator, index: int, value: Any) -> None:
         """Record the Keras tensor a converter built for ``op``'s output tensor ``index``, after
-        checking its shape and dtype; in ``fake_quant`` mode, a quantized tensor is fake-quantized."""
+        checking its shape and dtype; a quantized tensor is fake-quantized in ``fake_quant`` mode, and
+        in ``float`` mode saturated to its range where the op's result can leave it."""
         check_output(self.tfl, op, index, value)
-        self.tensors[index] = self._fake_quant(index, value)
+        self.tensors[index] = self._fake_quant(index, self._saturate(op, index, value))
+
+    def interval(self, index: int) -> Interval:
+        """Where the float model's value of tensor ``index`` lies: as emitted, or, for a quantized
+        constant or graph input, the range it represents; else unbounded."""
+        if index in self.intervals:
+            return self.intervals[index]
+        edge = affine(self.tfl.tensor(index))
+        if edge is not None and edge.scales.size == 1 and (self.tfl.is_constant(index) or index in self.tfl.inputs):
+            return edge.range()
+        return UNBOUNDED
+
+    def _saturate(self, op: Operator, index: int, x: Any) -> Any:
+        """In float mode, clamp a quantized result to its range where it can leave it by more than a
+        step (a :class:`~tflite2keras.layers.Saturate`), as the integer kernel saturates."""
+        edge = affine(self.tfl.tensor(index)) if self.mode == "float" else None
+        if edge is None or edge.scales.size != 1:
+            return x
+        inputs = [self.interval(t) for t in op.inputs if t >= 0 and affine(self.tfl.tensor(t)) is not None]
+        natural = natural_range(op, inputs, self.range_folded.get(op.index))
+        low, high = edge.range()
+        slack = edge.step * (1 + 1e-6)  # one step: rounding's share (LOGISTIC's 1.0 into 255/256)
+        if natural[0] >= low - slack and natural[1] <= high + slack:
+            self.intervals[index] = natural
+            return x
+        from .layers.quantize import Saturate
+
+        self.intervals[index] = (max(natural[0], low), min(natural[1], high))
+        base = sanitize(self.tfl.tensor(index).name.split(";")[0]) or f"tensor_{index}"
+        return Saturate(low, high, name=self.suffixed(base, "saturate"))(x)
 
     def _fake_quant(self, index: int, x: Any) -> Any:
         edge = affine(self.tfl.tensor(index)) if self.mode == "fake_quant" else None
@@ -144,10 +178,19 @@ class ConvertContext:
     def activation(self, op: Operator) -> str | None:
         """The Keras name of the op's fused activation, or None (see :mod:`tflite2keras.activations`).
 
+        In ``float`` mode, the activation the op's output range carries where that is exactly
+        ``relu6`` or ``hard_tanh`` (:func:`tflite2keras.quantized.range_activation`): for layers that
+        take ``activation=``.
+
         Raises:
             UnsupportedOpError: no Keras activation computes it (``SIGN_BIT``).
         """
-        return activations.keras_activation(op)
+        name = activations.keras_activation(op)
+        carried = range_activation(self.tfl, op) if self.mode == "float" else None
+        if carried is not None:
+            self.range_folded[op.index] = carried
+            return carried
+        return name
 
     def name(self, op: Operator, weights: bool = False) -> str:
         """A unique, stable Keras layer name for ``op``.
@@ -186,7 +229,7 @@ class ConvertContext:
         """Apply the op's fused activation as its own layer (for layers without ``activation=``)."""
         import keras
 
-        activation = self.activation(op)
+        activation = activations.keras_activation(op)  # (a range's clamp is left to ``emit``)
         if activation is None:
             return x
         return keras.layers.Activation(activation, name=self.suffixed(base, activation))(x)

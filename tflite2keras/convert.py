@@ -40,9 +40,10 @@ def convert(source: Source, *, name: str | None = None, quantized: str = "float"
     Args:
         source: a ``.tflite`` path, its bytes, or a :class:`TFLiteModel`.
         name: the Keras model's name (default: the file's stem).
-        quantized: for integer files, ``"float"`` (a float32 model: weights dequantized,
-            QUANTIZE/DEQUANTIZE of activations as identities, integer inputs and outputs as
-            float32) or ``"fake_quant"`` (the same, with a ``FakeQuant`` layer after every quantized
+        quantized: for integer files, ``"float"`` (a float32 model, the integer model's function
+            without its rounding: weights dequantized, saturation kept, QUANTIZE/DEQUANTIZE of
+            activations as identities, integer inputs and outputs as float32) or ``"fake_quant"``
+            (the same without ``Saturate`` clamps, with a ``FakeQuant`` layer after every quantized
             activation tensor, reproducing the integer model and training quantization-aware).
             See :mod:`tflite2keras.quantized`; ``model.quantization`` records the file's integer
             edges, and :func:`tflite2keras.quantized_io` restores them.

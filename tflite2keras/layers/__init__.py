@@ -26,7 +26,7 @@ from .padding import ChannelPadding, Pad
 from .index import BatchGather, Bucketize, Gather, GatherND, OneHot
 from .reduce import ArgReduce, CumSum, Pack, Reduce, TopK
 from .scatter import ScatterND, UnsortedSegment
-from .quantize import Dequantize, FakeQuant, Quantize
+from .quantize import Dequantize, FakeQuant, Quantize, Saturate
 from .reshape import BatchReshape
 from .preprocess import ImagePreprocess, ProjectToImage
 from .resize import Resize
@@ -41,7 +41,7 @@ __all__ = [
     "SpaceToDepth", "Split", "Tile", "Unstack",
     "ComplexPart", "RFFT2D", "SequenceLSTM",
     "BatchMatMul", "BatchToSpace", "L2Pooling2D", "LocalResponseNormalization", "SpaceToBatch",
-    "BatchReshape", "Dequantize", "FakeQuant", "Quantize",
+    "BatchReshape", "Dequantize", "FakeQuant", "Quantize", "Saturate",
     "Binary", "Cast", "Compare", "Gather", "Pack", "Reduce", "Select", "Unary",
     "ArgReduce", "BatchGather", "Bucketize", "CumSum", "GatherND", "OneHot", "ScatterND", "TopK", "UnsortedSegment",
     "HeatmapKeypoints", "ImagePreprocess", "ProjectToImage",

@@ -1,5 +1,6 @@
-"""Quantization layers: :class:`FakeQuant` for quantization-aware models, and the integer edges
-(:class:`Quantize`, :class:`Dequantize`) that :func:`tflite2keras.quantized_io` puts around a model.
+"""Quantization layers: :class:`FakeQuant` for quantization-aware models, :class:`Saturate` for the
+saturation a float model of an integer file keeps, and the integer edges (:class:`Quantize`,
+:class:`Dequantize`) that :func:`tflite2keras.quantized_io` puts around a model.
 
 TFLite's affine quantization: ``real = scale * (q - zero_point)``, ``q`` in ``[qmin, qmax]`` of
 the integer type; quantizing rounds half away from zero, as TFLite's ``QUANTIZE`` kernel does.
@@ -139,4 +140,31 @@ class Dequantize(_Affine):
         return keras.KerasTensor(inputs.shape, dtype="float32")
 
 
-__all__ = ["Dequantize", "FakeQuant", "Quantize"]
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Saturate(keras.layers.Layer):
+    """Clamp to ``[low, high]``: what an integer kernel's saturation does to a quantized tensor.
+
+    ``convert(quantized="float")`` puts one after an op whose float result can leave the range
+    its output tensor represents (see :mod:`tflite2keras.quantized`); the gradient is zero
+    outside the range, as for ``relu6``.
+
+    Example:
+        >>> import numpy as np
+        >>> np.asarray(Saturate(low=-1.0, high=2.5)(np.array([[-3.0, 0.5, 9.0]], "float32"))).tolist()
+        [[-1.0, 0.5, 2.5]]
+    """
+
+    def __init__(self, low: float, high: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.low, self.high = float(low), float(high)
+        if not np.isfinite(self.low) or not np.isfinite(self.high) or self.low > self.high:
+            raise InvalidArgumentError(f"Saturate: expected finite low <= high, received low={low}, high={high}")
+
+    def call(self, inputs: Any) -> Any:
+        return keras.ops.clip(inputs, self.low, self.high)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "low": self.low, "high": self.high}
+
+
+__all__ = ["Dequantize", "FakeQuant", "Quantize", "Saturate"]
