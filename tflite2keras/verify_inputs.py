@@ -1,10 +1,11 @@
 """The range each input of a TFLite file is drawn from, for :func:`tflite2keras.verify`.
 
 - A float input: ``[-1, 1)``.
-- An input that feeds the indices of a GATHER, GATHER_ND or EMBEDDING_LOOKUP (directly, or
-  through ops that keep its values, as CAST, RESHAPE or a SELECT's branches): ``[0, rows)``,
-  ``rows`` the table's extent along the gathered axis (the smallest, if it feeds several), so
-  every index is valid.
+- An input that feeds the indices of a GATHER, GATHER_ND, EMBEDDING_LOOKUP or ONE_HOT (directly,
+  or through ops that keep its values, as CAST, RESHAPE or a SELECT's branches): ``[0, rows)``,
+  ``rows`` the table's extent along the gathered axis, or ONE_HOT's depth (the smallest, if it
+  feeds several), so every index is valid (an index out of ONE_HOT's range gives a row of zeros,
+  a reference that proves little).
 - Any other integer input: its dtype's whole range (a bool input: ``{0, 1}``).
 - ``ranges`` overrides both, per input: a ``(lo, hi)`` pair drawn from ``[lo, hi)``, given as a
   dict by input name or position, as a list with one pair (or None) per input, or as one pair
@@ -39,7 +40,7 @@ _KEEPS_VALUES: dict[str, tuple[int, ...] | None] = {
     "SELECT": (1, 2), "SELECT_V2": (1, 2),  # (as Keras's Embedding wraps a negative index: x < 0 ? x + rows : x)
 }
 #: Ops that index a table with one of their inputs: opcode -> (indices slot, table slot).
-_INDEXES = {"GATHER": (1, 0), "GATHER_ND": (1, 0), "EMBEDDING_LOOKUP": (0, 1)}
+_INDEXES = {"GATHER": (1, 0), "GATHER_ND": (1, 0), "EMBEDDING_LOOKUP": (0, 1), "ONE_HOT": (0, 1)}
 
 
 def index_rows(tfl: TFLiteModel, index: int) -> int | None:
@@ -66,6 +67,9 @@ def index_rows(tfl: TFLiteModel, index: int) -> int | None:
 def _rows(tfl: TFLiteModel, op: Any) -> int:
     """The extent of the table ``op`` indexes along the indexed axis (-1 if unknown)."""
     indices, table = _INDEXES[op.opcode]
+    if op.opcode == "ONE_HOT":  # the depth, a constant scalar
+        depth = op.inputs[table]
+        return int(tfl.constant(depth).reshape(-1)[0]) if tfl.is_constant(depth) else -1
     shape = tuple(tfl.tensor(op.inputs[table]).shape_signature or tfl.tensor(op.inputs[table]).shape)
     if op.opcode == "GATHER":
         axis = int(op.options.get("axis", 0))
