@@ -21,7 +21,10 @@ int8 model with per-channel quantization); about 20 s.
 one op means: a field of its builtin options (a stride of 0, an enum out of range, an axis of
 2**31 - 1), its options type, or its opcode. Every one reads; ``convert`` must build a model (and
 run it once, as it always does) or raise a :class:`Tflite2KerasError`, within the same CPU budget
-per case; about 80 CPU s.
+per case; about 80 CPU s. And with 320 mutants of tensor shapes (a dimension, a rank, the order of
+the dimensions; a constant keeps its number of elements) of the tiny model and two corpus models, under
+the same rule: the interpreter's Prepare checks of ranks and shapes (:mod:`tflite2keras.ops.prepare_shapes`)
+or the converters' output checks refuse the inconsistent ones; about 15 CPU s.
 """
 
 from __future__ import annotations
@@ -511,3 +514,128 @@ def test_option_slots_point_at_the_options() -> None:
     assert sorted(pool) == [1, 2, 2, 2, 2]  # padding VALID, filter 2x2, strides 2x2 (activation NONE: not stored)
     assert [(what, old, index) for what, _, old, index in found.types] == [
         ("op 0.builtin_options_type", 1, 0), ("op 1.builtin_options_type", 5, 1), ("op 2.builtin_options_type", 1, 2)]
+
+
+# -- convert: mutants of the tensor shapes -----------------------------------------------------
+#
+# Each mutant changes the shape of one tensor: a dimension (off by one, doubled, halved, 0, 1 ...),
+# its rank (a dimension dropped or inserted, a new shape of rank 0 to 5) or the order of its
+# dimensions. A constant keeps its number of elements (dimensions swapped or merged, a 1 inserted
+# or dropped, flattened), so that it still reads and reaches ``convert``. The interpreter computes
+# the shapes of the tensors that are not constant, and its Prepare checks them against each other
+# (ranks, channels, biases, broadcasting, RESHAPE sizes); a stored shape that disagrees is a corrupt
+# file. ``convert`` must build a model (and run it once) or raise a Tflite2KerasError, within the
+# same CPU budget per case.
+
+#: (model, mutants): "tiny" is :func:`tflite2keras.tiny.tflite` (3 ops), the others corpus models.
+_SHAPE_CASES = [("tiny", 100), ("hand_recrop", 120), ("palm_detection_lite", 100)]
+
+
+def _shape_fields(data: bytes) -> list[tuple[int, str, int, int, tuple[int, ...]]]:
+    """(tensor index, name, byte position of its shape field, of the shape vector, dimensions)."""
+    graph = tflite.Model.GetRootAs(data, 0).Subgraphs(0)
+    found = []
+    for i in range(graph.TensorsLength()):
+        tensor = graph.Tensors(i)
+        tab = tensor._tab
+        if (o := tab.Offset(4)):
+            start, n = tab.Vector(o), tab.VectorLen(o)
+            found.append((i, tensor.Name().decode(errors="replace"), tab.Pos + o, start,
+                          struct.unpack_from(f"<{n}i", data, start)))
+    return found
+
+
+def with_shape(data: bytes, field: int, start: int, old: tuple[int, ...], new: list[int]) -> bytes:
+    """The file with a tensor's shape vector (at ``start``, its offset field at ``field``) set to
+    ``new``: in place when it is not longer, else appended to the file and pointed at."""
+    out = bytearray(data)
+    if len(new) <= len(old):
+        struct.pack_into(f"<I{len(new)}i", out, start - 4, len(new), *new)
+        return bytes(out)
+    out += bytes(-len(out) % 4)
+    struct.pack_into("<I", out, field, len(out) - field)
+    return bytes(out + struct.pack(f"<I{len(new)}i", len(new), *new))
+
+
+def _variable_shape(rng: random.Random, dims: tuple[int, ...]) -> tuple[str, list[int]]:
+    n, new = len(dims), list(dims)
+    kind = rng.choice(["dim", "dim", "dim", "drop", "insert", "swap", "rank"])
+    if kind == "dim" and n:
+        k = rng.randrange(n)
+        new[k] = rng.choice([v for v in (0, 1, 2, 3, 5, 64, dims[k] + 1, dims[k] - 1, 2 * dims[k], dims[k] // 2)
+                             if v != dims[k] and v >= 0])
+    elif kind == "drop" and n:
+        del new[rng.randrange(n)]
+    elif kind == "insert":
+        new.insert(rng.randrange(n + 1), rng.choice([1, 1, 2, 3]))
+    elif kind == "swap" and len(set(dims)) > 1:
+        while new == list(dims):
+            a, b = rng.sample(range(n), 2)
+            new[a], new[b] = new[b], new[a]
+    else:
+        kind, new = "rank", [rng.choice([1, 2, 3, 4, 8]) for _ in range(rng.randrange(6))]
+    return kind, new
+
+
+def _constant_shape(rng: random.Random, dims: tuple[int, ...]) -> tuple[str, list[int]]:
+    """A shape of as many elements: the buffer still fits it."""
+    n, new = len(dims), list(dims)
+    kind = rng.choice(["swap", "merge", "insert 1", "drop 1", "flatten"])
+    if kind == "swap" and len(set(dims)) > 1:
+        while new == list(dims):
+            a, b = rng.sample(range(n), 2)
+            new[a], new[b] = new[b], new[a]
+    elif kind == "merge" and n >= 2:
+        k = rng.randrange(n - 1)
+        new[k:k + 2] = [dims[k] * dims[k + 1]]
+    elif kind == "drop 1" and 1 in dims:
+        del new[rng.choice([k for k, d in enumerate(dims) if d == 1])]
+    elif kind == "flatten" and n != 1:
+        new = [int(np.prod(dims))]
+    else:
+        kind = "insert 1"
+        new.insert(rng.randrange(n + 1), 1)
+    return kind, new
+
+
+def _shape_mutants(data: bytes, count: int, seed: int) -> Iterator[tuple[str, bytes, bool]]:
+    """(what, mutant, False): one tensor's shape changed; a third of them a constant's."""
+    rng = random.Random(seed)
+    model = read(data)
+    fields = _shape_fields(data)
+    constant = [f for f in fields if model.is_constant(f[0])]
+    variable = [f for f in fields if not model.is_constant(f[0])]
+    for _ in range(count):
+        is_constant = bool(constant) and rng.random() < 0.35
+        index, name, field, start, dims = rng.choice(constant if is_constant else variable)
+        kind, new = (_constant_shape if is_constant else _variable_shape)(rng, dims)
+        if new == list(dims):
+            kind, new = "insert 1", [*dims, 1]
+        what = f"{'constant' if is_constant else 'tensor'} {index} {name!r}: shape {dims} -> {tuple(new)} ({kind})"
+        yield what, with_shape(data, field, start, dims, new), False
+
+
+@pytest.mark.parametrize(("name", "count"), _SHAPE_CASES, ids=[n for n, _ in _SHAPE_CASES])
+def test_fuzz_convert_shapes(corpus_model, name: str, count: int) -> None:
+    from tflite2keras import tiny
+
+    data = tiny.tflite() if name == "tiny" else corpus_model(name).read_bytes()
+    stats = _fuzz_convert(_shape_mutants(data, count, seed=sum(map(ord, name)) + 2))
+    assert stats["cases"] == count
+    assert stats["readable"] >= count * 9 // 10, stats  # the mutants read: they reach convert
+    assert stats["converted"] >= 1 and stats["rejected"] >= count // 2, stats
+    assert stats["rejected: InvalidModelError"] >= count // 4, stats  # the Prepare checks refuse many
+
+
+def test_shape_fields_and_relocated_shapes() -> None:
+    """Sanity check of the shape finder and writer: a shorter shape in place, a longer one appended."""
+    from tflite2keras import tiny
+
+    data = tiny.tflite()
+    model = read(data)
+    fields = _shape_fields(data)
+    assert [dims for _, _, _, _, dims in fields] == [t.shape for t in model.tensors]
+    index, _, field, start, dims = fields[0]
+    assert read(with_shape(data, field, start, dims, [8, 3])).tensors[index].shape == (8, 3)
+    longer = with_shape(data, field, start, dims, [1, 1, 8, 8, 3])
+    assert len(longer) > len(data) and read(longer).tensors[index].shape == (1, 1, 8, 8, 3)

@@ -251,3 +251,93 @@ def test_options_kinds_and_types() -> None:
     assert [options_type(op.opcode) for op in model.operators] == ["Conv2DOptions", "Pool2DOptions", "Conv2DOptions"]
     assert options_type("MEAN") == "ReducerOptions" and options_type("STABLEHLO_CONCATENATE") == \
         "StablehloConcatenateOptions" and options_type("LOGISTIC") is None
+
+
+# -- tensor shapes the interpreter's Prepare rejects (ops/prepare_shapes.py) ----------------------
+def _shapes_model() -> bytes:
+    """CONV_2D (with bias, RELU), MAX_POOL_2D, ADD of a (4,) constant, RESHAPE to a constant
+    (1, 64), FULLY_CONNECTED of 5 units, on a (1, 8, 8, 3) input."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    kernel, bias = rng.normal(size=(3, 3, 3, 4)).astype("float32"), rng.normal(size=4).astype("float32")
+    offsets, dense = np.arange(1, 5, dtype="float32"), rng.normal(size=(64, 5)).astype("float32")
+
+    @tf.autograph.experimental.do_not_convert
+    def net(x: Any) -> Any:
+        y = tf.nn.relu(tf.nn.conv2d(x, kernel, 1, "SAME") + bias)
+        y = tf.nn.max_pool2d(y, 2, 2, "VALID") + offsets
+        return tf.matmul(tf.reshape(y, [1, 64]), dense)
+
+    concrete = tf.function(net).get_concrete_function(tf.TensorSpec((1, 8, 8, 3)))
+    return bytes(tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert())
+
+
+@pytest.fixture(scope="module")
+def shapes_model() -> bytes:
+    return _shapes_model()
+
+
+def _with_tensor(data: bytes, index: int, shape: tuple[int, ...] | None = None,
+                 values: tuple[int, ...] | None = None) -> bytes:
+    """``data`` with tensor ``index``'s shape set, or its int32 buffer's values overwritten (as many)."""
+    import json
+
+    import numpy as np
+
+    from tflite2keras import from_json, to_json
+
+    if values is not None:
+        root = tflite.Model.GetRootAs(data, 0)
+        buffer = root.Buffers(root.Subgraphs(0).Tensors(index).Buffer())
+        start = buffer._tab.Vector(buffer._tab.Offset(4))
+        out = bytearray(data)
+        out[start:start + 4 * len(values)] = np.asarray(values, "<i4").tobytes()
+        return bytes(out)
+    model = json.loads(to_json(data))
+    model["subgraphs"][0]["tensors"][index]["shape"] = list(shape or ())
+    return from_json(json.dumps(model))
+
+
+#: id -> (op index, opcode, input slot, new shape, new int32 values, what the message says, whether the
+#: interpreter rejects the file too: it recomputes the shapes of the tensors that are not constant).
+_SHAPE_CASES: dict[str, tuple[int, str, int, tuple[int, ...] | None, tuple[int, ...] | None, str, bool]] = {
+    "conv_input_rank_3": (0, "CONV_2D", 0, (1, 8, 8), None, "shape is (1, 8, 8), expected rank 4", True),
+    "conv_filter_2d": (0, "CONV_2D", 1, (4, 27), None, "shape is (4, 27), expected rank 4", True),
+    "conv_filter_channels": (0, "CONV_2D", 1, (3, 3, 3, 4), None,
+                             "shape is (3, 3, 3, 4), expected input channels dividing the input's 3", True),
+    "conv_bias_length": (0, "CONV_2D", 1, (2, 3, 6, 3), None, "input 2 '", True),  # 4 biases, 2 filters
+    "add_unbroadcastable": (2, "ADD", 1, (2, 2), None, "shape is (2, 2), expected a shape that broadcasts", True),
+    "add_stored_shape": (2, "ADD", 0, (1, 4, 4, 3), None, "expected a shape that broadcasts", False),
+    "reshape_size": (3, "RESHAPE", 1, None, (1, 60), "expected 60 elements, for the target shape (1, 60)", True),
+    "fully_connected_columns": (4, "FULLY_CONNECTED", 1, (64, 5), None, "expected a last dimension of 5", True),
+    "pool_input_rank_5": (1, "MAX_POOL_2D", 0, (1, 1, 8, 8, 4), None, "expected rank 4", False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_SHAPE_CASES))
+def test_convert_rejects_inconsistent_shapes(case: str, shapes_model: bytes) -> None:
+    from tflite2keras import convert
+
+    index, opcode, slot, shape, values, says, runtime_rejects = _SHAPE_CASES[case]
+    op = read(shapes_model).operators[index]
+    assert op.opcode == opcode
+    tensor = op.inputs[slot]
+    data = _with_tensor(shapes_model, tensor, shape, values)
+    assert _runtime_rejects(data) == runtime_rejects
+    with pytest.raises(InvalidModelError) as caught:
+        convert(data)
+    message = str(caught.value)
+    name = read(data).tensors[tensor].name
+    for needle in (f"op {index} ({opcode})", says, "expected"):
+        assert needle in message, (needle, message)
+    assert f"'{name}'" in message or case == "conv_bias_length", message
+
+
+def test_shapes_model_converts_and_verifies_unedited(shapes_model: bytes) -> None:
+    import tflite2keras as t2k
+
+    assert [op.opcode for op in read(shapes_model).operators] == [
+        "CONV_2D", "MAX_POOL_2D", "ADD", "RESHAPE", "FULLY_CONNECTED"]
+    assert t2k.verify(t2k.convert(shapes_model), shapes_model, samples=2).ok

@@ -56,9 +56,11 @@ def convert(source: Source, *, name: str | None = None, quantized: str = "float"
 
     Raises:
         InvalidModelError: an op has options the interpreter's Prepare rejects (a stride of 0,
-            an unknown enum value, an options table of another op's type ...); the message names
-            the op, its index, the option, its value and what was expected
-            (:mod:`tflite2keras.ops.prepare`).
+            an unknown enum value, an options table of another op's type ...), or tensor shapes it
+            rejects (a rank-3 input to a CONV_2D, a bias of the wrong length, an ADD of shapes that
+            do not broadcast ...); the message names the op, its index, the option or tensor, its
+            value and what was expected (:mod:`tflite2keras.ops.prepare`,
+            :mod:`tflite2keras.ops.prepare_shapes`).
         UnsupportedOpError: an op has no registered converter; the message names the op,
             its index and its input/output tensors. Or a graph input is a scalar (rank 0).
         ShapeMismatchError: a converter built a Keras tensor whose shape (batch and dynamic

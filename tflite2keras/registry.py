@@ -83,10 +83,12 @@ class OpSpec:
             so the op then builds no layer; optional.
         reads_shape: ``fold`` reads only its inputs' shapes (``SHAPE``), so it folds on a tensor
             whose values are unknown.
-        prepare: checks of the op's options that the interpreter's Prepare makes and that are
-            particular to the op (``PACK``'s ``values_count`` is its number of inputs); ``convert``
-            runs them, with the checks every op's options get (option type, strides, enums, axis:
-            :mod:`tflite2keras.ops.prepare`), before any converter.
+        prepare: checks of the op's options and tensor shapes that the interpreter's Prepare
+            makes and that are particular to the op (``PACK``'s ``values_count`` is its number of
+            inputs; a ``CONV_2D``'s input and filter have rank 4: :mod:`tflite2keras.ops.prepare_shapes`);
+            ``convert`` runs them in order, up to the first that rejects, with the checks every
+            op's options get (option type, strides, enums, axis: :mod:`tflite2keras.ops.prepare`),
+            before any converter.
     """
 
     opcode: str

@@ -15,6 +15,7 @@ from ..errors import UnsupportedOpError
 from ..layout import RESHAPE
 from ..model import Operator, TFLiteModel
 from ..registry import Mismatch, OpSpec, WeightSlot, register_op
+from .prepare_shapes import broadcastable
 
 
 def _layer(factory: Any) -> Any:
@@ -63,7 +64,7 @@ def _keras() -> Any:
 
 register_op(OpSpec(
     "PRELU", layers=("PReLU",), checks=(check_shared_axes,), converter=convert_prelu,
-    weights=(WeightSlot(1, "alpha", RESHAPE, optional=False),),
+    weights=(WeightSlot(1, "alpha", RESHAPE, optional=False),), prepare=(broadcastable,),
 ))
 register_op(OpSpec("RELU", layers=("ReLU", "Activation"), converter=_layer(lambda n: _keras().ReLU(name=n))))
 register_op(OpSpec("RELU6", layers=("ReLU", "Activation"),

@@ -24,6 +24,7 @@ from ..errors import UnsupportedOpError
 from ..layout import RESHAPE
 from ..model import Operator
 from ..registry import OpSpec, WeightSlot, register_op
+from .prepare_shapes import broadcastable
 
 #: TFLite opcode -> :data:`tflite2keras.layers.binary.BINARY` fn.
 BINARY_OPS = {"DIV": "divide", "POW": "power", "FLOOR_DIV": "floor_divide", "FLOOR_MOD": "floor_mod",
@@ -203,5 +204,5 @@ for _opcode in BINARY_OPS:
     register_op(OpSpec(
         _opcode, layers=("Binary", *MERGE_LAYERS.get(_opcode, "").split()), converter=convert_binary,
         weights=() if _opcode in INTEGER_OPS else OPERAND_WEIGHTS, fused_activation=_opcode == "DIV",
-        fold=fold_binary if _opcode in NUMPY else None))
+        fold=fold_binary if _opcode in NUMPY else None, prepare=(broadcastable,)))
 register_op(OpSpec("ADD_N", layers=("Add", "Identity"), converter=convert_add_n))

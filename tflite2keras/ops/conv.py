@@ -13,6 +13,7 @@ from ..layout import DEPTHWISE, OHWI_TO_HWIO, OHWI_TO_HWOI, OI_TO_IO
 from ..model import Operator, TFLiteModel
 from ..registry import Mismatch, OpSpec, WeightSlot, register_op
 from . import checks, prepare
+from .prepare_shapes import conv_shapes, depthwise_shapes, fully_connected_shapes, ranks, transpose_conv_shapes
 
 _CONV_CHECKS = (checks.kernel_size, checks.strides, checks.dilation, checks.padding,
                 checks.use_bias)
@@ -182,23 +183,25 @@ def convert_fully_connected(ctx: Any, op: Any) -> list[Any]:
 
 register_op(OpSpec(
     "CONV_2D", layers=("Conv2D",), fused_activation=True, folds_batchnorm=True, checks=_CONV_CHECKS, converter=convert_conv2d,
-    prepare=(prepare.window_fits,),
+    prepare=(ranks({0: 4, 1: 4}), conv_shapes, prepare.window_fits),
     weights=(WeightSlot(1, "kernel", OHWI_TO_HWIO, optional=False), WeightSlot(2, "bias")),
 ))
 register_op(OpSpec(
     "DEPTHWISE_CONV_2D", layers=("DepthwiseConv2D",), fused_activation=True, folds_batchnorm=True, converter=convert_depthwise,
-    checks=_CONV_CHECKS + (checks.depth_multiplier,), prepare=(prepare.window_fits, prepare.depth_multiplier),
+    checks=_CONV_CHECKS + (checks.depth_multiplier,),
+    prepare=(ranks({0: 4, 1: 4}), depthwise_shapes, prepare.window_fits, prepare.depth_multiplier),
     weights=(WeightSlot(1, "kernel", DEPTHWISE, optional=False), WeightSlot(2, "bias")),
 ))
 # TRANSPOSE_CONV inputs are (output_shape, weights, input, bias).
 register_op(OpSpec(
     "TRANSPOSE_CONV", layers=("Conv2DTranspose",), fused_activation=True, folds_batchnorm=True, converter=convert_transpose_conv,
     checks=checks.transposed(lambda op: (op.options.get("padding", "VALID"), checks.op_strides(op)), input_slot=2),
+    prepare=(ranks({0: 1, 1: 4, 2: 4}), transpose_conv_shapes),
     weights=(WeightSlot(1, "kernel", OHWI_TO_HWOI, optional=False), WeightSlot(3, "bias")),
 ))
 register_op(OpSpec(
     "FULLY_CONNECTED", layers=("Dense",), fused_activation=True, folds_batchnorm=True, converter=convert_fully_connected,
-    checks=(checks.use_bias,),
+    checks=(checks.use_bias,), prepare=(ranks({1: 2}), fully_connected_shapes),
     weights=(WeightSlot(1, "kernel", OI_TO_IO, optional=False), WeightSlot(2, "bias")),
 ))
 register_op(OpSpec("SPACE_TO_BATCH_ND", layers=("SpaceToBatch",), checks=(check_blocks,),

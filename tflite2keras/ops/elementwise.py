@@ -15,6 +15,7 @@ from ..layout import RESHAPE
 from ..model import Operator
 from ..registry import OpSpec, WeightSlot, register_op
 from .binary import OPERAND_WEIGHTS, binary_layer, fold_binary, merge_layer, operands
+from .prepare_shapes import broadcastable
 
 #: opcode -> (Keras merge layer, layer for a float constant second operand or None, Binary fn).
 ARITHMETIC = {"ADD": ("Add", "AddConstant", "add"), "SUB": ("Subtract", None, "subtract"),
@@ -43,4 +44,4 @@ _SUB = OPERAND_WEIGHTS
 for _opcode, (_merge, _constant, _) in ARITHMETIC.items():
     register_op(OpSpec(_opcode, layers=(_merge, *([_constant] if _constant else []), "Binary"),
                        weights=_SUB if _constant is None else _COMMUTATIVE, fused_activation=True,
-                       converter=convert_arithmetic, fold=fold_binary))
+                       converter=convert_arithmetic, fold=fold_binary, prepare=(broadcastable,)))

@@ -18,12 +18,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import OpSpec, register_op
+from .prepare_shapes import same_shape
 
 
 def convert_identity(ctx: Any, op: Any) -> list[Any]:
     return [ctx.input(op, 0)]
 
 
-register_op(OpSpec("DEQUANTIZE", pass_through=True, transparent=True, converter=convert_identity))
-register_op(OpSpec("DENSIFY", pass_through=True))
-register_op(OpSpec("QUANTIZE", transparent=True, converter=convert_identity))
+register_op(OpSpec("DEQUANTIZE", pass_through=True, transparent=True, converter=convert_identity,
+                   prepare=(same_shape,)))
+register_op(OpSpec("DENSIFY", pass_through=True, prepare=(same_shape,)))
+register_op(OpSpec("QUANTIZE", transparent=True, converter=convert_identity, prepare=(same_shape,)))

@@ -18,6 +18,7 @@ from ..errors import UnsupportedOpError
 from ..registry import OpSpec, register_op
 from ..shapes import BATCHES, is_fixed
 from .layout import small
+from .prepare_shapes import paddings
 from .shape import batch_source, fixed, folding, known
 
 #: MIRROR_PAD's ``mode`` option (schema enum MirrorPadMode) -> the Pad layer's mode.
@@ -170,8 +171,9 @@ def fold_broadcast_args(op: Any, values: list[Any]) -> list[Any]:
 
 for _opcode in ("PAD", "PADV2"):
     register_op(OpSpec(_opcode, layers=("ChannelPadding", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Pad",
-                                        "Identity"), transparent=_opcode == "PAD", converter=convert_pad))
-register_op(OpSpec("MIRROR_PAD", layers=("Pad",), converter=convert_pad))
+                                        "Identity"), transparent=_opcode == "PAD", converter=convert_pad,
+                       prepare=(paddings,)))
+register_op(OpSpec("MIRROR_PAD", layers=("Pad",), converter=convert_pad, prepare=(paddings,)))
 register_op(OpSpec("ZEROS_LIKE", layers=("Fill",), converter=convert_zeros_like, fold=fold_zeros_like))
 register_op(OpSpec("FILL", layers=("Fill",), converter=convert_fill, fold=fold_fill))
 register_op(OpSpec("RANGE", layers=("Range",), converter=convert_range, fold=fold_range))

@@ -10,6 +10,7 @@ import numpy as np
 from ..model import Operator, TFLiteModel
 from ..registry import Mismatch, OpSpec, register_op
 from . import checks, prepare
+from .prepare_shapes import IMAGE
 
 _POOL_CHECKS = (checks.pool_size, checks.strides, checks.padding)
 #: LOCAL_RESPONSE_NORMALIZATION options, each also the layer's attribute, and their TFLite defaults.
@@ -50,10 +51,10 @@ def check_lrn(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch
 
 
 register_op(OpSpec("MAX_POOL_2D", layers=("MaxPooling2D",), fused_activation=True, checks=_POOL_CHECKS,
-                   converter=_pool("MaxPooling2D"), prepare=(prepare.window_fits,)))
+                   converter=_pool("MaxPooling2D"), prepare=(*IMAGE, prepare.window_fits)))
 register_op(OpSpec("AVERAGE_POOL_2D", layers=("AveragePooling2D",), fused_activation=True, checks=_POOL_CHECKS,
-                   converter=_pool("AveragePooling2D"), prepare=(prepare.window_fits,)))
+                   converter=_pool("AveragePooling2D"), prepare=(*IMAGE, prepare.window_fits)))
 register_op(OpSpec("L2_POOL_2D", layers=("L2Pooling2D",), fused_activation=True, checks=_POOL_CHECKS,
-                   converter=_pool("L2Pooling2D", ours=True), prepare=(prepare.window_fits,)))
+                   converter=_pool("L2Pooling2D", ours=True), prepare=(*IMAGE, prepare.window_fits)))
 register_op(OpSpec("LOCAL_RESPONSE_NORMALIZATION", layers=("LocalResponseNormalization",), checks=(check_lrn,),
                    converter=convert_lrn))

@@ -11,7 +11,8 @@ errors or, worse, build a model the interpreter never runs. :func:`validate` che
   enums a known value, an ``axis`` within the tensors' rank), for every op;
 - its number of inputs (:data:`INPUT_COUNTS`: an ADD reads two);
 - the checks particular to the op, on its spec (``OpSpec.prepare``: :func:`count_of` and
-  :func:`window_fits` are two).
+  :func:`window_fits` are two; the tensor ranks and shapes are :mod:`.prepare_shapes`'), up to
+  the first that rejects.
 
 Each failure raises :class:`~tflite2keras.errors.InvalidModelError` naming the op index, its
 opcode, the option, its value and what the interpreter expects.
@@ -252,6 +253,8 @@ def rejections(op: Operator, model: TFLiteModel | None) -> list[Rejection]:
     found += field_rejections(op, model)
     for check in spec.prepare if spec is not None else ():
         found += check(op, model)
+        if found:  # the later checks may index what this one found wrong (a rank: prepare_shapes)
+            break
     return found
 
 
@@ -270,8 +273,8 @@ def validate(model: TFLiteModel) -> None:
         found = rejections(op, model)
         if found:
             listed = "; ".join(f"{name} is {value!r}, expected {want}" for name, value, want in found)
-            raise InvalidModelError(f"{model.source}: op {op.index} ({op.opcode}) has options the TFLite "
-                                    f"interpreter rejects: {listed}")
+            raise InvalidModelError(f"{model.source}: op {op.index} ({op.opcode}) has options or tensor shapes "
+                                    f"the TFLite interpreter rejects: {listed}")
 
 
 __all__ = ["FIELD_RULES", "INPUT_COUNTS", "OPTIONS_TYPES", "concatenation", "count_of", "depth_multiplier",

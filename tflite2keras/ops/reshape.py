@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from ..registry import OpSpec, register_op
+from .prepare_shapes import reshape_size
 
 
 def _target(ctx: Any, op: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -88,5 +89,5 @@ def fold_reshape(op: Any, values: list[Any]) -> list[Any]:
 
 
 register_op(OpSpec("RESHAPE", layers=("Reshape", "Flatten", "BatchReshape"), converter=convert_reshape,
-                   fold=fold_reshape))
+                   fold=fold_reshape, prepare=(reshape_size,)))
 register_op(OpSpec("SHAPE", converter=convert_shape, fold=fold_shape, reads_shape=True))

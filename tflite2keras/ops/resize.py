@@ -17,6 +17,7 @@ import numpy as np
 from ..model import Operator, TFLiteModel
 from ..registry import Mismatch, OpSpec, register_op
 from .prepare import input_shape
+from .prepare_shapes import IMAGE
 
 
 def sizes(op: Operator, model: TFLiteModel) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -93,6 +94,6 @@ def _resize(interpolation: str) -> Any:
 
 
 register_op(OpSpec("RESIZE_BILINEAR", layers=("UpSampling2D", "Resizing", "Resize"), checks=(check,),
-                   converter=_resize("bilinear"), prepare=(input_shape(1, (2,)),)))
+                   converter=_resize("bilinear"), prepare=(*IMAGE, input_shape(1, (2,)))))
 register_op(OpSpec("RESIZE_NEAREST_NEIGHBOR", layers=("UpSampling2D", "Resizing", "Resize"),
-                   checks=(check,), converter=_resize("nearest"), prepare=(input_shape(1, (2,)),)))
+                   checks=(check,), converter=_resize("nearest"), prepare=(*IMAGE, input_shape(1, (2,)))))
