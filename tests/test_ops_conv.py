@@ -416,3 +416,42 @@ def test_layer_configs_round_trip() -> None:
                 lambda: layers.L2Pooling2D(2, padding="full")):
         with pytest.raises(t2k.errors.InvalidArgumentError):
             bad()
+
+
+def _fully_connected_on_rows(shape: tuple[int, ...], units: int, depth: int) -> bytes:
+    """A FULLY_CONNECTED (no keep_num_dims) whose input flattens into several rows of ``depth`` per
+    sample, as the interpreter allows: input ``shape``, weights ``(units, depth)``, a bias."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    from oneop import SchemaFile
+
+    built = SchemaFile()
+    rng = np.random.default_rng(3)
+    x = built.tensor("x", shape)
+    w = built.tensor("w", (units, depth), rng.normal(size=(units, depth)).astype(np.float32))
+    b = built.tensor("b", (units,), rng.normal(size=units).astype(np.float32))
+    rows = int(np.prod(shape)) // depth
+    y = built.tensor("y", (rows, units))
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.FULLY_CONNECTED
+    code.version = 1
+    op = schema.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = 0, [x, w, b], [y]
+    op.builtinOptionsType = schema.BuiltinOptions.FullyConnectedOptions
+    op.builtinOptions = schema.FullyConnectedOptionsT()
+    built.model.operatorCodes, built.graph.operators = [code], [op]
+    built.graph.inputs, built.graph.outputs = [x], [y]
+    return built.bytes()
+
+
+def test_fully_connected_on_several_rows_per_sample() -> None:
+    """(1, 4, 6) into 8 columns: the interpreter computes 3 rows of 8, so the batch axis grows (a
+    ``keras.layers.Reshape((8,))`` cannot do that and raised Keras's own error)."""
+    data = _fully_connected_on_rows((1, 4, 6), units=5, depth=8)
+    interpreter = make_interpreter(t2k.read(data))
+    x = np.random.default_rng(0).normal(size=(1, 4, 6)).astype(np.float32)
+    (want,), _ = run(interpreter, [x])
+    assert want.shape == (3, 5)
+    model = t2k.convert(data)
+    np.testing.assert_allclose(np.asarray(model(x)), want, rtol=1e-5, atol=1e-5)
+    assert t2k.verify(model, data, samples=2).ok

@@ -175,7 +175,13 @@ def convert_fully_connected(ctx: Any, op: Any) -> list[Any]:
     units, in_features = ctx.tfl.tensor(op.inputs[1]).shape
     x = ctx.input(op, 0)
     if len(x.shape) != 2 and not op.options.get("keep_num_dims"):
-        x = keras.layers.Reshape((in_features,), name=ctx.suffixed(ctx.name(op), "flatten"))(x)
+        flatten = ctx.suffixed(ctx.name(op), "flatten")
+        if None not in x.shape[1:] and int(np.prod(x.shape[1:])) == in_features:
+            x = keras.layers.Reshape((in_features,), name=flatten)(x)
+        else:  # the interpreter takes rows of in_features across the batch: (1, 4, 6) -> (3, 8)
+            from ..layers import BatchReshape
+
+            x = BatchReshape([-1, in_features], name=flatten)(x)
     layer = keras.layers.Dense(units, activation=ctx.activation(op), use_bias=op.has_input(2),
                                name=ctx.name(op, weights=True))
     return [ctx.takes_weights(layer, op)(x)]
