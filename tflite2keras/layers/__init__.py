@@ -32,6 +32,7 @@ from .preprocess import ImagePreprocess, ProjectToImage
 from .resize import Resize
 from .sequence import SequenceLSTM
 from .signal import RFFT2D, ComplexPart
+from .svdf import SVDF
 from .tensor_ops import AddConstant, DepthToSpace, MultiplyConstant, SpaceToDepth, StridedSlice
 from .shape import BroadcastTo, Fill, Range, SliceUpdate, Split, Tile, Unstack
 from .matrix import MatrixDiag, MatrixSetDiag, ReverseSequence
@@ -39,7 +40,7 @@ from .matrix import MatrixDiag, MatrixSetDiag, ReverseSequence
 __all__ = [
     "BroadcastTo", "Fill", "MatrixDiag", "MatrixSetDiag", "Pad", "Range", "ReverseSequence", "SliceUpdate",
     "SpaceToDepth", "Split", "Tile", "Unstack",
-    "ComplexPart", "RFFT2D", "SequenceLSTM",
+    "ComplexPart", "RFFT2D", "SequenceLSTM", "SVDF",
     "BatchMatMul", "BatchToSpace", "L2Pooling2D", "LocalResponseNormalization", "SpaceToBatch",
     "BatchReshape", "Dequantize", "FakeQuant", "Quantize", "Saturate",
     "Binary", "Cast", "Compare", "Gather", "Pack", "Reduce", "Select", "Unary",
