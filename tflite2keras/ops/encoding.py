@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import UnsupportedOpError
 from ..registry import OpSpec, register_op
 from .prepare_shapes import same_shape
 
@@ -25,7 +26,19 @@ def convert_identity(ctx: Any, op: Any) -> list[Any]:
     return [ctx.input(op, 0)]
 
 
+def convert_quantize(ctx: Any, op: Any) -> list[Any]:
+    """An identity; a QUANTIZE to a scaled int32 tensor (TFLite Micro's int16 -> int32 requantization)
+    is none of the quantized activations a converted model computes in float, and raises."""
+    out = ctx.tfl.tensor(op.outputs[0])
+    if out.dtype == "INT32" and out.quantization is not None and out.quantization.scales.size:
+        raise UnsupportedOpError(
+            f"op {op.index} (QUANTIZE) writes {out.name!r} as int32 with a scale "
+            f"({float(out.quantization.scales[0]):.3g}): quantized int32 activations are not supported "
+            "(int8, uint8 and int16 are)")
+    return convert_identity(ctx, op)
+
+
 register_op(OpSpec("DEQUANTIZE", pass_through=True, transparent=True, converter=convert_identity,
                    prepare=(same_shape,)))
 register_op(OpSpec("DENSIFY", pass_through=True, prepare=(same_shape,)))
-register_op(OpSpec("QUANTIZE", transparent=True, converter=convert_identity, prepare=(same_shape,)))
+register_op(OpSpec("QUANTIZE", transparent=True, converter=convert_quantize, prepare=(same_shape,)))
