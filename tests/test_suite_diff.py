@@ -35,7 +35,6 @@ UNSUPPORTED: dict[str, str] = {
     # ops/matmul.py: only the right operand of BATCH_MATMUL may be constant (its module docstring).
     "matmul_const_left": r"op 0 \(BATCH_MATMUL\) has a constant left operand of shape \(7, 11\)",
     # Attention over two axes computes its broadcast shape at run time (BROADCAST_ARGS of SHAPEs).
-    "mha_2d_axes": r"op \d+ \(BROADCAST_ARGS\) does not fold",
     # Unrolled recurrent layers go time-major: a TRANSPOSE of the batch axis, which no layer may do.
     "lstm_sequences": _RNN_TIME_MAJOR,
     "lstm_last": _RNN_TIME_MAJOR,

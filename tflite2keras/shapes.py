@@ -9,7 +9,9 @@ depends on the batch. ``convert`` then builds nothing for the folded ops, and RE
 batch-dependent target into a free batch axis (:mod:`tflite2keras.ops.reshape`).
 
 Also folded: ops on integer or boolean constants only (index arithmetic), so converters see
-their results as constants.
+their results as constants. A fold returns one value per output (SPLIT, SPLIT_V, UNPACK: each
+output tensor gets its own), and an empty constant (shape ``[0]``, no bytes in its buffer) is a
+constant (:func:`constant_value`).
 
 Example:
     >>> import numpy as np
@@ -95,8 +97,7 @@ def _feeds(tfl: TFLiteModel, op: Operator, values: dict[int, Folded],
             pair: tuple[Any, Any] = (None, None)
         elif index in values:
             pair, derived = values[index], True
-        elif tfl.is_constant(index):
-            value = np.asarray(tfl.constant(index)).reshape(tfl.tensor(index).shape)
+        elif (value := constant_value(tfl, index)) is not None:
             pair = (value, value)
         elif reads_shape and (placeholders := _placeholders(tfl, index)) is not None:
             pair, derived = placeholders, True
@@ -105,6 +106,26 @@ def _feeds(tfl: TFLiteModel, op: Operator, values: dict[int, Folded],
         first.append(pair[0])
         second.append(pair[1])
     return (first, second), derived
+
+
+def constant_value(tfl: TFLiteModel, index: int) -> np.ndarray | None:
+    """A constant tensor's value in its shape, or None for a computed tensor. An empty tensor
+    (an extent of 0, e.g. the RESHAPE target ``[]`` of a scalar) that no op produces and that is
+    not a model input is a constant too: its buffer holds no bytes because it has none.
+
+    Example:
+        >>> from tflite2keras import read, tiny
+        >>> model = read(tiny.tflite())
+        >>> constant_value(model, model.operators[0].inputs[2]).shape
+        (4,)
+    """
+    tensor = tfl.tensor(index)
+    if tfl.is_constant(index):
+        return np.asarray(tfl.constant(index)).reshape(tensor.shape)
+    if (0 in tuple(tensor.shape) and -1 not in tuple(tensor.shape_signature or ()) and tfl.producer(index) is None
+            and index not in tfl.inputs and not tensor.is_variable and tensor.dtype != "STRING"):
+        return np.zeros(tensor.shape, tensor.dtype.lower())
+    return None
 
 
 def _placeholders(tfl: TFLiteModel, index: int) -> Folded | None:

@@ -147,11 +147,29 @@ def fold_gather(op: Any, values: list[Any]) -> list[np.ndarray]:
     return [_take(params, indices.astype(np.int64), axis, batch_dims)]
 
 
+@folding
+def fold_gather_nd(op: Any, values: list[Any]) -> list[np.ndarray]:
+    """GATHER_ND in numpy: the last axis of ``indices`` addresses the leading axes of ``params``;
+    an index out of range is an error (TFLite's kernel fails)."""
+    params, indices = np.asarray(values[0]), np.asarray(values[1]).astype(np.int64)
+    depth = indices.shape[-1] if indices.ndim else -1
+    if indices.ndim < 1 or depth > params.ndim:
+        raise IndexError(f"indices of shape {indices.shape} do not fit params of rank {params.ndim}")
+    flat = indices.reshape(-1, depth)
+    limits = np.asarray(params.shape[:depth], np.int64)
+    if flat.size and ((flat < 0).any() or (flat >= limits).any()):
+        raise IndexError(f"indices {flat.min()}..{flat.max()} out of range for {params.shape[:depth]}")
+    picked = np.stack([params[tuple(row)] for row in flat]) if len(flat) else \
+        np.zeros((0, *params.shape[depth:]), params.dtype)
+    return [picked.reshape(*indices.shape[:-1], *params.shape[depth:])]
+
+
 _TABLE = (WeightSlot(0, "embeddings", RESHAPE, integer=True),)
 register_op(OpSpec("GATHER", layers=("Gather", "BatchGather"), weights=_TABLE, converter=convert_gather,
                    fold=fold_gather))
 register_op(OpSpec("EMBEDDING_LOOKUP", layers=("Embedding", "Gather"), converter=convert_embedding_lookup,
                    weights=(WeightSlot(1, "embeddings", RESHAPE, integer=True),)))
-register_op(OpSpec("GATHER_ND", layers=("GatherND",), weights=_TABLE, converter=convert_gather_nd))
+register_op(OpSpec("GATHER_ND", layers=("GatherND",), weights=_TABLE, converter=convert_gather_nd,
+                   fold=fold_gather_nd))
 register_op(OpSpec("ONE_HOT", layers=("OneHot",), converter=convert_one_hot))
 register_op(OpSpec("BUCKETIZE", layers=("Bucketize",), converter=convert_bucketize))

@@ -16,6 +16,8 @@ from ..errors import UnsupportedOpError
 from ..model import Operator
 from ..registry import OpSpec, register_op
 from .binary import operands
+from .prepare_shapes import broadcastable
+from .shape import folding
 
 #: TFLite opcode -> :data:`tflite2keras.layers.math.UNARY` fn.
 UNARY_OPS = {"FLOOR": "floor", "CEIL": "ceil", "ROUND": "round", "NEG": "negative", "ABS": "abs", "SIGN": "sign",
@@ -81,10 +83,57 @@ def convert_select(ctx: Any, op: Operator) -> list[Any]:
     return [Select(constants=found.constants, name=ctx.name(op))(found.feed)]
 
 
+#: The unary ops whose numpy form is exactly TFLite's kernel (shape arithmetic: ``ceil(n / hop)``).
+EXACT_UNARY = {"FLOOR": np.floor, "CEIL": np.ceil, "ROUND": np.round, "NEG": np.negative, "ABS": np.abs,
+               "SIGN": np.sign, "LOGICAL_NOT": np.logical_not}
+
+
+@folding
+def fold_unary(op: Operator, values: list[Any]) -> list[np.ndarray]:
+    """An op of :data:`EXACT_UNARY` in numpy (ROUND: half to even, as TFLite's kernel).
+
+    Example:
+        >>> fold_unary(Operator(0, "CEIL", 1, (0,), (1,)), [np.array([1.5, -1.5], np.float32)])[0].tolist()
+        [2.0, -1.0]
+    """
+    x = np.asarray(values[0])
+    with np.errstate(all="ignore"):
+        return [np.asarray(EXACT_UNARY[op.opcode](x)).astype(x.dtype)]
+
+
+@folding
+def fold_compare(op: Operator, values: list[Any]) -> list[np.ndarray]:
+    """A comparison or LOGICAL_AND/OR in numpy (broadcasting), a boolean result.
+
+    Example:
+        >>> fold_compare(Operator(0, "LESS", 1, (0, 1), (2,)), [np.array([1, 3]), np.array(2)])[0].tolist()
+        [True, False]
+    """
+    a, b = (np.asarray(v) for v in values[:2])
+    return [np.asarray(getattr(np, COMPARE_OPS[op.opcode])(a, b), bool)]
+
+
+@folding
+def fold_select(op: Operator, values: list[Any]) -> list[np.ndarray]:
+    """SELECT / SELECT_V2 in numpy: SELECT's rank-1 condition picks whole rows of higher-rank operands.
+
+    Example:
+        >>> fold_select(Operator(0, "SELECT_V2", 1, (0, 1, 2), (3,)),
+        ...             [np.array([True, False]), np.array([1, 2]), np.array(0)])[0].tolist()
+        [1, 0]
+    """
+    cond, x, y = (np.asarray(v) for v in values[:3])
+    if op.opcode == "SELECT" and cond.ndim == 1 and x.ndim > 1:
+        cond = cond.reshape(-1, *[1] * (x.ndim - 1))
+    return [np.asarray(np.where(cond.astype(bool), x, y)).astype(np.result_type(x, y))]
+
+
 for _opcode in UNARY_OPS:
-    register_op(OpSpec(_opcode, layers=("Unary",), converter=convert_unary))
+    register_op(OpSpec(_opcode, layers=("Unary",), converter=convert_unary,
+                       fold=fold_unary if _opcode in EXACT_UNARY else None))
 register_op(OpSpec("CAST", layers=("Cast",), converter=convert_cast, fold=fold_cast))
 for _opcode in COMPARE_OPS:
-    register_op(OpSpec(_opcode, layers=("Compare",), converter=convert_compare))
-register_op(OpSpec("SELECT", layers=("Select",), converter=convert_select))
-register_op(OpSpec("SELECT_V2", layers=("Select",), converter=convert_select))
+    register_op(OpSpec(_opcode, layers=("Compare",), converter=convert_compare, fold=fold_compare,
+                       prepare=(broadcastable,)))
+register_op(OpSpec("SELECT", layers=("Select",), converter=convert_select, fold=fold_select))
+register_op(OpSpec("SELECT_V2", layers=("Select",), converter=convert_select, fold=fold_select))

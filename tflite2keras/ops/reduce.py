@@ -91,14 +91,33 @@ def convert_topk(ctx: Any, op: Any) -> list[Any]:
 
 
 def convert_pack(ctx: Any, op: Any) -> list[Any]:
-    """PACK of tensors along a non-batch axis of the output."""
-    from ..layers import Pack
+    """PACK of tensors along a non-batch axis of the output. A constant input (all inputs constant
+    or shape arithmetic fold instead) must be one value throughout, of the tensor inputs' shape
+    (``stack([x, y, ones])``): a Fill of the batch of the first tensor input."""
+    from ..layers import Fill, Pack
 
-    if any(ctx.is_constant(op, s) for s in range(len(op.inputs))):
-        raise UnsupportedOpError(f"op {op.index} (PACK) with a constant input")
     rank = len(ctx.tfl.tensor(op.outputs[0]).shape)
     axis = non_batch_axis(op, int(op.options.get("axis", 0)), rank, "axis")
-    return [Pack(axis, name=ctx.name(op))([ctx.input(op, s) for s in range(len(op.inputs))])]
+    slots = range(len(op.inputs))
+    constants = [s for s in slots if ctx.is_constant(op, s)]
+    tensors = [s for s in slots if s not in constants]
+    if not tensors:
+        raise UnsupportedOpError(f"op {op.index} (PACK) has only constant inputs and a non-integer or large "
+                                 "output: its value is a constant, which no layer computes")
+    shape = tuple(ctx.tfl.tensor(op.inputs[tensors[0]]).shape)
+    name = ctx.name(op)
+    inputs = {s: ctx.input(op, s) for s in tensors}
+    for s in constants:
+        value = np.asarray(ctx.constant(op, s))
+        received = tuple(ctx.tfl.tensor(op.inputs[s]).shape)
+        if received != shape or not value.size or np.unique(value.reshape(-1)).size != 1:
+            raise UnsupportedOpError(f"op {op.index} (PACK) constant input {s} of shape {list(received)}: expected "
+                                     f"one value throughout, of the tensor inputs' shape {list(shape)}; received "
+                                     f"{np.unique(value.reshape(-1)).size} distinct values")
+        fill = Fill(value.reshape(-1)[0].item(), ctx.dtype(op.outputs[0]), shape=list(shape[1:]),
+                    name=ctx.suffixed(name, f"constant_{s}"))
+        inputs[s] = fill(inputs[tensors[0]])
+    return [Pack(axis, name=name)([inputs[s] for s in slots])]
 
 
 def folding(fn: Callable[[Any, list[Any]], list[np.ndarray]]) -> Callable[[Any, list[Any]], list[np.ndarray]]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import Tflite2KerasError, UnsupportedOpError
 from ..registry import OpSpec, register_op
-from ..shapes import BATCHES, is_fixed
+from ..shapes import BATCHES, constant_value, is_fixed
 from . import prepare
 
 Known = tuple[np.ndarray, np.ndarray]
@@ -35,7 +35,8 @@ def known(ctx: Any, op: Any, slot: int) -> Known | None:
     if ctx.tfl.is_constant(op.inputs[slot]):
         value = np.asarray(ctx.constant(op, slot)).reshape(ctx.tfl.tensor(op.inputs[slot]).shape)
         return value, value
-    return None
+    empty = constant_value(ctx.tfl, op.inputs[slot])  # an empty constant has no bytes to read
+    return None if empty is None else (empty, empty)
 
 
 def fixed(ctx: Any, op: Any, slot: int, what: str) -> np.ndarray:

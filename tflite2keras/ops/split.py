@@ -44,6 +44,29 @@ def convert_unpack(ctx: Any, op: Any) -> list[Any]:
 
 
 @folding
+def fold_split(op: Any, values: list[Any]) -> list[Any]:
+    """SPLIT / SPLIT_V in numpy: equal pieces, or ``size_splits`` with at most one -1 (the rest)."""
+    x, raw_axis = (values[1], values[0]) if op.opcode == "SPLIT" else (values[0], values[2])
+    x = np.asarray(x)
+    axis = int(np.asarray(raw_axis).reshape(-1)[0])
+    if not -x.ndim <= axis < x.ndim:
+        raise UnsupportedOpError(f"op {op.index} ({op.opcode}) axis {axis} is out of range for rank {x.ndim}")
+    dim = x.shape[axis % x.ndim]
+    if op.opcode == "SPLIT":
+        count = int(op.options.get("num_splits", len(op.outputs)))
+        if count < 1 or dim % count:
+            raise UnsupportedOpError(f"op {op.index} (SPLIT) of an axis of size {dim} into {count} equal pieces")
+        sizes = [dim // count] * count
+    else:
+        sizes = [int(s) for s in np.asarray(values[1]).reshape(-1)]
+        if sizes.count(-1) == 1:
+            sizes[sizes.index(-1)] = dim - (sum(sizes) + 1)
+    if min(sizes, default=-1) < 0 or sum(sizes) != dim:
+        raise UnsupportedOpError(f"op {op.index} ({op.opcode}) of an axis of size {dim} into pieces {sizes}")
+    return [np.array(p) for p in np.split(x, np.cumsum(sizes)[:-1], axis=axis % x.ndim)]
+
+
+@folding
 def fold_unpack(op: Any, values: list[Any]) -> list[Any]:
     x = np.asarray(values[0])
     axis = int(op.options.get("axis", 0)) % x.ndim
@@ -68,8 +91,10 @@ def convert_dynamic_update_slice(ctx: Any, op: Any) -> list[Any]:
     return [SliceUpdate(clamped, name=ctx.name(op))([x, update])]
 
 
-register_op(OpSpec("SPLIT", layers=("Split",), converter=convert_split, prepare=(count_of("num_splits", "outputs"),)))
-register_op(OpSpec("SPLIT_V", layers=("Split",), converter=convert_split, prepare=(count_of("num_splits", "outputs"),)))
+register_op(OpSpec("SPLIT", layers=("Split",), converter=convert_split, fold=fold_split,
+                   prepare=(count_of("num_splits", "outputs"),)))
+register_op(OpSpec("SPLIT_V", layers=("Split",), converter=convert_split, fold=fold_split,
+                   prepare=(count_of("num_splits", "outputs"),)))
 register_op(OpSpec("UNPACK", layers=("Unstack",), converter=convert_unpack, fold=fold_unpack,
                    prepare=(count_of("num", "outputs"),)))
 register_op(OpSpec("DYNAMIC_UPDATE_SLICE", layers=("SliceUpdate",), converter=convert_dynamic_update_slice))
