@@ -47,6 +47,26 @@ def corpus_image() -> Callable[[str], Any]:
     return get
 
 
+#: Real files written by other tools (TFLite Micro's), in the shared folder beside the checkout.
+SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models" / "tflite-micro"
+
+
+@pytest.fixture(scope="session")
+def shared_model() -> Callable[[str], Path]:
+    """Return a function that gives the path of a real file in :data:`SHARED_MODELS`.
+
+    As :func:`corpus_model`: where the folder is absent, a test skips outside CI and fails with ``CI=true``.
+    """
+
+    def get(name: str) -> Path:
+        if not SHARED_MODELS.is_dir():
+            _unavailable(f"real file {name}", FileNotFoundError(
+                f"the folder {SHARED_MODELS} is absent (CI has ../shared beside the checkout)"))
+        return SHARED_MODELS / f"{name}.tflite"
+
+    return get
+
+
 def _unavailable(what: str, err: Exception) -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"{what} is required in CI: {err}")

@@ -23,7 +23,6 @@ from tflite2keras.reference import make_interpreter, run
 
 from oneop import Case, SchemaFile, check_case, inputs
 
-FOLDER = Path(__file__).resolve().parents[2] / "shared" / "models" / "tflite-micro"
 #: id -> (features, units, rank, memory_size, activation); odd sizes throughout.
 SHAPES = {"svdf_rank1": (5, 3, 1, 4, "NONE"), "svdf_rank2": (7, 5, 2, 3, "RELU"),
           "svdf_rank3_tanh": (3, 1, 3, 5, "TANH")}
@@ -243,25 +242,14 @@ def test_integer_relu_needs_an_output_range_from_zero() -> None:
 # --- the real files -----------------------------------------------------------------------------
 
 
-def _real(name: str) -> Path:
-    import os
-
-    if not FOLDER.is_dir():
-        message = f"the real-file folder {FOLDER} is absent"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{message}; CI needs ../shared beside the checkout")
-        pytest.skip(message)
-    return FOLDER / f"{name}.tflite"
-
-
 @pytest.mark.parametrize("mode", ["float", "fake_quant"])
-def test_keyword_scrambled_svdf_part_verifies(mode: str) -> None:
+def test_keyword_scrambled_svdf_part_verifies(mode: str, shared_model: Any) -> None:
     """All 7 SVDF ops of keyword_scrambled (every op to the logits) verify in both modes, per layer
     too. Its scrambled (random) weights make huge biases: every SVDF's int32 accumulator can wrap
     around (without the layer's wrap, 255-step errors) and the layers saturate, so the logits are
     the same on every sample; the one-op files above carry the precision. The file's last op, a
     QUANTIZE from int16 to a quantized int32 output, does not convert: see test_shared_models."""
-    tfl = t2k.read(_real("keyword_scrambled"))
+    tfl = t2k.read(shared_model("keyword_scrambled"))
     softmax = next(op for op in tfl.operators if op.opcode == "SOFTMAX")
     part = t2k.truncate(tfl, [softmax.inputs[0]])
     model = t2k.convert(part, quantized=mode)
@@ -272,11 +260,11 @@ def test_keyword_scrambled_svdf_part_verifies(mode: str) -> None:
     assert report.ok, str(report)
 
 
-def test_keyword_scrambled_8bit_refuses_int8_time_weights() -> None:
+def test_keyword_scrambled_8bit_refuses_int8_time_weights(shared_model: Any) -> None:
     """The 8-bit file's SVDF keeps weights_time and state in int8, which the stock interpreter
     does not run (it aborts on this file): convert names it."""
     with pytest.raises(UnsupportedOpError, match="weights_time .* is INT8: the integer SVDF kernel expects INT16"):
-        t2k.convert(_real("keyword_scrambled_8bit"))
+        t2k.convert(shared_model("keyword_scrambled_8bit"))
 
 
 def test_svdf_layer_config_round_trip() -> None:

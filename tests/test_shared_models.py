@@ -10,15 +10,17 @@ A row of :data:`EXPECTED_FAILURES` that starts to pass fails its test, so the ta
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
 import tflite2keras as t2k
 from tflite2keras.errors import InvalidModelError, UnsupportedOpError
 
-FOLDER = Path(__file__).resolve().parents[2] / "shared" / "models" / "tflite-micro"
+from conftest import SHARED_MODELS
+
+FOLDER = SHARED_MODELS
 
 #: Files ``convert`` refuses, with the error and a regex of its message. None of them runs in the
 #: stock interpreter as it is, except the SVDF models.
@@ -41,15 +43,6 @@ def _files() -> list[str]:
     return sorted(p.stem for p in FOLDER.glob("*.tflite")) if FOLDER.is_dir() else []
 
 
-def _path(name: str) -> Path:
-    if not FOLDER.is_dir():
-        message = f"the real-file folder {FOLDER} is absent"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{message}; CI needs ../shared beside the checkout")
-        pytest.skip(message)
-    return FOLDER / f"{name}.tflite"
-
-
 def _modes(name: str) -> tuple[str, ...]:
     """Both modes for an integer file; a float file's fake_quant model is its float model."""
     tfl = t2k.read(FOLDER / f"{name}.tflite")
@@ -62,23 +55,23 @@ CASES = ([pytest.param(name, mode, id=f"{name}-{mode}") for name in _files() if 
           for mode in _modes(name)] or [pytest.param("hello_world_float", "float", id="folder-absent")])
 
 
-def test_the_folder_has_the_files_this_table_knows() -> None:
-    _path("hello_world_float")
+def test_the_folder_has_the_files_this_table_knows(shared_model: Callable[[str], Path]) -> None:
+    shared_model("hello_world_float")
     names = set(_files())
     assert set(REFUSED) <= names and {n for n, _ in EXPECTED_FAILURES} <= names
     assert len(names) >= 14 and len(CASES) >= 15
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
-def test_refused_with_a_named_error(name: str) -> None:
+def test_refused_with_a_named_error(name: str, shared_model: Callable[[str], Path]) -> None:
     error, message = REFUSED[name]
     with pytest.raises(error, match=message):
-        t2k.convert(_path(name))
+        t2k.convert(shared_model(name))
 
 
 @pytest.mark.parametrize(("name", "mode"), CASES)
-def test_converts_and_verifies(name: str, mode: str) -> None:
-    path = _path(name)
+def test_converts_and_verifies(name: str, mode: str, shared_model: Callable[[str], Path]) -> None:
+    path = shared_model(name)
     model = t2k.convert(path, quantized=mode)
     report = t2k.verify(model, path, samples=3)
     if (name, mode) in EXPECTED_FAILURES:  # fixed? drop its EXPECTED_FAILURES entry
