@@ -217,8 +217,10 @@ def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     (["convert", "{d}/tiny.tflite", "-o", "{d}/model.keras"], r"cannot write .*/model\.keras: it is a folder"),
     (["convert", "{d}/tiny.tflite", "-o", "{d}/missing/m.keras"], r"cannot write .*m\.keras: its folder .*/missing "
                                                                   "does not exist"),
-    (["convert", "{d}/short_buffer.tflite", "-o", "{d}/s.keras"], r"tensor 1 .*: shape \(4, 3, 3, 5\) needs 180 "
-                                                                  "values, the buffer holds 2"),
+    # (the Prepare checks find the bias's shape wrong before its short buffer is read)
+    (["convert", "{d}/short_buffer.tflite", "-o", "{d}/s.keras"], r".*: op 2 \(CONV_2D\) has options or tensor shapes the "
+                                                                  r"TFLite interpreter rejects: input 2 .* shape is "
+                                                                  r"\(4, 3, 3, 5\), expected 2 elements"),
     (["verify", "{d}/missing.keras", "{d}/tiny.tflite"], r".*/missing\.keras: expected a \.keras file, but there is "
                                                          "no such file"),
     (["verify", "{d}/model.keras", "{d}/tiny.tflite"], r".*/model\.keras: expected a \.keras file, but it is a folder"),
