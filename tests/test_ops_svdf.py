@@ -62,12 +62,17 @@ def _svdf_file(name: str, state: np.ndarray | None = None, bias: bool = True) ->
     features, units, rank, memory, activation = SHAPES[name]
     feature, time, b = _weights(name)
     built = SchemaFile()
-    model, graph, tensor = built.model, built.graph, built.tensor
+    tensor = built.tensor
     x = tensor("x", (1, features))
     ins = [x, tensor("svdf/weights_feature", feature.shape, feature), tensor("svdf/weights_time", time.shape, time),
            tensor("svdf/bias", b.shape, b) if bias else -1,
            tensor("svdf/activation_state", (1, memory * units * rank), state, variable=True)]
     y = tensor("y", (1, units))
+    return _one_svdf(built, ins, y, rank, activation)
+
+
+def _one_svdf(built: SchemaFile, ins: list[int], y: int, rank: int, activation: str) -> bytes:
+    """``built`` with one SVDF op of ``ins`` (input first) into ``y``, the graph's only op, packed."""
     code = schema.OperatorCodeT()
     code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.SVDF
     options = schema.SVDFOptionsT()
@@ -75,8 +80,8 @@ def _svdf_file(name: str, state: np.ndarray | None = None, bias: bool = True) ->
     op = schema.OperatorT()
     op.opcodeIndex, op.inputs, op.outputs = 0, ins, [y]
     op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.SVDFOptions, options
-    graph.operators, graph.inputs, graph.outputs = [op], [x], [y]
-    model.operatorCodes = [code]
+    built.graph.operators, built.graph.inputs, built.graph.outputs = [op], [ins[0]], [y]
+    built.model.operatorCodes = [code]
     return built.bytes()
 
 
@@ -192,7 +197,7 @@ def _int_svdf_file(wraps: bool = False) -> bytes:
         bias = np.where(bias < 0, -1, 1) * rng.integers(2**31 - 10**5, 2**31, (units,))
     bias = bias.astype(np.int32)
     built = SchemaFile()
-    model, graph, tensor = built.model, built.graph, built.tensor
+    graph, tensor = built.graph, built.tensor
     s_x, s_f, s_t, s_s, s_y = 0.02, 0.004, 0.0001, 0.05, 0.002  # a coarse state: its rounding shows
     x = tensor("x", (1, features), dtype="int8")
     ins = [x, tensor("svdf/weights_feature", feature.shape, feature, dtype="int8"),
@@ -202,16 +207,7 @@ def _int_svdf_file(wraps: bool = False) -> bytes:
     y = tensor("y", (1, units), dtype="int8")
     for index, scale, point in zip((*ins, y), (s_x, s_f, s_t, s_s * s_t, s_s, s_y), (3, 0, 0, 0, 0, -128)):
         graph.tensors[index].quantization = _quant(scale, point)
-    code = schema.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.SVDF
-    options = schema.SVDFOptionsT()
-    options.rank, options.fusedActivationFunction = rank, schema.ActivationFunctionType.RELU
-    op = schema.OperatorT()
-    op.opcodeIndex, op.inputs, op.outputs = 0, ins, [y]
-    op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.SVDFOptions, options
-    graph.operators, graph.inputs, graph.outputs = [op], [x], [y]
-    model.operatorCodes = [code]
-    return built.bytes()
+    return _one_svdf(built, ins, y, rank, "RELU")
 
 
 @pytest.mark.parametrize("wraps", [False, True], ids=["in_range", "accumulator_wraps"])
