@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/convert.py [--set suite large corpus] [--models NAME ...] [--repeats 30]``.
 
-Models: the architecture suite (:mod:`tflite2keras.suite`, float32 and float16), two large
+Models: the architecture suite (:mod:`tflite2keras.testdata.suite`, float32 and float16), two large
 ``keras.applications`` models (NASNetMobile: 567 ops; Xception: 91 MB of weights; built
 with ``weights=None`` at 97x113 and cached like the suite), and the MediaPipe corpus.
 
@@ -47,10 +47,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 import tflite2keras as t2k  # noqa: E402
-from tflite2keras import corpus, suite  # noqa: E402
+from tflite2keras.testdata import corpus, suite  # noqa: E402
 from tflite2keras._files import write_atomically  # noqa: E402
-from tflite2keras.convert import _call_once as call_once  # noqa: E402  (convert's run on zeros at batch 1)
-from tflite2keras.reference import make_interpreter, random_inputs, run  # noqa: E402
+from tflite2keras.conversion.convert import _call_once as call_once  # noqa: E402  (convert's run on zeros at batch 1)
+from tflite2keras.verification.reference import make_interpreter, random_inputs, run  # noqa: E402
 
 from _timing import interleaved  # noqa: E402
 

@@ -4,7 +4,7 @@ Run: ``python benchmarks/export.py [--repeats 50]``. For each model, ``export_tf
 weights="float16")`` is timed against the original file in TFLite's interpreter (XNNPACK,
 1 thread), the cases interleaved so machine drift hits all alike. Prints the latency ratio
 exported/original of the medians (< 1 means the export is faster), the file size ratio, and
-the op histograms' difference, raw and unfused (:func:`tflite2keras.export.op_histogram`).
+the op histograms' difference, raw and unfused (:func:`tflite2keras.writer.export.op_histogram`).
 selfie_segmentation's original has MediaPipe's custom ``Convolution2DTransposeBias``; its
 histogram is compared as rewritten to the builtin ``TRANSPOSE_CONV`` (``rewrite_custom_ops``).
 """
@@ -17,8 +17,9 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import tflite2keras as t2k  # noqa: E402
-from tflite2keras import corpus, reference  # noqa: E402
-from tflite2keras.export import op_histogram  # noqa: E402
+from tflite2keras.testdata import corpus  # noqa: E402
+from tflite2keras.verification import reference  # noqa: E402
+from tflite2keras.writer.export import op_histogram  # noqa: E402
 
 from _timing import interleaved  # noqa: E402
 

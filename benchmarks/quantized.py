@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/quantized.py [--repeats 30]``.
 
-For each full-integer suite file (``tflite2keras.suite_quantized``), batch-1 inference of the
+For each full-integer suite file (``tflite2keras.testdata.quantized_suite``), batch-1 inference of the
 ``float`` and ``fake_quant`` conversions under ``tf.function``, and of the file itself in the
 interpreter (XNNPACK, one thread), interleaved round by round. Printed: the median of the
 per-round ratios (back-to-back runs, so load on a shared machine cancels), the conversion
@@ -21,8 +21,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 import tflite2keras as t2k  # noqa: E402
-from tflite2keras import suite_quantized  # noqa: E402
-from tflite2keras.reference import make_interpreter  # noqa: E402
+from tflite2keras.testdata import quantized_suite as suite_quantized  # noqa: E402
+from tflite2keras.verification.reference import make_interpreter  # noqa: E402
 
 from _timing import interleaved_runs, paired_ratio  # noqa: E402
 

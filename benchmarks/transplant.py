@@ -13,7 +13,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import tflite2keras as t2k  # noqa: E402
-from tflite2keras import corpus  # noqa: E402
+from tflite2keras.testdata import corpus  # noqa: E402
 
 from _timing import interleaved  # noqa: E402
 

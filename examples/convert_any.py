@@ -21,8 +21,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import tflite2keras as t2k  # noqa: E402
-from tflite2keras import _render, corpus  # noqa: E402
-from tflite2keras.truncation import inputs_before  # noqa: E402
+from tflite2keras import _render  # noqa: E402
+from tflite2keras.testdata import corpus  # noqa: E402
+from tflite2keras.writer.truncation import inputs_before  # noqa: E402
 
 
 def verify_any(model: object, tfl: t2k.TFLiteModel, per_layer: bool) -> tuple[t2k.VerifyReport, str]:

@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 
 import tflite2keras as t2k  # noqa: E402
-from tflite2keras import corpus  # noqa: E402
+from tflite2keras.testdata import corpus  # noqa: E402
 
 
 def main(variant: str = "lite") -> int:

@@ -12,7 +12,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from tflite2keras import corpus
+from tflite2keras.testdata import corpus
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +103,7 @@ def to_tflite() -> Callable[..., bytes]:
 @pytest.fixture()
 def scratch_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let a test register ops without leaking them into other tests."""
-    from tflite2keras import registry
+    from tflite2keras.ops import registry
 
     monkeypatch.setattr(registry, "_REGISTRY", registry.specs())
 

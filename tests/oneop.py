@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 import tflite2keras as t2k
-from tflite2keras.reference import make_interpreter, run
+from tflite2keras.verification.reference import make_interpreter, run
 
 Spec = Any  # tuple[int, ...] | tuple[tuple[int, ...], str]
 Case = tuple[str, tuple[Spec, ...], Callable[..., Any], Callable[..., Any] | None]
@@ -123,7 +123,7 @@ class SchemaFile:
 
     def bytes(self) -> bytes:
         """The packed file (with ``graph`` as its only subgraph)."""
-        from tflite2keras.flatjson_buffers import finish
+        from tflite2keras.tflite.schema import pack as finish
 
         self.model.subgraphs = [self.graph]
         return finish(self.model)

@@ -1,4 +1,4 @@
-"""tflite2keras.activations: every TFLite fused activation, converted, linted and aligned from one table."""
+"""tflite2keras.ops.fused: every TFLite fused activation, converted, linted and aligned from one table."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import tflite
 from tensorflow.lite.python import schema_py_generated as schema
 
 import tflite2keras as t2k
-from tflite2keras import activations, registry
-from tflite2keras.model import Operator
-from tflite2keras.registry import OpSpec
+from tflite2keras.ops import fused as activations, registry
+from tflite2keras.tflite.model import Operator
+from tflite2keras.ops.registry import OpSpec
 
 
 def _conv(activation: str | None = None) -> keras.Model:
@@ -112,7 +112,7 @@ def test_fused_relu_n1_to_1_from_the_converter(function_to_tflite: Any) -> None:
 @pytest.mark.parametrize("name", ["TANH", "SIGN_BIT"])
 def test_an_activation_a_clamping_kernel_ignores_does_not_convert(name: str, function_to_tflite: Any) -> None:
     """TFLite's ADD kernel leaves the sum unchanged under TANH / SIGN_BIT (checked here): no Keras form is right."""
-    from tflite2keras.reference import make_interpreter, run
+    from tflite2keras.verification.reference import make_interpreter, run
 
     data = _add_clip(function_to_tflite, name)
     x, y = (np.random.default_rng(i).uniform(-1, 1, (1, 7, 9, 5)).astype(np.float32) for i in (1, 2))

@@ -1,4 +1,4 @@
-"""tflite2keras.batchnorm: a BatchNormalization folded into the op before it, as its spec says."""
+"""tflite2keras.ops.batchnorm: a BatchNormalization folded into the op before it, as its spec says."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import tflite2keras as t2k
-from tflite2keras import registry
-from tflite2keras.registry import OpSpec
+from tflite2keras.ops import registry
+from tflite2keras.ops.registry import OpSpec
 
 
 def _model(seed: int) -> keras.Model:

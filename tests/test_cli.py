@@ -186,8 +186,8 @@ def tiny_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import json
     import zipfile
 
-    from tflite2keras import tiny
-    from tflite2keras.flatjson import from_json, to_json
+    from tflite2keras.testdata import tiny
+    from tflite2keras.writer.flatjson import from_json, to_json
 
     folder = tmp_path_factory.mktemp("cli")
     (folder / "tiny.tflite").write_bytes(tiny.tflite())

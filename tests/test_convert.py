@@ -11,9 +11,9 @@ import pytest
 import tensorflow as tf
 
 import tflite2keras as t2k
-from tflite2keras import corpus
+from tflite2keras.testdata import corpus
 from tflite2keras.cli import main as cli
-from tflite2keras.truncation import inputs_before
+from tflite2keras.writer.truncation import inputs_before
 
 ATTENTION = "face_landmark_with_attention"
 RUNNABLE = [name for name in corpus.MODELS if name != ATTENTION]
@@ -151,7 +151,7 @@ def test_same_architecture_transplants_by_name(to_tflite: Any) -> None:
 
 def _without(*opcodes: str) -> None:
     """Unregister ops for one test (with the scratch_registry fixture), so they stand for ops without a converter."""
-    from tflite2keras import registry
+    from tflite2keras.ops import registry
 
     for opcode in opcodes:
         registry._REGISTRY.pop(opcode)
@@ -216,7 +216,7 @@ def test_cli_convert_and_verify(corpus_model: Any, tmp_path: Path, capsys: Any) 
 ], ids=["shape", "dtype"])
 def test_a_converter_with_the_wrong_output_is_named(broken: Any, received: str, function_to_tflite: Any,
                                                     scratch_registry: None) -> None:
-    from tflite2keras import registry
+    from tflite2keras.ops import registry
 
     data = function_to_tflite(lambda x: tf.nn.relu(x), (5, 3))
     relu = registry.get("RELU")
@@ -255,7 +255,7 @@ class _FailsWhenRun(keras.layers.Layer):
 
 
 def test_a_model_that_cannot_run_never_converts(function_to_tflite: Any, scratch_registry: None) -> None:
-    from tflite2keras import registry
+    from tflite2keras.ops import registry
 
     data = function_to_tflite(lambda x: tf.nn.relu(x), (5, 3))
     relu = registry.get("RELU")
@@ -337,7 +337,7 @@ def test_a_second_signature_is_named(tmp_path: Path) -> None:
     assert t2k.verify(model, data, samples=2).ok
     import warnings
 
-    from tflite2keras.signatures import read_signature
+    from tflite2keras.tflite.signatures import read_signature
 
     for key, width in (("relu", 3), ("double", 4)):
         with warnings.catch_warnings():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tflite2keras import corpus
+from tflite2keras.testdata import corpus
 
 
 def test_fourteen_models() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tflite2keras import corpus
+from tflite2keras.testdata import corpus
 
 
 def _no_download(monkeypatch: pytest.MonkeyPatch) -> list[Any]:

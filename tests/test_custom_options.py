@@ -1,4 +1,4 @@
-"""tflite2keras.custom_options: MediaPipe custom-op options, on the corpus and on bad bytes."""
+"""tflite2keras.tflite.custom_options: MediaPipe custom-op options, on the corpus and on bad bytes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from flatbuffers import flexbuffers
 
 import tflite2keras as t2k
-from tflite2keras import custom_options
+from tflite2keras.ops import custom_options
 from tflite2keras.errors import InvalidModelError, UnsupportedOpError
 from tflite2keras.ops.mediapipe import transpose_conv_bias_output_size
 
@@ -169,7 +169,7 @@ def test_transform_tensor_bilinear_and_landmarks() -> None:
 
 def test_the_decoder_is_the_op_specs(scratch_registry: None) -> None:
     """A custom op registered from a notebook brings its own decoder; there is no second table."""
-    from tflite2keras.registry import OpSpec, register_op
+    from tflite2keras.ops.registry import OpSpec, register_op
 
     register_op(OpSpec("MyCustomOp", layers=("Dense",), parse_options=lambda raw: {"units": raw[0]}))
     assert "MyCustomOp" in custom_options.supported_ops()

@@ -8,7 +8,7 @@ import pytest
 import tflite2keras as t2k
 from tflite2keras import heads, postprocess
 from tflite2keras.errors import InvalidArgumentError, ShapeMismatchError
-from tflite2keras.reference import make_interpreter, run
+from tflite2keras.verification.reference import make_interpreter, run
 
 PRESET = "face_detection_short_range"
 

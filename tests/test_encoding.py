@@ -8,9 +8,9 @@ import keras
 import pytest
 
 import tflite2keras as t2k
-from tflite2keras import registry
-from tflite2keras.align import align
-from tflite2keras.registry import OpSpec
+from tflite2keras.ops import registry
+from tflite2keras.weights.align import align
+from tflite2keras.ops.registry import OpSpec
 
 
 def _conv() -> keras.Model:

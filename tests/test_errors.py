@@ -28,7 +28,7 @@ def test_all_names_exported() -> None:
 def test_a_folder_or_none_as_source(entry: str, tmp_path) -> None:
     """All entry points go through read(): a folder was an IsADirectoryError, None a TypeError."""
     import tflite2keras as t2k
-    from tflite2keras import tiny
+    from tflite2keras.testdata import tiny
 
     def call(source):
         if entry in ("read", "convert"):
@@ -43,7 +43,7 @@ def test_a_folder_or_none_as_source(entry: str, tmp_path) -> None:
 
 def test_override_with_a_non_integer_op_index() -> None:
     import tflite2keras as t2k
-    from tflite2keras import tiny
+    from tflite2keras.testdata import tiny
 
     model = tiny.keras_model(seed=1)
     before = model.get_layer("conv").kernel.numpy()
@@ -57,7 +57,7 @@ def test_override_with_a_non_integer_op_index() -> None:
 @pytest.mark.parametrize("entry", ["transplant", "lint"])
 def test_a_table_that_is_not_a_table(entry: str) -> None:
     import tflite2keras as t2k
-    from tflite2keras import tiny
+    from tflite2keras.testdata import tiny
 
     with pytest.raises(errors.InvalidArgumentError, match=r"table must be a MappingTable .*received str 'x'; "
                                                           r"the shipped tables.* are \[.*'blazepalm_lite'"):

@@ -10,11 +10,11 @@ import pytest
 import tensorflow as tf
 
 import tflite2keras as t2k
-from tflite2keras import reference
+from tflite2keras.verification import reference
 from tflite2keras.errors import InvalidArgumentError, UnsupportedOpError
-from tflite2keras.export import op_histogram
+from tflite2keras.writer.export import op_histogram
 from tflite2keras.layers import AddConstant, DepthToSpace, MultiplyConstant, Resize, StridedSlice
-from tflite2keras.reader import read
+from tflite2keras.tflite.reader import read
 
 ROUND_TRIP = ("palm_detection_full", "face_detection_short_range", "hand_landmark_full", "selfie_segmentation")
 

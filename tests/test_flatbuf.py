@@ -6,7 +6,7 @@ import flatbuffers
 import pytest
 
 from tflite2keras.errors import InvalidModelError
-from tflite2keras.flatbuf import I32, Table
+from tflite2keras.tflite.flatbuf import I32, Table
 
 
 def _table() -> bytes:

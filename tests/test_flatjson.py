@@ -1,4 +1,4 @@
-"""tflite2keras.flatjson: lossless TFLite <-> JSON round trips, edits, and errors that name the JSON path."""
+"""tflite2keras.writer.flatjson: lossless TFLite <-> JSON round trips, edits, and errors that name the JSON path."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 import tflite2keras as t2k
-from tflite2keras import corpus, reference, tiny
+from tflite2keras.testdata import corpus, tiny
+from tflite2keras.verification import reference
 from tflite2keras.errors import InvalidModelError
-from tflite2keras.flatjson import from_json, to_json
-from tflite2keras.flatjson_schema import schema
+from tflite2keras.writer.flatjson import from_json, to_json
+from tflite2keras.writer.flatjson.schema import schema
 
 _EXTERNAL_LAYOUT = {"offset", "size", "largeCustomOptionsOffset", "largeCustomOptionsSize"}
 

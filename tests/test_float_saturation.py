@@ -21,12 +21,13 @@ import numpy as np
 import pytest
 
 import tflite2keras as t2k
-from tflite2keras import suite_quantized
-from tflite2keras.flatjson import from_json, to_json
+from tflite2keras.testdata import quantized_suite as suite_quantized
+from tflite2keras.writer.flatjson import from_json, to_json
 from tflite2keras.layers import Saturate
-from tflite2keras.model import Operator
-from tflite2keras.quantized import affine, natural_range, range_activation
-from tflite2keras.reference import make_interpreter, run
+from tflite2keras.tflite.model import Operator
+from tflite2keras.ops.ranges import natural_range, range_activation
+from tflite2keras.tflite.quant import affine
+from tflite2keras.verification.reference import make_interpreter, run
 
 
 def toco_style(data: bytes) -> tuple[bytes, int]:
@@ -74,7 +75,7 @@ def per_tensor_int8_io() -> bytes:
     """The suite's MobileNetV2 as an int8-I/O file with per-tensor weights (as TOCO quantized them)."""
     import tensorflow as tf
 
-    from tflite2keras import suite
+    from tflite2keras.testdata import suite
 
     model = suite.keras_model("mobilenet_v2")
     converter = tf.lite.TFLiteConverter.from_keras_model(model)

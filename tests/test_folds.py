@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 
 import tflite2keras as t2k
-from tflite2keras import registry, shapes
+from tflite2keras.ops import registry, fold as shapes
 
 #: The shape (batch excluded) of every case's input: 24 elements a row.
 ROW = (6, 4)
@@ -265,7 +265,7 @@ PARITY = _parity_cases()
 def test_new_fold_is_the_interpreter(name: str) -> None:
     from test_ops_shape import one_op
 
-    from tflite2keras.reference import make_interpreter, run
+    from tflite2keras.verification.reference import make_interpreter, run
 
     opcode, slots, outputs, options = PARITY[name]
     tfl = t2k.read(one_op(opcode, slots, outputs, options, batch=False))

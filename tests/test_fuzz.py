@@ -439,7 +439,7 @@ def _option_mutants(data: bytes, count: int, seed: int) -> Iterator[tuple[str, b
     """(what, mutant, whether convert must reject it): an options table of another type than
     the one its op reads, where that one has fields, never converts."""
     from tflite2keras.ops.prepare import options_type
-    from tflite2keras.options import has_fields
+    from tflite2keras.tflite.options import has_fields
 
     rng = random.Random(seed)
     found = _OptionSlots(data)
@@ -493,7 +493,7 @@ def test_fuzz_convert_corpus_model(corpus_model, name: str, count: int) -> None:
 
 def test_option_slots_point_at_the_options() -> None:
     """Sanity check of the options-field finder: tiny's MAX_POOL_2D (2x2 window, stride 2, VALID)."""
-    from tflite2keras import tiny
+    from tflite2keras.testdata import tiny
 
     data = tiny.tflite()
     found = _OptionSlots(data)
@@ -515,7 +515,7 @@ def test_option_slots_point_at_the_options() -> None:
 # file. ``convert`` must build a model (and run it once) or raise a Tflite2KerasError, within the
 # same CPU budget per case.
 
-#: (model, mutants): "tiny" is :func:`tflite2keras.tiny.tflite` (3 ops), the others corpus models.
+#: (model, mutants): "tiny" is :func:`tflite2keras.testdata.tiny.tflite` (3 ops), the others corpus models.
 _SHAPE_CASES = [("tiny", 100), ("hand_recrop", 120), ("palm_detection_lite", 100)]
 
 
@@ -605,7 +605,7 @@ def _shape_mutants(data: bytes, count: int, seed: int) -> Iterator[tuple[str, by
 
 @pytest.mark.parametrize(("name", "count"), _SHAPE_CASES, ids=[n for n, _ in _SHAPE_CASES])
 def test_fuzz_convert_shapes(corpus_model, name: str, count: int) -> None:
-    from tflite2keras import tiny
+    from tflite2keras.testdata import tiny
 
     data = tiny.tflite() if name == "tiny" else corpus_model(name).read_bytes()
     stats = _fuzz_convert(_shape_mutants(data, count, seed=sum(map(ord, name)) + 2))
@@ -617,7 +617,7 @@ def test_fuzz_convert_shapes(corpus_model, name: str, count: int) -> None:
 
 def test_shape_fields_and_relocated_shapes() -> None:
     """Sanity check of the shape finder and writer: a shorter shape in place, a longer one appended."""
-    from tflite2keras import tiny
+    from tflite2keras.testdata import tiny
 
     data = tiny.tflite()
     model = read(data)

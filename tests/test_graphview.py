@@ -11,9 +11,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tflite2keras import _render, graphview, read, tiny
-from tflite2keras.model import Quantization, Tensor
-from tflite2keras.verify import Check, VerifyReport
+from tflite2keras import _render, read
+from tflite2keras.tflite import graphview, listing
+from tflite2keras.testdata import tiny
+from tflite2keras.tflite.model import Quantization, Tensor
+from tflite2keras.verification.verify import Check, VerifyReport
 
 LONG = ("model_1/model/batch_normalization_4/FusedBatchNormV3;model_1/model/conv2d_4/BiasAdd/"
         "ReadVariableOp/resource;model_1/model/conv2d_4/BiasAdd;model_1/model/conv2d_4/Conv2D")
@@ -36,7 +38,7 @@ def test_page_is_self_contained_and_lists_ops_and_tensors(tiny_model: Any) -> No
 
 
 def test_tensor_rows_show_buffer_shape_dtype_and_constness(tiny_model: Any) -> None:
-    fragment = graphview.tensor_table(tiny_model)
+    fragment = listing.tensor_table(tiny_model)
     kernel = tiny_model.tensor(tiny_model.operators[0].inputs[1])
     row = re.search(rf"<tr id='t2k-t-{kernel.index}'.*?</tr>", fragment).group(0)
     assert f"<td class='num'>{kernel.buffer}</td>" in row and "4x3x3x3" in row and "FLOAT32" in row
@@ -64,9 +66,9 @@ def test_quantization_summary() -> None:
         q = Quantization(np.array(scales, np.float32), np.array(zps, np.int64), 3)
         return Tensor(0, "t", (1, 2), (1, 2), "INT8", 0, quantization=q)
 
-    assert graphview.quantization(tensor([0.5], [-128])) == "scale 0.5 zp -128"
-    assert graphview.quantization(tensor([0.5, 0.25], [0, 0])) == "per-channel x2 axis 3: scale 0.25..0.5 zp 0"
-    assert graphview.quantization(Tensor(0, "t", (1,), (1,), "FLOAT32", 0)) == "-"
+    assert listing.quantization(tensor([0.5], [-128])) == "scale 0.5 zp -128"
+    assert listing.quantization(tensor([0.5, 0.25], [0, 0])) == "per-channel x2 axis 3: scale 0.25..0.5 zp 0"
+    assert listing.quantization(Tensor(0, "t", (1,), (1,), "FLOAT32", 0)) == "-"
 
 
 def test_elide_keeps_both_ends() -> None:

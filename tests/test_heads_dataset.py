@@ -9,7 +9,7 @@ import pytest
 
 from tflite2keras.errors import InvalidArgumentError
 from tflite2keras.heads.dataset import ssd_dataset
-from tflite2keras.heads.matching import (BACKGROUND, IGNORE, anchor_boxes, box_iou, encode_regression, encode_targets,
+from tflite2keras.heads.targets import (BACKGROUND, IGNORE, anchor_boxes, box_iou, encode_regression, encode_targets,
                                          match_anchors)
 
 

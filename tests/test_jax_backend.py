@@ -26,7 +26,7 @@ import sys
 
 import pytest
 
-from tflite2keras import corpus
+from tflite2keras.testdata import corpus
 
 ATTENTION = "face_landmark_with_attention"
 
@@ -36,7 +36,7 @@ import numpy as np
 import keras
 assert keras.backend.backend() == "jax", keras.backend.backend()
 import tflite2keras as t2k
-from tflite2keras import corpus
+from tflite2keras.testdata import corpus
 
 rewritten = sys.argv[1]
 for name in corpus.MODELS:
@@ -113,8 +113,8 @@ import json
 import numpy as np
 import keras
 import tflite2keras as t2k
-from tflite2keras import corpus
-from tflite2keras.reference import make_interpreter, random_inputs, run
+from tflite2keras.testdata import corpus
+from tflite2keras.verification.reference import make_interpreter, random_inputs, run
 
 tfl = t2k.read(corpus.fetch("pose_landmark_full"))
 x = np.concatenate([s[0] for s in random_inputs(tfl, 2, 0)])

@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 
 import tflite2keras as t2k
-from tflite2keras import custom_options
+from tflite2keras.ops import custom_options
 from tflite2keras.layers.mediapipe import (
     Landmarks2TransformMatrix,
     TransformLandmarks,

@@ -1,4 +1,4 @@
-"""Tests for :mod:`tflite2keras.layout`: letter-string layouts move every element right.
+"""Tests for :mod:`tflite2keras.ops.layout`: letter-string layouts move every element right.
 
 Every axis has a different extent, and the arrays hold distinct values (``arange``),
 so a wrong permutation or a wrong split of a grouped axis changes values, not just
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tflite2keras.errors import ShapeMismatchError, Tflite2KerasError
-from tflite2keras.layout import DEPTHWISE, OHWI_TO_HWIO, OHWI_TO_HWOI, OI_TO_IO, RESHAPE, VECTOR, Layout, contiguous
+from tflite2keras.ops.rearrange import DEPTHWISE, OHWI_TO_HWIO, OHWI_TO_HWOI, OI_TO_IO, RESHAPE, VECTOR, Layout, contiguous
 
 O, H, W, I, C, M = 7, 3, 5, 2, 4, 3
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import tflite2keras as t2k
-from tflite2keras.mapping import MappingTable, find_table, fingerprint, scope_names, shipped_tables
+from tflite2keras.weights.mapping import MappingTable, find_table, fingerprint, scope_names, shipped_tables
 
 
 @pytest.mark.parametrize("name,expected", [

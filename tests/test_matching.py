@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 import tflite2keras as t2k
-from tflite2keras.mapping import assign_names
-from tflite2keras.matching import match_layers
+from tflite2keras.weights.mapping import assign_names
+from tflite2keras.weights.matching import match_layers
 
 
 def test_assign_names_gives_each_op_a_name_only_it_carries() -> None:

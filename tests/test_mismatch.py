@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 
 import tflite2keras as t2k
-from tflite2keras import align, tiny
+from tflite2keras.weights import align
+from tflite2keras.testdata import tiny
 from tflite2keras.errors import MappingError
-from tflite2keras.matching import weight_layers
-from tflite2keras.registry import weight_ops
+from tflite2keras.weights.pairs import weight_layers
+from tflite2keras.ops.slots import weight_ops
 
 #: CPU seconds a mismatched pairing may take, with a wide margin: it takes well under a second.
 CPU_BOUND = 20.0

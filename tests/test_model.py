@@ -1,4 +1,4 @@
-"""Tests for :mod:`tflite2keras.model`: what ``TFLiteModel.constant()`` means.
+"""Tests for :mod:`tflite2keras.tflite.model`: what ``TFLiteModel.constant()`` means.
 
 * fp16 weights behind DEQUANTIZE (palm_detection_lite): the DEQUANTIZE output, its
   fp16 input, the raw fp16 buffer cast to float32 and the interpreter's own
@@ -29,8 +29,8 @@ import tflite
 
 from tflite2keras import read
 from tflite2keras.errors import InvalidModelError
-from tflite2keras.layout import DEPTHWISE, OHWI_TO_HWIO, OI_TO_IO, VECTOR
-from tflite2keras.model import Operator, Tensor, TFLiteModel
+from tflite2keras.ops.rearrange import DEPTHWISE, OHWI_TO_HWIO, OI_TO_IO, VECTOR
+from tflite2keras.tflite.model import Operator, Tensor, TFLiteModel
 
 # The synthetic model: input 11x13x3 -> Conv2D(7, 3x5) -> DepthwiseConv2D(5x3, x2) -> Dense(9).
 _INPUT = (11, 13, 3)
@@ -412,7 +412,7 @@ def test_every_verb_takes_one_source_type() -> None:
     import typing
 
     import tflite2keras as t2k
-    from tflite2keras.model import Source
+    from tflite2keras.tflite.model import Source
 
     for verb in (t2k.read, t2k.convert, t2k.transplant, t2k.lint, t2k.verify, t2k.truncate):
         assert typing.get_type_hints(verb)["source"] == Source, verb.__name__

@@ -98,7 +98,7 @@ def test_keras_targets_are_standard_layers(function_to_tflite: Any) -> None:
 
 def test_l2_normalization_bounds_the_norm_like_tflite(function_to_tflite: Any) -> None:
     """Below a norm of 1e-6 TFLite divides by 1e-6 (Keras's UnitNormalization would use 1e-12)."""
-    from tflite2keras.reference import make_interpreter, run
+    from tflite2keras.verification.reference import make_interpreter, run
 
     data = function_to_tflite(CASES["l2_normalization_rank2"][2], (9,))
     x = np.linspace(-1, 1, 3 * 9, dtype=np.float32).reshape(3, 9) * np.float32([[1], [1e-8], [0]])
@@ -173,7 +173,7 @@ JAX_CASES = ["gelu_approximate", "l2_normalization", "leaky_relu", "relu_0_to_1"
 
 def test_layers_under_jax(function_to_tflite: Any, fresh_python: Any, tmp_path: Any) -> None:
     from oneop import inputs
-    from tflite2keras.reference import make_interpreter, run
+    from tflite2keras.verification.reference import make_interpreter, run
 
     saved = {}
     for name in JAX_CASES:

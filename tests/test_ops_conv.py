@@ -13,9 +13,9 @@ import pytest
 import tensorflow as tf
 
 import tflite2keras as t2k
-from tflite2keras.flatjson import from_json, to_json
+from tflite2keras.writer.flatjson import from_json, to_json
 from tflite2keras.ops.matmul import check_adjoints
-from tflite2keras.reference import make_interpreter, run
+from tflite2keras.verification.reference import make_interpreter, run
 
 from oneop import Case, check_case, inputs
 
@@ -163,7 +163,7 @@ BATCH_1 = {"conv3d_transpose_same", "conv3d_transpose_valid", "conv3d_transpose_
 
 
 def edit(data: bytes, change: Callable[[dict[str, Any]], None]) -> bytes:
-    """The model with ``change`` applied to its JSON form (see :mod:`tflite2keras.flatjson`)."""
+    """The model with ``change`` applied to its JSON form (see :mod:`tflite2keras.writer.flatjson`)."""
     doc = json.loads(to_json(data))
     change(doc)
     return from_json(json.dumps(doc))

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 import tflite2keras as t2k
-from tflite2keras.reference import make_interpreter, run
+from tflite2keras.verification.reference import make_interpreter, run
 
 from ai_edge_litert import schema_py_generated as schema
 from oneop import Case, check_case, inputs
@@ -207,7 +207,7 @@ import numpy as np
 import keras
 assert keras.backend.backend() == "jax", keras.backend.backend()
 import tflite2keras as t2k
-from tflite2keras.reference import make_interpreter, run
+from tflite2keras.verification.reference import make_interpreter, run
 from oneop import inputs
 
 failed = []

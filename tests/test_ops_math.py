@@ -276,7 +276,7 @@ def test_integer_constant_stays_fixed_in_the_config(name: str, function_to_tflit
 
 def test_floor_div_takes_the_double_quotient_of_the_kernel(function_to_tflite: Any) -> None:
     """``x / y`` rounds up onto an integer in float32 for these pairs; TFLite divides in double."""
-    from tflite2keras.reference import make_interpreter, run
+    from tflite2keras.verification.reference import make_interpreter, run
 
     x = np.float32([5.004443, 7.537869, 1.6057626, -0.8567472, -25.27478, 0.42876235, -27.18927, 6.0, -6.0])
     y = np.float32([0.29437903, 0.37689346, -0.5352542, 0.1427912, -0.7221366, -0.14292078, 0.5784951, 2.0, 4.0])
@@ -295,7 +295,7 @@ FOLDED = {"ADD": tf.add, "SUB": tf.subtract, "MUL": tf.multiply, "DIV": tf.trunc
 @pytest.mark.parametrize("dtype", ["int32", "float32"])
 @pytest.mark.parametrize("opcode", sorted(FOLDED) + ["CAST"])
 def test_fold_is_the_kernel(opcode: str, dtype: str, function_to_tflite: Any) -> None:
-    from tflite2keras.reference import make_interpreter, run
+    from tflite2keras.verification.reference import make_interpreter, run
 
     rng = np.random.default_rng(1)
     a = rng.integers(-9, 9, (1, 41)).astype(dtype) if dtype == "int32" else rng.uniform(-9, 9, (1, 41)).astype(dtype)
@@ -316,7 +316,7 @@ def test_fold_is_the_kernel(opcode: str, dtype: str, function_to_tflite: Any) ->
 
 
 def test_fold_applies_the_fused_activation(function_to_tflite: Any) -> None:
-    from tflite2keras.reference import make_interpreter, run
+    from tflite2keras.verification.reference import make_interpreter, run
 
     data = function_to_tflite(lambda x, y: tf.nn.relu6(x / y), (9,), (9,))
     tfl = t2k.read(data)

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 import tflite2keras as t2k
-from tflite2keras.flatjson import from_json, to_json
+from tflite2keras.writer.flatjson import from_json, to_json
 
 from oneop import Case, check_case
 

@@ -11,8 +11,8 @@ import pytest
 import tensorflow as tf
 
 import tflite2keras as t2k
-from tflite2keras import registry
-from tflite2keras.reference import make_interpreter, run
+from tflite2keras.ops import registry
+from tflite2keras.verification.reference import make_interpreter, run
 
 from ai_edge_litert import schema_py_generated as schema
 from oneop import Case, check_case, inputs

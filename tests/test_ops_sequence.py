@@ -24,7 +24,7 @@ import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
 
 import tflite2keras as t2k
-from tflite2keras.flatjson_buffers import finish
+from tflite2keras.tflite.schema import pack as finish
 from tflite2keras.ops import sequence as sequence_ops
 
 from oneop import Case, SchemaFile, check_case, inputs

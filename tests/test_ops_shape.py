@@ -19,10 +19,11 @@ from ai_edge_litert import schema_py_generated as schema
 from tensorflow.compiler.tf2xla.python import xla
 
 import tflite2keras as t2k
-from tflite2keras import layers, registry
+from tflite2keras import layers
+from tflite2keras.ops import registry
 from tflite2keras.errors import InvalidArgumentError
-from tflite2keras.model import Operator
-from tflite2keras.reference import make_interpreter, run
+from tflite2keras.tflite.model import Operator
+from tflite2keras.verification.reference import make_interpreter, run
 
 from oneop import Case, SchemaFile, check_case, shape_dtype
 

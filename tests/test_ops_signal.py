@@ -113,7 +113,7 @@ def test_jax_backend(function_to_tflite: Any, tmp_path: Path) -> None:
     """Spectra and both recurrent ops under KERAS_BACKEND=jax (a child process: Keras picks its backend at
     import), against the interpreter's outputs computed here; one SGD step on the LSTM changes every weight."""
     import test_ops_sequence as seq
-    from tflite2keras.reference import make_interpreter, run
+    from tflite2keras.verification.reference import make_interpreter, run
 
     files = {name: function_to_tflite(CASES[name][2], *CASES[name][1]) for name in ("rfft2d", "stft_magnitude")}
     files.update({name: seq._data(name) for name in ("lstm", "rnn_relu")})

@@ -19,7 +19,7 @@ from ai_edge_litert import schema_py_generated as schema
 import tflite2keras as t2k
 from tflite2keras.errors import InvalidModelError, UnsupportedOpError
 from tflite2keras.layers import SVDF
-from tflite2keras.reference import make_interpreter, run
+from tflite2keras.verification.reference import make_interpreter, run
 
 from oneop import Case, SchemaFile, check_case, inputs
 
@@ -140,7 +140,7 @@ def test_state_persists_across_invokes_as_the_kernel_says() -> None:
 
 
 def _edited(name: str, edit: Callable[[Any, Any], None]) -> bytes:
-    from tflite2keras.flatjson_buffers import finish
+    from tflite2keras.tflite.schema import pack as finish
 
     model = schema.ModelT.InitFromPackedBuf(_svdf_file(name), 0)
     edit(model, model.subgraphs[0].operators[0])
@@ -226,7 +226,7 @@ def test_integer_svdf_verifies(mode: str, wraps: bool) -> None:
 def test_integer_relu_needs_an_output_range_from_zero() -> None:
     """The integer kernel applies no activation but the output's saturation: RELU on an output
     whose range reaches below 0 is not what it computes, and raises."""
-    from tflite2keras.flatjson_buffers import finish
+    from tflite2keras.tflite.schema import pack as finish
 
     model = schema.ModelT.InitFromPackedBuf(_int_svdf_file(), 0)
     graph = model.subgraphs[0]

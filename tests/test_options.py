@@ -1,4 +1,4 @@
-"""Tests for :mod:`tflite2keras.options`: accessor names and builtin options of real ops."""
+"""Tests for :mod:`tflite2keras.tflite.options`: accessor names and builtin options of real ops."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import tflite
 
 from tflite2keras import read
 from tflite2keras.errors import InvalidModelError
-from tflite2keras.options import decode, snake_case
+from tflite2keras.tflite.options import decode, snake_case
 
 
 _NAMES = [
@@ -242,7 +242,7 @@ def test_depth_multiplier_the_kernels_ignore_converts(multiplier: int, prepare_m
 
 
 def test_options_kinds_and_types() -> None:
-    from tflite2keras import tiny
+    from tflite2keras.testdata import tiny
     from tflite2keras.ops.prepare import options_type
 
     model = read(tiny.tflite())

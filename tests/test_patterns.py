@@ -1,4 +1,4 @@
-"""Patterns (tflite2keras.patterns): op chains that become one standard Keras layer.
+"""Patterns (tflite2keras.ops.patterns.base): op chains that become one standard Keras layer.
 
 Each pattern is tested on files TF 2.21's converter writes with it (the converted model holds
 the Keras layer, with the file's constants, and verifies per output and per layer at batch 1
@@ -20,9 +20,10 @@ import pytest
 import tensorflow as tf
 
 import tflite2keras as t2k
-from tflite2keras import patterns, patterns_match
+from tflite2keras.ops import patterns
+from tflite2keras.ops.patterns import match as patterns_match
 from tflite2keras.errors import InvalidArgumentError
-from tflite2keras.patterns import ANY, Rule, Step
+from tflite2keras.ops.patterns.base import ANY, Rule, Step
 
 RNG = np.random.default_rng(7)
 

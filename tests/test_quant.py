@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from tflite2keras.errors import InvalidModelError
-from tflite2keras.model import Quantization, Tensor
-from tflite2keras.quant import dequantize
+from tflite2keras.tflite.model import Quantization, Tensor
+from tflite2keras.tflite.quant import dequantize
 
 
 def _tensor(shape: tuple[int, ...], scales: list[float], zero_points: list[int], axis: int = 0) -> Tensor:
@@ -83,7 +83,7 @@ def test_bad_weight_quantization_names_the_tensor(scales: list[float], zero_poin
 ])
 def test_bad_activation_quantization_names_the_tensor(scales: list[float], zero_points: list[int], axis: int,
                                                       match: str) -> None:
-    from tflite2keras.quantized import affine
+    from tflite2keras.tflite.quant import affine
 
     with pytest.raises(InvalidModelError, match=rf"tensor 7 'conv/w': .*{match}"):
         affine(_tensor((2, 3), scales, zero_points, axis))

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 import tflite2keras as t2k
-from tflite2keras import suite_quantized
-from tflite2keras.quantized import affine, describe
-from tflite2keras.reference import make_interpreter, run
-from tflite2keras.verify_quant import FAKE_QUANT_STEPS, FAKE_QUANT_WITHIN
+from tflite2keras.testdata import quantized_suite as suite_quantized
+from tflite2keras.conversion.quantized import describe
+from tflite2keras.tflite.quant import affine
+from tflite2keras.verification.reference import make_interpreter, run
+from tflite2keras.verification.quantized import FAKE_QUANT_STEPS, FAKE_QUANT_WITHIN
 
 MODES = ("float", "fake_quant")
 INTEGER = [case for case in suite_quantized.CASES if case[1] != "dynamic"]

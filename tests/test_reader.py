@@ -1,4 +1,4 @@
-"""Tests for :mod:`tflite2keras.reader`: :func:`read` on the real corpus and on bad input.
+"""Tests for :mod:`tflite2keras.tflite.reader`: :func:`read` on the real corpus and on bad input.
 
 * Every corpus model: counts, graph input and output shapes, valid tensor indices,
   and every constant decodes to the tensor's own shape with finite values.
@@ -20,9 +20,10 @@ import numpy as np
 import pytest
 import tflite
 
-from tflite2keras import corpus, read
+from tflite2keras.testdata import corpus
+from tflite2keras import read
 from tflite2keras.errors import InvalidModelError, Tflite2KerasError
-from tflite2keras.model import TFLiteModel
+from tflite2keras.tflite.model import TFLiteModel
 
 # Graph input and output shapes of every corpus model, as MediaPipe documents them.
 _IO_SHAPES: dict[str, tuple[list[tuple[int, ...]], list[tuple[int, ...]]]] = {

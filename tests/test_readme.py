@@ -23,7 +23,7 @@ def test_readme_snippets_run(corpus_model: Any, scratch_registry: None, tmp_path
     out = capsys.readouterr().out
     assert "lint: no mismatches" in out and "OK" in out
     assert "'table mine" in out
-    from tflite2keras import registry
+    from tflite2keras.ops import registry
 
     assert registry.get("MY_CUSTOM_DENSE").layers == ("Dense",)
 

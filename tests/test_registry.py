@@ -11,11 +11,11 @@ import pytest
 import tensorflow as tf
 
 import tflite2keras as t2k
-from tflite2keras import registry
-from tflite2keras.align import align
-from tflite2keras.layout import Layout
-from tflite2keras.matching import match_layers
-from tflite2keras.registry import OpSpec, WeightSlot
+from tflite2keras.ops import registry
+from tflite2keras.weights.align import align
+from tflite2keras.ops.rearrange import Layout
+from tflite2keras.weights.matching import match_layers
+from tflite2keras.ops.registry import OpSpec, WeightSlot
 
 from oneop import opcodes_tested
 
@@ -191,7 +191,7 @@ def test_spec_is_well_formed(opcode: str) -> None:
 def test_override_before_first_lookup_keeps_the_builtin_ops(fresh_python: Callable[[str], Any]) -> None:
     """A notebook may replace a builtin op before anything looked one up (fresh interpreter)."""
     code = (
-        "from tflite2keras.registry import OpSpec, register_op, get, find\n"
+        "from tflite2keras.ops.registry import OpSpec, register_op, get, find\n"
         "mine = register_op(OpSpec('CONV_2D', layers=('MyConv',)), override=True)\n"
         "assert get('CONV_2D') is mine, get('CONV_2D')\n"
         "assert get('DEPTHWISE_CONV_2D').layers == ('DepthwiseConv2D',)\n"
@@ -205,7 +205,7 @@ def test_readme_coverage_table_is_current() -> None:
     """The README's op table is the generated one: regenerate it with ``tflite2keras ops --markdown``."""
     from pathlib import Path
 
-    from tflite2keras.coverage import coverage
+    from tflite2keras.ops.coverage import coverage
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     shown = readme.split("<!-- coverage:start -->\n", 1)[1].split("\n<!-- coverage:end -->", 1)[0]

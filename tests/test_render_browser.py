@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import tflite2keras as t2k
-from tflite2keras import graphview
+from tflite2keras.tflite import graphview
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary installed")

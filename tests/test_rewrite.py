@@ -1,4 +1,4 @@
-"""tflite2keras.rewrite: custom ops replaced by builtins, checked against the original in the interpreter."""
+"""tflite2keras.writer.rewrite: custom ops replaced by builtins, checked against the original in the interpreter."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import tflite2keras as t2k
-from tflite2keras import reference
+from tflite2keras.verification import reference
 from tflite2keras.errors import InvalidArgumentError
-from tflite2keras.rewrite import RewriteReport, rewrite_custom_ops
+from tflite2keras.writer.rewrite import RewriteReport, rewrite_custom_ops
 
 from ai_edge_litert import schema_py_generated as schema
 

@@ -23,10 +23,10 @@ from test_layers_mediapipe import (
 )
 
 import tflite2keras as t2k
-from tflite2keras import custom_options
+from tflite2keras.ops import custom_options
 from tflite2keras.errors import UnsupportedOpError
-from tflite2keras.reference import make_interpreter, random_inputs, run
-from tflite2keras.rewrite import rewrite_custom_ops
+from tflite2keras.verification.reference import make_interpreter, random_inputs, run
+from tflite2keras.writer.rewrite import rewrite_custom_ops
 
 KERNELS = ("xnnpack", "builtin", "builtin_ref")
 ATOL = 1e-5

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import tflite2keras as t2k
-from tflite2keras import shapes
+from tflite2keras.ops import fold as shapes
 from tflite2keras.layers import BatchReshape
 
 

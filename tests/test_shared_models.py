@@ -26,7 +26,7 @@ FOLDER = SHARED_MODELS
 #: stock interpreter as it is, except the SVDF models.
 REFUSED: dict[str, tuple[type[Exception], str]] = {
     # its 7 SVDF convert and verify (test_ops_svdf.py); its last op, QUANTIZE int16 -> quantized int32
-    # output, does not: an int32 tensor with a scale is no quantized activation to tflite2keras.quantized
+    # output, does not: an int32 tensor with a scale is no quantized activation to tflite2keras.conversion.quantized
     "keyword_scrambled": (UnsupportedOpError, r"op 14 \(QUANTIZE\) writes .* as int32 with a scale"),
     "keyword_scrambled_8bit": (UnsupportedOpError, "SVDF.* weights_time .* INT8"),  # int8 time weights: aborts
     "person_detect": (InvalidModelError, "per-channel scales along axis 3"),  # the interpreter refuses it too

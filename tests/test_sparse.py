@@ -1,4 +1,4 @@
-"""Tests for :mod:`tflite2keras.sparse` against TFLite's own DENSIFY kernel.
+"""Tests for :mod:`tflite2keras.tflite.sparse` against TFLite's own DENSIFY kernel.
 
 * Real models: every DENSIFY op of the sparse MediaPipe models, compared bit for bit
   with the interpreter's DENSIFY output.
@@ -26,7 +26,7 @@ import tflite
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from tflite2keras.errors import InvalidModelError
-from tflite2keras.sparse import DimensionMetadata, Sparsity, densify, sparsity_from_flatbuffer
+from tflite2keras.tflite.sparse import DimensionMetadata, Sparsity, densify, sparsity_from_flatbuffer
 
 _DENSIFY = 124  # BuiltinOperator.DENSIFY
 _TENSOR_TYPES = {np.dtype(np.float32): 0, np.dtype(np.float16): 1, np.dtype(np.int8): 9}

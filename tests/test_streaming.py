@@ -10,8 +10,8 @@ import pytest
 import tensorflow as tf
 
 import tflite2keras as t2k
-from tflite2keras import suite_quantized
-from tflite2keras.reference import make_interpreter, run
+from tflite2keras.testdata import quantized_suite as suite_quantized
+from tflite2keras.verification.reference import make_interpreter, run
 
 STEPS = 12
 
@@ -98,7 +98,7 @@ def test_trains_reloads_and_exports(data: bytes, tmp_path: Any) -> None:
 
 
 def test_a_model_without_state_has_none() -> None:
-    from tflite2keras import tiny
+    from tflite2keras.testdata import tiny
 
     model = t2k.convert(tiny.tflite())
     assert t2k.streaming.initial_state(model) == []

@@ -1,7 +1,7 @@
 """The standard-architecture suite: nine Keras models, float32 and float16, convert and verify.
 
-Each of :func:`tflite2keras.suite.names` in each of :data:`tflite2keras.suite.KINDS` (files
-generated once and cached, see :mod:`tflite2keras.suite`) must convert; verify per output
+Each of :func:`tflite2keras.testdata.suite.names` in each of :data:`tflite2keras.testdata.suite.KINDS` (files
+generated once and cached, see :mod:`tflite2keras.testdata.suite`) must convert; verify per output
 and per layer at batch 1 and per output at batch 16 (the interpreter resized) with the
 default tolerance; have no Lambda layer and reload in safe mode with identical outputs;
 and train: one SGD step changes every trainable weight.
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import tflite2keras as t2k
-from tflite2keras import suite
+from tflite2keras.testdata import suite
 
 PARAMS = [pytest.param(name, kind, id=f"{name}-{kind}") for name in suite.names() for kind in suite.KINDS]
 

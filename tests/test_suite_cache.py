@@ -1,4 +1,4 @@
-"""tflite2keras.suite: names, arguments, the cache (location, key, reuse) and determinism."""
+"""tflite2keras.testdata.suite: names, arguments, the cache (location, key, reuse) and determinism."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tflite2keras as t2k
-from tflite2keras import suite
+from tflite2keras.testdata import suite
 from tflite2keras.errors import InvalidArgumentError
 
 

@@ -1,6 +1,6 @@
-"""The differential suite (tflite2keras.suite_diff): each model converts and verifies, or raises a named error.
+"""The differential suite (tflite2keras.testdata.diff): each model converts and verifies, or raises a named error.
 
-Every ``(name, kind)`` of :func:`tflite2keras.suite_diff.cases` must convert and verify against
+Every ``(name, kind)`` of :func:`tflite2keras.testdata.diff.cases` must convert and verify against
 the interpreter per output and per layer at batch 1 and per output at batch 3, with the default
 tolerance (an ``int8`` file also as a ``fake_quant`` model), with no Lambda layer (and a float32
 one reloads in safe mode with identical outputs); or raise the ``UnsupportedOpError``
@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 import tflite2keras as t2k
-from tflite2keras import suite_diff
+from tflite2keras.testdata import diff as suite_diff
 from tflite2keras.errors import InvalidArgumentError, UnsupportedOpError
-from tflite2keras.suite_diff import SPECS
-from tflite2keras.suite_diff_models import VOCAB
+from tflite2keras.testdata.diff import SPECS
+from tflite2keras.testdata.diff_models import VOCAB
 
 _RNN_TIME_MAJOR = r"op \d+ \(TRANSPOSE\) with perm \[1, 0, 2\] moves the batch axis"
 
@@ -130,7 +130,7 @@ def test_unknown_name_or_kind(name: str, kind: str, message: str) -> None:
 
 
 def test_generates_every_kind_once_then_reuses(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from tflite2keras import suite
+    from tflite2keras.testdata import suite
 
     monkeypatch.setenv("TFLITE2KERAS_CACHE", str(tmp_path))
     data = suite_diff.tflite("crop2d_asym", "int8")

@@ -9,8 +9,8 @@ import pytest
 
 import tflite2keras as t2k
 from tflite2keras.errors import InvalidArgumentError
-from tflite2keras.reference import make_interpreter, run
-from tflite2keras.truncation import needed_ops
+from tflite2keras.verification.reference import make_interpreter, run
+from tflite2keras.writer.truncation import needed_ops
 
 
 def test_truncated_model_computes_the_same_tensor(corpus_model: Any) -> None:

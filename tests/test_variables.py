@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import tflite2keras as t2k
-from tflite2keras import tiny
-from tflite2keras._variables import deferred_variables
+from tflite2keras.testdata import tiny
+from tflite2keras.conversion.variables import deferred_variables
 
 
 class _Counting(keras.initializers.Initializer):

@@ -102,7 +102,7 @@ def test_inputs_of_the_wrong_shape_are_named(sample: Any, needles: list[str], pa
 
 def test_per_layer_verify_leaves_the_model_as_it_was(tmp_path: Any) -> None:
     """Per-layer checks run the model's own nodes: no layer gains an inbound node, so the model saves."""
-    from tflite2keras import suite
+    from tflite2keras.testdata import suite
 
     data = suite.tflite("vit_block", "fp32")
     model = t2k.convert(data)

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import tflite2keras as t2k
-from tflite2keras import tiny
+from tflite2keras.testdata import tiny
 from tflite2keras.errors import InvalidArgumentError, VerificationError
-from tflite2keras.verify_inputs import resolve
+from tflite2keras.verification.inputs import resolve
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_a_bare_array_for_several_inputs_is_refused(to_tflite: Any) -> None:
 
 
 def test_other_integer_inputs_span_their_dtype(to_tflite: Any) -> None:
-    from tflite2keras.reference import random_inputs
+    from tflite2keras.verification.reference import random_inputs
 
     x = keras.Input((64,), dtype="int32", name="counts")
     data = to_tflite(keras.Model(x, keras.layers.Dense(2)(keras.ops.cast(x, "float32") * 1e-9)))

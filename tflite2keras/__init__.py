@@ -9,7 +9,7 @@ With a MediaPipe palm detector and the zoo's hand-written Keras BlazePalm::
 
 Example:
     >>> import tflite2keras as t2k
-    >>> from tflite2keras import tiny
+    >>> from tflite2keras.testdata import tiny
     >>> model = tiny.keras_model(seed=1)                         # a Keras model; tiny.tflite() is its TFLite twin
     >>> t2k.transplant(model, tiny.tflite()).rules
     {'name': 4}
@@ -25,7 +25,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import errors, streaming
+from . import errors, ops
+from .conversion import streaming
 from .errors import (
     InvalidArgumentError,
     InvalidModelError,
@@ -35,41 +36,43 @@ from .errors import (
     UnsupportedOpError,
     VerificationError,
 )
-from .convert import convert, load
-from .export import ExportReport, export_tflite
-from .flatjson import from_json, to_json
-from .lint import Finding, lint
-from .mapping import MappingTable
-from .model import Operator, Source, Tensor, TFLiteModel
-from .quantized import quantized_io
-from .reader import read
-from .registry import register_op
-from .rewrite import RewriteReport, rewrite_custom_ops
-from .truncation import truncate  # the module is not named truncate: the function owns that name
-from .transplant import TransplantReport, transplant
-from .verify import VerifyReport, verify
+from .conversion.convert import convert, load
+from .writer.export import ExportReport, export_tflite
+from .writer.flatjson import from_json, to_json
+from .verification.lint import Finding, lint
+from .weights.mapping import MappingTable
+from .tflite.model import Operator, Source, Tensor, TFLiteModel
+from .conversion.quantized import quantized_io
+from .tflite.reader import read
+from .ops.registry import register_op
+from .writer.rewrite import RewriteReport, rewrite_custom_ops
+from .writer.truncation import truncate  # the module is not named truncate: the function owns that name
+from .weights.transplant import TransplantReport, transplant
+from .verification.verify import VerifyReport, verify
 
 __version__ = "0.1.0"
 
-# Submodules that import Keras (or fetch files): loaded on first attribute access.
-_LAZY: dict[str, str | None] = {"zoo": None, "layers": None, "corpus": None, "tiny": None, "heads": None,
-                                "postprocess": None, "preprocess": None, "suite": None, "suite_diff": None,
-                                "suite_quantized": None}
+# Submodules that import Keras (or fetch files), loaded on first attribute access, and the short
+# names of modules that moved into the package's stages (``t2k.tiny`` is ``tflite2keras.testdata.tiny``).
+_LAZY: dict[str, str] = {"zoo": "zoo", "layers": "layers", "heads": "heads", "postprocess": "postprocess",
+                         "preprocess": "preprocess", "corpus": "testdata.corpus", "tiny": "testdata.tiny",
+                         "suite": "testdata.suite", "suite_diff": "testdata.diff",
+                         "suite_quantized": "testdata.quantized_suite", "registry": "ops.registry",
+                         "graphview": "tflite.graphview"}
 
 
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module 'tflite2keras' has no attribute {name!r}")
-    module = importlib.import_module(f".{_LAZY[name] or name}", __name__)
-    value = module if _LAZY[name] is None else getattr(module, name)
-    globals()[name] = value
-    return value
+    module = importlib.import_module(f".{_LAZY[name]}", __name__)
+    globals()[name] = module
+    return module
 
 
 __all__ = [
     "ExportReport", "Finding", "RewriteReport", "rewrite_custom_ops", "InvalidArgumentError", "InvalidModelError", "MappingError", "MappingTable", "Operator", "ShapeMismatchError",
     "Source", "Tensor", "TFLiteModel", "Tflite2KerasError", "TransplantReport", "UnsupportedOpError",
-    "VerificationError", "VerifyReport", "convert", "errors", "export_tflite", "from_json", "to_json", "heads", "layers", "lint", "load",
+    "VerificationError", "VerifyReport", "convert", "errors", "graphview", "ops", "export_tflite", "from_json", "to_json", "heads", "layers", "lint", "load",
     "postprocess", "preprocess", "quantized_io", "read", "register_op", "registry", "streaming", "suite", "suite_diff", "suite_quantized", "tiny", "transplant",
     "truncate", "verify", "zoo",
 ]

@@ -30,7 +30,7 @@ from . import _render
 from ._files import atomic_path, check_destination
 from ._quiet import quiet_native_stderr
 from .errors import InvalidArgumentError, Tflite2KerasError
-from .reader import read
+from .tflite.reader import read
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -50,15 +50,15 @@ def _inspect(args: argparse.Namespace) -> int:
     if model.subgraphs:
         print("other subgraphs: " + ", ".join(f"{s.index} {s.name!r}" for s in model.subgraphs))
     if args.html:
-        from .graphview import write_html
+        from .tflite.graphview import write_html
 
         print(f"graph view: {write_html(model, args.html)}")
     return 0
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from .convert import convert
-    from .verify import verify
+    from .conversion.convert import convert
+    from .verification.verify import verify
 
     if not args.output.endswith(".keras"):
         raise InvalidArgumentError(f"convert -o: expected a path ending in .keras, received {args.output!r}")
@@ -76,7 +76,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .verify import verify
+    from .verification.verify import verify
 
     if args.samples < 1:
         raise InvalidArgumentError(f"verify --samples: expected a positive count, received {args.samples}")
@@ -87,7 +87,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .export import export_tflite
+    from .writer.export import export_tflite
 
     shape = _shape(args.input_shape) if args.input_shape else None
     check_destination(args.output)
@@ -98,7 +98,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _load(path: str) -> Any:
     """A saved Keras model, or an error naming the file (Keras raises ValueError for many causes)."""
-    from .convert import load
+    from .conversion.convert import load
 
     if not os.path.isfile(path):
         raise InvalidArgumentError(f"{path}: expected a .keras file, but {_what_is(path)}")
@@ -133,7 +133,7 @@ def _one_line(text: str, limit: int | None = None) -> str:
 
 
 def _ops(args: argparse.Namespace) -> int:
-    from .coverage import coverage
+    from .ops.coverage import coverage
 
     table = coverage()
     print(table.markdown() if args.markdown else table)
@@ -141,7 +141,7 @@ def _ops(args: argparse.Namespace) -> int:
 
 
 def _json(args: argparse.Namespace) -> int:
-    from .flatjson import from_json, to_json
+    from .writer.flatjson import from_json, to_json
 
     if args.build:
         if not args.output:
@@ -160,7 +160,7 @@ def _json(args: argparse.Namespace) -> int:
 
 
 def _rewrite(args: argparse.Namespace) -> int:
-    from .rewrite import rewrite_custom_ops
+    from .writer.rewrite import rewrite_custom_ops
 
     print(rewrite_custom_ops(args.src, args.dst, transpose_conv_bias=args.transpose_conv_bias, measure=args.measure))
     return 0

@@ -1,5 +1,5 @@
 """``ssd_dataset``: a ``tf.data.Dataset`` of images and per-anchor targets for
-:func:`tflite2keras.heads.ssd_classification_loss`; the matching is :mod:`tflite2keras.heads.matching`.
+:func:`tflite2keras.heads.ssd_classification_loss`; the matching is :mod:`tflite2keras.heads.targets`.
 
 Example:
     >>> import numpy as np
@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from .matching import (AnchorSize, _anchors, _boxes, _labels, _match, _num_classes, _one_hot, _thresholds,
+from .targets import (AnchorSize, _anchors, _boxes, _labels, _match, _num_classes, _one_hot, _thresholds,
                        anchor_boxes, encode_regression)
 
 def ssd_dataset(images: Any, boxes: Sequence[Any], labels: Sequence[Any], anchors: Any, *,

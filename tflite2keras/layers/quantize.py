@@ -145,7 +145,7 @@ class Saturate(keras.layers.Layer):
     """Clamp to ``[low, high]``: what an integer kernel's saturation does to a quantized tensor.
 
     ``convert(quantized="float")`` puts one after an op whose float result can leave the range
-    its output tensor represents (see :mod:`tflite2keras.quantized`); the gradient is zero
+    its output tensor represents (see :mod:`tflite2keras.conversion.quantized`); the gradient is zero
     outside the range, as for ``relu6``.
 
     Example:

@@ -10,7 +10,7 @@ time) keeps a memory of ``memory_size`` past feature columns per filter in its
     out[:, u] = activation(sum_r scratch[:, u * rank + r] + bias[u])
 
 :class:`SVDF` computes one invocation from a zero state (the state TFLite allocates, and the
-one :func:`tflite2keras.reference.run` resets to before every sample): the older columns are
+one :func:`tflite2keras.verification.reference.run` resets to before every sample): the older columns are
 zeros, so only the last column of ``weights_time`` meets the input; the whole ``weights_time``
 stays a variable, as the file stores it. An integer SVDF requantizes the newest column into
 its int16 state tensor: ``state_scale`` clamps it to that tensor's range and, with

@@ -1,12 +1,25 @@
-"""Builtin op specs, one module per op family; importing this package registers them."""
+"""Op knowledge: one spec per TFLite op, its converter, folds, checks and weight slots.
+
+Importing the package registers every builtin spec (one module per op family: ``conv``,
+``pool``, ``activation`` ...). What a notebook needs to add or replace an op is here:
+
+Example:
+    >>> import tflite2keras as t2k
+    >>> spec = t2k.ops.get("CONV_2D")
+    >>> spec.layers, spec.weight_roles
+    (('Conv2D',), ('kernel', 'bias'))
+    >>> "RESIZE_BILINEAR" in t2k.ops.coverage().opcodes
+    True
+"""
 
 from . import activation, conv, elementwise, encoding, mediapipe, pool, resize, shape  # noqa: F401
-from . import math, reduce, reshape  # noqa: F401
-from . import index, scatter  # noqa: F401
-from . import conv3d, matmul  # noqa: F401
-from . import binary  # noqa: F401
-from . import sequence, signal  # noqa: F401
-from . import svdf  # noqa: F401
-from . import state  # noqa: F401
-from . import fill, layout, split  # noqa: F401
-from . import stablehlo  # noqa: F401
+from . import binary, conv3d, fill, index, math, matmul, reduce, reshape, scatter  # noqa: F401
+from . import rearrange, sequence, signal, split, stablehlo, state, svdf  # noqa: F401
+from .contract import ConvertContext, Converter
+from .coverage import Coverage, coverage
+from .layout import Layout
+from .registry import find, get, register_op, specs
+from .spec import OpSpec, WeightSlot
+
+__all__ = ["ConvertContext", "Converter", "Coverage", "Layout", "OpSpec", "WeightSlot", "coverage", "find", "get",
+           "register_op", "specs"]

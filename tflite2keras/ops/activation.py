@@ -12,9 +12,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import UnsupportedOpError
-from ..layout import RESHAPE
-from ..model import Operator, TFLiteModel
-from ..registry import Mismatch, OpSpec, WeightSlot, register_op
+from .layout import RESHAPE
+from ..tflite.model import Operator, TFLiteModel
+from .registry import Mismatch, OpSpec, WeightSlot, register_op
 from .prepare_shapes import broadcastable
 
 

@@ -19,11 +19,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import activations
+from . import fused as activations
 from ..errors import UnsupportedOpError
-from ..layout import RESHAPE
-from ..model import Operator
-from ..registry import OpSpec, WeightSlot, register_op
+from .layout import RESHAPE
+from ..tflite.model import Operator
+from .registry import OpSpec, WeightSlot, register_op
 from .prepare_shapes import broadcastable
 
 #: TFLite opcode -> :data:`tflite2keras.layers.binary.BINARY` fn.
@@ -187,7 +187,7 @@ def fold_binary(op: Operator, values: list[Any]) -> list[np.ndarray]:
             activation has no exact form.
 
     Example:
-        >>> from tflite2keras.model import Operator
+        >>> from tflite2keras.tflite.model import Operator
         >>> op = Operator(0, "FLOOR_DIV", 1, (0, 1), (2,))
         >>> fold_binary(op, [np.array([7, -7], np.int32), np.array([2, 2], np.int32)])[0].tolist()
         [3, -4]

@@ -11,10 +11,11 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .. import activations
-from ..batchnorm import folded_batchnorm, single_child
-from ..model import Operator, TFLiteModel
-from ..registry import Check, Mismatch, find
+from . import fused as activations
+from .batchnorm import folded_batchnorm, single_child
+from ..tflite.model import Operator, TFLiteModel
+from .ranges import range_activation
+from .registry import Check, Mismatch, find
 
 
 def is_3d(op: Operator) -> bool:
@@ -95,7 +96,6 @@ def activation(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatc
 
     ``lint`` runs this check on every op whose spec has ``fused_activation=True``.
     """
-    from ..quantized import range_activation
 
     tfl = activations.keras_form(op)
     keras_name = activations.layer_activation(layer)

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from ..layout import DEPTHWISE, OHWI_TO_HWIO, OHWI_TO_HWOI, OI_TO_IO
-from ..model import Operator, TFLiteModel
-from ..registry import Mismatch, OpSpec, WeightSlot, register_op
+from .layout import DEPTHWISE, OHWI_TO_HWIO, OHWI_TO_HWOI, OI_TO_IO
+from ..tflite.model import Operator, TFLiteModel
+from .registry import Mismatch, OpSpec, WeightSlot, register_op
 from . import checks, prepare
 from .prepare_shapes import conv_shapes, depthwise_shapes, fully_connected_shapes, ranks, transpose_conv_shapes
 

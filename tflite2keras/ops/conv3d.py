@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import UnsupportedOpError
-from ..layout import Layout
-from ..registry import OpSpec, WeightSlot, register_op
+from .layout import Layout
+from .registry import OpSpec, WeightSlot, register_op
 from . import checks
 from .conv import check_geometry, transpose_padding
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..layout import RESHAPE
-from ..model import Operator
-from ..registry import OpSpec, WeightSlot, register_op
+from .layout import RESHAPE
+from ..tflite.model import Operator
+from .registry import OpSpec, WeightSlot, register_op
 from .binary import OPERAND_WEIGHTS, binary_layer, fold_binary, merge_layer, operands
 from .prepare_shapes import broadcastable
 

@@ -2,12 +2,12 @@
 
 ``DEQUANTIZE`` (float16 or int8 weights to float32) and ``DENSIFY`` (sparse weights) are
 *pass-through*: applied to a constant, their output is the same weight, decoded by
-:meth:`~tflite2keras.model.TFLiteModel.constant`, and ``convert`` skips them. ``QUANTIZE``,
+:meth:`~tflite2keras.tflite.model.TFLiteModel.constant`, and ``convert`` skips them. ``QUANTIZE``,
 ``DEQUANTIZE`` and ``PAD`` (registered in :mod:`tflite2keras.ops.shape`) are *transparent*:
 TFLite puts them in front of an op that a Keras layer stands for, and ``align`` looks
 through them when it pairs that layer with the op.
 
-On activations, a converted model computes in float (:mod:`tflite2keras.quantized`):
+On activations, a converted model computes in float (:mod:`tflite2keras.conversion.quantized`):
 ``QUANTIZE`` (float to integer, or integer to integer with new parameters) and ``DEQUANTIZE``
 (integer or float16 to float32) are identities; in ``fake_quant`` mode ``convert`` rounds a
 quantized output to its grid.
@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import UnsupportedOpError
-from ..registry import OpSpec, register_op
+from .registry import OpSpec, register_op
 from .prepare_shapes import same_shape
 
 
@@ -38,7 +38,7 @@ def convert_quantize(ctx: Any, op: Any) -> list[Any]:
     return convert_identity(ctx, op)
 
 
-register_op(OpSpec("DEQUANTIZE", pass_through=True, transparent=True, converter=convert_identity,
+register_op(OpSpec("DEQUANTIZE", transparent=True, converter=convert_identity,
                    prepare=(same_shape,)))
-register_op(OpSpec("DENSIFY", pass_through=True, prepare=(same_shape,)))
+register_op(OpSpec("DENSIFY", prepare=(same_shape,)))
 register_op(OpSpec("QUANTIZE", transparent=True, converter=convert_quantize, prepare=(same_shape,)))

@@ -1,5 +1,5 @@
 """Ops that write constant values: PAD, PADV2, MIRROR_PAD; ZEROS_LIKE, FILL, RANGE and BROADCAST_ARGS
-(the last three mostly shape arithmetic, folded by :mod:`tflite2keras.shapes`). TFLite has no
+(the last three mostly shape arithmetic, folded by :mod:`tflite2keras.ops.fold`). TFLite has no
 ONES_LIKE: its converter writes ``tf.ones_like`` as BROADCAST_TO of a constant 1 (ops/layout.py).
 
 PAD keeps its standard Keras layers where they are exact (``ZeroPadding1D/2D/3D`` on the spatial
@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from ..registry import OpSpec, register_op
-from ..shapes import BATCHES, is_fixed
-from .layout import small
+from .registry import OpSpec, register_op
+from .fold import BATCHES, is_fixed
+from .rearrange import small
 from .prepare_shapes import paddings
 from .shape import batch_source, fixed, folding, known
 

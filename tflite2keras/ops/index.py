@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from ..layout import RESHAPE
-from ..registry import OpSpec, WeightSlot, register_op
+from .layout import RESHAPE
+from .registry import OpSpec, WeightSlot, register_op
 from .reduce import folding
 from .shape import non_batch_axis
 

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from ..model import Operator
-from ..registry import OpSpec, register_op
+from ..tflite.model import Operator
+from .registry import OpSpec, register_op
 from .binary import operands
 from .prepare_shapes import broadcastable
 from .shape import folding
@@ -43,7 +43,7 @@ def fold_cast(op: Operator, values: list[Any]) -> list[np.ndarray]:
     """CAST in numpy: C++'s ``static_cast`` (floats truncate toward zero, non-zero is ``True``).
 
     Without an ``out_data_type`` option (the TF converter writes none) the value is returned
-    as is, and :func:`tflite2keras.shapes.fold` casts it to the output tensor's type.
+    as is, and :func:`tflite2keras.ops.fold.fold` casts it to the output tensor's type.
 
     Raises:
         UnsupportedOpError: ``out_data_type`` names a type numpy does not have.

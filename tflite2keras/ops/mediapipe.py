@@ -1,14 +1,15 @@
 """MediaPipe's custom ops: semantics in :mod:`tflite2keras.layers.mediapipe`, options in
-:mod:`tflite2keras.custom_options`."""
+:mod:`tflite2keras.tflite.custom_options`."""
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .. import custom_options
-from ..layout import OHWI_TO_HWOI
-from ..model import Operator
-from ..registry import OpSpec, WeightSlot, register_op
+from ..tflite import custom_options as decoders
+from .custom_options import parse
+from .layout import OHWI_TO_HWOI
+from ..tflite.model import Operator
+from .registry import OpSpec, WeightSlot, register_op
 from . import checks
 
 
@@ -38,7 +39,7 @@ def conv2d_transpose_arguments(options: dict[str, Any], input_hw: Sequence[int],
     ``padding="valid", output_padding=0`` (the default ``None`` adds rows when kernel < stride).
 
     Args:
-        options: ``custom_options.parse("Convolution2DTransposeBias", ...)``.
+        options: ``parse("Convolution2DTransposeBias", ...)``.
         input_hw: the op input's (height, width).
         kernel_hw: the weights' (height, width), dims 1 and 2 of OHWI.
 
@@ -62,7 +63,7 @@ def conv2d_transpose_arguments(options: dict[str, Any], input_hw: Sequence[int],
 
 
 def _options(op: Any) -> dict[str, Any]:
-    return custom_options.parse(op.opcode, op.custom_options, index=op.index)
+    return parse(op.opcode, op.custom_options, index=op.index)
 
 
 def _geometry(op: Operator) -> tuple[str, tuple[int, int]]:
@@ -107,12 +108,12 @@ def convert_transform_landmarks(ctx: Any, op: Any) -> list[Any]:
 register_op(OpSpec(
     "Convolution2DTransposeBias", layers=("Conv2DTranspose",), converter=convert_transpose_conv_bias,
     folds_batchnorm=True, checks=checks.transposed(_geometry, input_slot=0),
-    parse_options=custom_options.transpose_conv_bias,
+    parse_options=decoders.transpose_conv_bias,
     weights=(WeightSlot(1, "kernel", OHWI_TO_HWOI, optional=False), WeightSlot(2, "bias")),
 ))
 register_op(OpSpec("Landmarks2TransformMatrix", layers=("Landmarks2TransformMatrix",),
-                   converter=convert_landmarks_to_matrix, parse_options=custom_options.landmarks_to_transform_matrix))
+                   converter=convert_landmarks_to_matrix, parse_options=decoders.landmarks_to_transform_matrix))
 register_op(OpSpec("TransformTensorBilinear", layers=("TransformTensorBilinear",),
-                   converter=convert_transform_tensor, parse_options=custom_options.transform_tensor_bilinear))
+                   converter=convert_transform_tensor, parse_options=decoders.transform_tensor_bilinear))
 register_op(OpSpec("TransformLandmarks", layers=("TransformLandmarks",), converter=convert_transform_landmarks,
-                   parse_options=custom_options.transform_landmarks))
+                   parse_options=decoders.transform_landmarks))

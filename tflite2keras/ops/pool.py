@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ..model import Operator, TFLiteModel
-from ..registry import Mismatch, OpSpec, register_op
+from ..tflite.model import Operator, TFLiteModel
+from .registry import Mismatch, OpSpec, register_op
 from . import checks, prepare
 from .prepare_shapes import IMAGE
 

@@ -18,7 +18,7 @@ Each failure raises :class:`~tflite2keras.errors.InvalidModelError` naming the o
 opcode, the option, its value and what the interpreter expects.
 
 Example:
-    >>> from tflite2keras.model import Operator
+    >>> from tflite2keras.tflite.model import Operator
     >>> op = Operator(3, "MAX_POOL_2D", 1, (0,), (1,), {"stride_h": 0, "stride_w": 2, "padding": "SAME"})
     >>> list(field_rejections(op, None))
     [('stride_h', 0, 'an integer >= 1')]
@@ -33,9 +33,9 @@ from typing import Any, Callable
 import tflite
 
 from ..errors import InvalidModelError
-from ..model import Operator, TFLiteModel
-from ..options import _ENUM_FIELDS, has_fields, snake_case
-from ..registry import PrepareCheck, Rejection, find
+from ..tflite.model import Operator, TFLiteModel
+from ..tflite.options import _ENUM_FIELDS, has_fields, snake_case
+from .registry import PrepareCheck, Rejection, find
 
 #: Opcodes whose options type is not their name in CamelCase (``MAX_POOL_2D`` reads ``Pool2DOptions``).
 OPTIONS_TYPES: dict[str, str] = {
@@ -266,7 +266,8 @@ def validate(model: TFLiteModel) -> None:
             interpreter expects; a corrupt options table raises it too.
 
     Example:
-        >>> from tflite2keras import read, tiny
+        >>> from tflite2keras import read
+        >>> from tflite2keras.testdata import tiny
         >>> validate(read(tiny.tflite()))          # a sound file: nothing to say
     """
     for op in model.operators:

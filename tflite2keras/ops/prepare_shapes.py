@@ -6,7 +6,7 @@ wrong length, an ``ADD`` of shapes that do not broadcast, a ``RESHAPE`` to anoth
 elements. The interpreter's Prepare refuses each (``conv.cc``, ``depthwise_conv.cc``,
 ``transpose_conv.cc``, ``fully_connected.cc``, ``pooling.cc``, ``add.cc``, ``reshape.cc``); Keras
 would fail later with its own errors. Each check here yields a
-:data:`~tflite2keras.registry.Rejection` ``(what, received, expected)`` naming the input slot and
+:data:`~tflite2keras.ops.registry.Rejection` ``(what, received, expected)`` naming the input slot and
 its tensor; :func:`tflite2keras.ops.prepare.validate` raises them as an
 :class:`~tflite2keras.errors.InvalidModelError` with the op index and opcode.
 
@@ -15,7 +15,8 @@ it guarantees, and ``prepare.rejections`` stops at the first check that rejects.
 below 0 (a dynamic one) agrees with anything.
 
 Example:
-    >>> from tflite2keras import read, tiny
+    >>> from tflite2keras import read
+    >>> from tflite2keras.testdata import tiny
     >>> model = read(tiny.tflite())
     >>> conv = model.operators[0]
     >>> list(ranks({0: 4, 1: 4})(conv, model)), list(conv_shapes(conv, model))
@@ -27,8 +28,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from ..model import Operator, TFLiteModel
-from ..registry import PrepareCheck, Rejection
+from ..tflite.model import Operator, TFLiteModel
+from .registry import PrepareCheck, Rejection
 
 
 def _shape(model: TFLiteModel, op: Operator, slot: int) -> tuple[int, ...] | None:
@@ -61,7 +62,8 @@ def ranks(wanted: dict[int, int]) -> PrepareCheck:
     """A check that each input slot of ``wanted`` (slot -> rank), when present, has that rank.
 
     Example:
-        >>> from tflite2keras import read, tiny
+        >>> from tflite2keras import read
+        >>> from tflite2keras.testdata import tiny
         >>> model = read(tiny.tflite())
         >>> list(ranks({0: 3})(model.operators[0], model))
         [("input 0 'args_0' shape", (1, 8, 8, 3), 'rank 3')]

@@ -12,8 +12,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import InvalidModelError, UnsupportedOpError
-from ..quantized import keras_dtype
-from ..registry import OpSpec, register_op
+from ..tflite.quant import keras_dtype
+from .registry import OpSpec, register_op
 from .shape import non_batch_axis
 from .prepare import count_of
 
@@ -44,7 +44,7 @@ def convert_reduce(ctx: Any, op: Any) -> list[Any]:
 
     if not ctx.is_constant(op, 1):
         raise UnsupportedOpError(f"op {op.index} ({op.opcode}) has non-constant axes")
-    tensor = ctx.tfl.tensor(op.inputs[0])  # a quantized tensor is computed in float (tflite2keras.quantized)
+    tensor = ctx.tfl.tensor(op.inputs[0])  # a quantized tensor is computed in float (tflite2keras.conversion.quantized)
     rank = len(tensor.shape)
     raw = np.asarray(ctx.constant(op, 1)).reshape(-1).tolist()
     axes = tuple(sorted({non_batch_axis(op, int(a), rank, f"axes {raw}: axis") for a in raw}))

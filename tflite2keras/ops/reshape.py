@@ -1,4 +1,4 @@
-"""SHAPE and RESHAPE, the two ends of the shape arithmetic that :mod:`tflite2keras.shapes` folds.
+"""SHAPE and RESHAPE, the two ends of the shape arithmetic that :mod:`tflite2keras.ops.fold` folds.
 
 RESHAPE's target is a constant, the ``new_shape`` option, or folded shape arithmetic. With the
 batch as its first element (fixed 1 in a batch-1 file, -1, or the batch itself when folded) it
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from ..registry import OpSpec, register_op
+from .registry import OpSpec, register_op
 from .prepare_shapes import reshape_size
 
 
@@ -35,7 +35,7 @@ def convert_reshape(ctx: Any, op: Any) -> list[Any]:
     import keras
 
     from ..layers import BatchReshape
-    from ..shapes import batch_axes, is_batch
+    from .fold import batch_axes, is_batch
 
     x = ctx.input(op, 0)
     target = _target(ctx, op)

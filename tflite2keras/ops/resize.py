@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..model import Operator, TFLiteModel
-from ..registry import Mismatch, OpSpec, register_op
+from ..tflite.model import Operator, TFLiteModel
+from .registry import Mismatch, OpSpec, register_op
 from .prepare import input_shape
 from .prepare_shapes import IMAGE
 

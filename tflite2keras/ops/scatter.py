@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from ..registry import OpSpec, register_op
+from .registry import OpSpec, register_op
 
 SEGMENT_OPS = {"UNSORTED_SEGMENT_SUM": "sum", "UNSORTED_SEGMENT_MAX": "max", "UNSORTED_SEGMENT_MIN": "min",
                "UNSORTED_SEGMENT_PROD": "prod"}

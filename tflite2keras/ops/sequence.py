@@ -25,8 +25,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from ..layout import OI_TO_IO
-from ..registry import Mismatch, OpSpec, WeightSlot, register_op
+from .layout import OI_TO_IO
+from .registry import Mismatch, OpSpec, WeightSlot, register_op
 
 #: UNIDIRECTIONAL_SEQUENCE_LSTM input slots (tensorflow/lite/kernels/lstm_shared.h).
 LSTM_KERNELS = {"i": 1, "f": 2, "c": 3, "o": 4}

@@ -4,7 +4,7 @@ The batch axis (0) stays free: it may only be kept whole. A slice keeps it whole
 over the whole axis at any batch (masked, ``0:INT32_MAX``, or to the folded batch itself), or
 over the whole axis of a file whose batch is fixed (``0:1`` in a batch-1 file). The other
 families: :mod:`~tflite2keras.ops.split` (SPLIT, SPLIT_V, UNPACK, DYNAMIC_UPDATE_SLICE),
-:mod:`~tflite2keras.ops.layout` (TRANSPOSE, SQUEEZE, TILE, ...), :mod:`~tflite2keras.ops.fill`
+:mod:`~tflite2keras.ops.rearrange` (TRANSPOSE, SQUEEZE, TILE, ...), :mod:`~tflite2keras.ops.fill`
 (PAD, FILL, RANGE, ...).
 """
 
@@ -16,8 +16,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import Tflite2KerasError, UnsupportedOpError
-from ..registry import OpSpec, register_op
-from ..shapes import BATCHES, constant_value, is_fixed
+from .registry import OpSpec, register_op
+from .fold import BATCHES, constant_value, is_fixed
 from . import prepare
 
 Known = tuple[np.ndarray, np.ndarray]

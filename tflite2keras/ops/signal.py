@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from ..registry import OpSpec, register_op
+from .registry import OpSpec, register_op
 
 #: opcode -> :class:`~tflite2keras.layers.ComplexPart` part.
 COMPLEX_PARTS = {"COMPLEX_ABS": "abs", "REAL": "real", "IMAG": "imag"}

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from ..registry import OpSpec, register_op
+from .registry import OpSpec, register_op
 from .shape import fixed, folding, known, non_batch_axis, static_batch
 from .prepare import count_of
 

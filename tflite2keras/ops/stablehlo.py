@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import UnsupportedOpError
-from ..registry import OpSpec, register_op
+from .registry import OpSpec, register_op
 
 #: op -> the Keras merge layer.
 MERGES = {"STABLEHLO_ADD": "Add", "STABLEHLO_MULTIPLY": "Multiply", "STABLEHLO_MAXIMUM": "Maximum",

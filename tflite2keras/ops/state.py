@@ -1,10 +1,10 @@
 """Resource variables (VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE, CALL_ONCE) as explicit state.
 
 Each variable is a state input of the converted model and a state output after it
-(:mod:`tflite2keras.streaming`); these ops build no layers. READ_VARIABLE gives the variable's
+(:mod:`tflite2keras.conversion.streaming`); these ops build no layers. READ_VARIABLE gives the variable's
 current Keras tensor (its state input, or what an earlier ASSIGN_VARIABLE of the same step
 wrote), ASSIGN_VARIABLE replaces it, and CALL_ONCE's initial values are read by
-:func:`tflite2keras.streaming.variables`.
+:func:`tflite2keras.conversion.streaming.variables`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import UnsupportedOpError
-from ..registry import OpSpec, register_op
+from .registry import OpSpec, register_op
 
 
 def _variable(ctx: Any, op: Any) -> Any:

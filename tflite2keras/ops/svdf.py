@@ -39,9 +39,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from ..layout import OI_TO_IO, Layout
-from ..quantized import affine
-from ..registry import Mismatch, OpSpec, Rejection, WeightSlot, register_op
+from .layout import OI_TO_IO, Layout
+from ..tflite.quant import affine
+from .registry import Mismatch, OpSpec, Rejection, WeightSlot, register_op
 from .sequence import _check_zero_state
 
 #: The int16 state's lowest value.

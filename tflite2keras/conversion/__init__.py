@@ -1,0 +1,1 @@
+"""Conversion: the graph walker, its context, quantized and streaming models."""

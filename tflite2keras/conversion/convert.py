@@ -1,0 +1,280 @@
+"""``convert()``: a trainable Keras functional model built op by op from a TFLite graph.
+
+Each op's converter (registered on its :class:`~tflite2keras.ops.registry.OpSpec`) creates
+standard Keras layers where they express the op exactly and registered layers from
+:mod:`tflite2keras.layers` where they do not. Weights then go in through
+:func:`tflite2keras.transplant`, so there is one code path for layouts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from ..ops import fused as activations
+from ..ops import patterns
+from . import streaming
+from .variables import deferred_variables
+from ..ops.contract import ConvertContext
+from .context import GraphContext, check_output
+from ..errors import ShapeMismatchError, UnsupportedOpError
+from ..weights.mapping import sanitize
+from ..tflite.model import DECODING_OPS, Operator, Source, TFLiteModel
+from ..ops.prepare import validate
+from .quantized import check_mode, describe
+from ..tflite.reader import read
+from ..tflite.signatures import read_signature, signature_subgraphs
+from ..ops.registry import find
+
+__all__ = ["ConvertContext", "GraphContext", "check_output", "convert", "load", "warn_non_finite", "warn_other_signatures"]
+
+#: Where the docs show how to register a converter from a notebook.
+DOCS_ADDING_AN_OP = "README.md, section 'Adding an op'"
+
+
+def convert(source: Source, *, name: str | None = None, quantized: str = "float", signature: str | None = None) -> Any:
+    """Build a trainable Keras model from subgraph 0 of a TFLite model, or from one signature's subgraph.
+
+    Inputs and outputs keep the TFLite order and names; the batch dimension is free.
+    Every weight tensor of the file becomes a trainable variable.
+
+    Args:
+        source: a ``.tflite`` path, its bytes, or a :class:`TFLiteModel`.
+        name: the Keras model's name (default: the file's stem).
+        quantized: for integer files, ``"float"`` (a float32 model, the integer model's function
+            without its rounding: weights dequantized, saturation kept, QUANTIZE/DEQUANTIZE of
+            activations as identities, integer inputs and outputs as float32) or ``"fake_quant"``
+            (the same without ``Saturate`` clamps, with a ``FakeQuant`` layer after every quantized
+            activation tensor, reproducing the integer model and training quantization-aware).
+            See :mod:`tflite2keras.conversion.quantized`; ``model.quantization`` records the file's integer
+            edges, and :func:`tflite2keras.quantized_io` restores them.
+        signature: the key of the signature to build, in a file with several (see
+            :func:`tflite2keras.tflite.signatures.read_signature`, which gives the file to verify it against).
+            By default subgraph 0, with a warning naming the signatures left out.
+
+    Returns:
+        A ``keras.Model``, called once on zeros before it is returned.
+
+    Raises:
+        InvalidModelError: an op has options the interpreter's Prepare rejects (a stride of 0,
+            an unknown enum value, an options table of another op's type ...), or tensor shapes it
+            rejects (a rank-3 input to a CONV_2D, a bias of the wrong length, an ADD of shapes that
+            do not broadcast ...); the message names the op, its index, the option or tensor, its
+            value and what was expected (:mod:`tflite2keras.ops.prepare`,
+            :mod:`tflite2keras.ops.prepare_shapes`).
+        UnsupportedOpError: an op has no registered converter; the message names the op,
+            its index and its input/output tensors. Or a graph input is a scalar (rank 0).
+        ShapeMismatchError: a converter built a Keras tensor whose shape (batch and dynamic
+            dimensions aside) or dtype differs from the TFLite tensor's.
+
+    Warns:
+        UserWarning: a weight tensor holds NaN or infinite values (converted all the same), or
+            the file has signatures besides the one of subgraph 0, which is the one converted.
+
+    Example:
+        >>> import tflite2keras as t2k
+        >>> from tflite2keras.testdata import tiny
+        >>> model = t2k.convert(tiny.tflite())      # or a path: t2k.convert("selfie_segmentation.tflite")
+        >>> [type(layer).__name__ for layer in model.layers]
+        ['InputLayer', 'Conv2D', 'MaxPooling2D', 'Conv2D']
+        >>> model.layers[1].activation.__name__, model.input.shape
+        ('relu', (None, 8, 8, 3))
+    """
+    import keras
+
+    from ..weights.transplant import transplant
+
+    mode = check_mode(quantized)
+    with deferred_variables():  # each variable starts from the file's value: no initializer runs
+        tfl = read(source) if signature is None else read_signature(source, signature)
+        validate(tfl)
+        warn_non_finite(tfl)
+        if signature is None:
+            warn_other_signatures(tfl)
+        ctx = GraphContext(tfl, mode)
+        inputs = [ctx.graph_input(index) for index in tfl.inputs] + ctx.state_inputs()
+        filled = _convert_ops(ctx)
+        missing = [t for t in tfl.outputs if t not in ctx.tensors]
+        if missing:
+            raise UnsupportedOpError(f"no op computes the model outputs {missing}")
+        model_name = sanitize(name or tfl.source.rsplit(".", 1)[0]) or "converted"
+        outputs = [ctx.tensors[t] for t in tfl.outputs] + ctx.state_outputs()
+        model = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
+                            name=model_name)
+        transplant(model, tfl, overrides=ctx.weight_ops, skip=filled, strict=True)
+    model.quantization = describe(tfl, ctx.mode)
+    model.streaming = streaming.describe(tfl, ctx.state_variables)
+    _call_once(model)
+    return model
+
+
+def _convert_ops(ctx: GraphContext) -> list[str]:
+    """Run every op's converter (or its pattern's builder) in graph order; folded ops build nothing.
+
+    Returns the Keras layers that pattern builders filled themselves (``transplant`` skips them).
+    """
+    tfl = ctx.tfl
+    matches = {m.ops[-1]: m for m in patterns.find(tfl)}
+    covered = {i for m in matches.values() for i in m.ops}
+    skip = covered | {op.index for op in tfl.operators if op.outputs and all(t in ctx.folded for t in op.outputs)}
+    _check_all_supported(tfl, skip)
+    for op in tfl.operators:
+        if op.index in matches:
+            for index, value in matches[op.index].build(ctx).items():
+                ctx.emit(op, index, value)
+        if op.index in skip:
+            continue
+        spec = find(op.opcode)
+        if _decodes_a_constant(tfl, op, spec):
+            continue
+        assert spec is not None and spec.converter is not None  # _check_all_supported
+        activations.check_declared(op, spec)
+        for index, value in zip(op.outputs, spec.converter(ctx, op)):
+            ctx.emit(op, index, value)
+    return [name for m in matches.values() for name in m.filled]
+
+
+def warn_non_finite(tfl: TFLiteModel) -> list[str]:
+    """Warn (``UserWarning``) about every weight tensor of the file that holds NaN or infinite values.
+
+    The converted model keeps them, as the file does: a -inf attention mask is meant, a NaN
+    kernel usually is not. Quantized weights are checked dequantized (a NaN scale shows).
+
+    Returns:
+        The names of the tensors warned about.
+
+    Example:
+        >>> from tflite2keras import read
+        >>> from tflite2keras.testdata import tiny
+        >>> warn_non_finite(read(tiny.tflite()))
+        []
+    """
+    import warnings
+
+    from ..ops.registry import is_weight
+
+    named = []
+    for tensor in tfl.tensors:
+        if not is_weight(tfl, tensor.index) or tfl.source_of(tensor.index) is not tensor:
+            continue  # a DEQUANTIZE of a weight is warned about at the weight
+        value = tfl.constant(tensor.index)
+        if value.dtype.kind != "f" or bool(np.isfinite(value).all()):
+            continue
+        nan, inf = int(np.isnan(value).sum()), int(np.isinf(value).sum())
+        warnings.warn(f"{tfl.source}: weight tensor {tensor.index} {tensor.name!r} of shape {tensor.shape} holds "
+                      f"{nan} NaN and {inf} infinite values of {value.size}; the converted model keeps them, "
+                      "as the file does", UserWarning, stacklevel=3)
+        named.append(tensor.name)
+    return named
+
+
+def warn_other_signatures(tfl: TFLiteModel) -> list[str]:
+    """Warn (``UserWarning``) when the file has signatures that ``convert`` does not build.
+
+    ``convert`` builds subgraph 0; a file with several signatures (one subgraph each) has
+    others, which the converted model does not have.
+
+    Returns:
+        The keys of the signatures left out (empty when there is at most one signature).
+    """
+    import warnings
+
+    if len(tfl.signature_defs) < 2:
+        return []
+    keys = list(tfl.signature_defs)
+    graphs = _signature_subgraphs(tfl)
+    converted = [k for k in keys if graphs.get(k) == 0] or keys[:1]
+    ignored = [k for k in keys if k not in converted]
+    warnings.warn(f"{tfl.source} has {len(keys)} signatures {keys}: convert builds subgraph 0, the graph of "
+                  f"signature {converted[0]!r}; signatures {ignored} are not converted (choose one with "
+                  "signature=)", UserWarning, stacklevel=3)
+    return ignored
+
+
+def _signature_subgraphs(tfl: TFLiteModel) -> dict[str, int]:
+    """Signature key -> the index of the subgraph it runs (empty when the file cannot tell)."""
+    try:
+        return signature_subgraphs(tfl)
+    except Exception:  # noqa: BLE001 - only the warning's wording depends on it
+        return {}
+
+
+def _call_once(model: Any) -> None:
+    """Run the model once on zeros at batch 1, so that a model that cannot run never converts.
+
+    Raises:
+        ShapeMismatchError: the built model fails on its own input shapes.
+    """
+    feeds = [np.zeros((1, *(d or 1 for d in x.shape[1:])), x.dtype) for x in model.inputs]
+    try:
+        model(feeds if len(feeds) > 1 else feeds[0], training=False)
+    except Exception as err:  # noqa: BLE001 - any failure here is a conversion bug, reported as one
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # Keras colours its messages for terminals
+        raise ShapeMismatchError(f"the converted model {model.name!r} fails on a zero input of batch 1: "
+                                 f"{type(err).__name__}: {text[:500]}") from err
+
+
+def load(path: Any) -> Any:
+    """Load a saved converted model with ``safe_mode=True``, registering our layers first.
+
+    ``keras.saving.load_model`` works too once ``tflite2keras.layers`` has been imported.
+
+    Example:
+        >>> import os, tempfile
+        >>> import tflite2keras as t2k
+        >>> from tflite2keras.testdata import tiny
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> path = os.path.join(folder.name, "tiny.keras")
+        >>> t2k.convert(tiny.tflite()).save(path)
+        >>> t2k.load(path).count_params()            # 3*3*3*4 + 4 and 1*1*4*2 + 2
+        122
+        >>> folder.cleanup()
+    """
+    import keras
+
+    from .. import layers  # noqa: F401  (registers the custom layer classes)
+
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+def _decodes_a_constant(tfl: TFLiteModel, op: Operator, spec: Any) -> bool:
+    """DEQUANTIZE/DENSIFY of a constant: part of the weight, decoded by ``model.constant()``."""
+    return op.opcode in DECODING_OPS and tfl.is_constant(op.inputs[0])
+
+
+def _check_all_supported(tfl: TFLiteModel, skip: set[int]) -> None:
+    """Raise one error listing every op of the file (but those in ``skip``, folded or covered by a
+    pattern) that has no converter, with counts."""
+    missing: dict[str, list[Operator]] = {}
+    for op in tfl.operators:
+        if op.index in skip:
+            continue
+        spec = find(op.opcode)
+        if _decodes_a_constant(tfl, op, spec):
+            continue
+        if spec is None or spec.converter is None:
+            missing.setdefault(op.opcode, []).append(op)
+    if not missing:
+        return
+    listed = ", ".join(f"{code} x{len(ops)} (ops {', '.join(str(o.index) for o in ops[:5])}"
+                       f"{', ...' if len(ops) > 5 else ''})" for code, ops in missing.items())
+    first = min((ops[0] for ops in missing.values()), key=lambda o: o.index)
+    raise UnsupportedOpError(f"{tfl.source}: {sum(map(len, missing.values()))} ops in {len(missing)} kinds have no "
+                             f"converter: {listed}. The first: {_unsupported(tfl, first)}")
+
+
+def _unsupported(tfl: TFLiteModel, op: Operator) -> str:
+    ins = ", ".join(repr(tfl.tensor(t).name) for t in op.inputs if t >= 0)
+    outs = ", ".join(repr(tfl.tensor(t).name) for t in op.outputs)
+    subgraphs = [f"{key.removesuffix('_subgraph_index')} subgraph {value}"
+                 for key, value in sorted(op.options.items()) if key.endswith("_subgraph_index")]
+    if subgraphs:  # WHILE, IF: a Keras functional model has no loops or branches of its own
+        return (f"op {op.index} ({op.opcode}) runs {', '.join(subgraphs)}: control flow is not converted "
+                f"(cut the graph before it with tflite2keras.truncate); inputs: {ins}; outputs: {outs}. "
+                f"Or register a converter from a notebook with tflite2keras.register_op (see {DOCS_ADDING_AN_OP}).")
+    return (f"op {op.index} ({op.opcode}) has no converter; inputs: {ins}; outputs: {outs}. "
+            f"Register one from a notebook with tflite2keras.register_op (see {DOCS_ADDING_AN_OP}).")
+
+

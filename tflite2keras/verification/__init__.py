@@ -1,0 +1,1 @@
+"""Verification against the TFLite interpreter: verify, lint, reports, reference runs."""

@@ -1,0 +1,154 @@
+"""What :func:`tflite2keras.verify` does differently when the reference is an integer model.
+
+- Each input is drawn in ``[-1, 1)`` clipped to what its quantization represents, and snapped
+  to its grid: the interpreter gets the integers (or, for a float input that the file quantizes
+  at once, the snapped floats), the Keras model the same real values.
+- Integer outputs and intermediate tensors of the interpreter are dequantized with their scale
+  and zero point, and every error is also given in quantization steps of its tensor.
+- Pass bounds, in steps of each compared tensor (or twice the interpreter's own noise, if that
+  is larger): a ``fake_quant`` model must stay within :data:`FAKE_QUANT_STEPS` steps with at least
+  :data:`FAKE_QUANT_WITHIN` of the elements within one step, since only requantization rounding
+  differs. Each layer is held to that on its own (fed the interpreter's integer inputs). At the
+  outputs, "one step" widens to the interpreter's noise floor where that is larger, as every
+  bound here does: in a deep integer network the XNNPACK and builtin kernels' one-step rounding
+  differences grow to many steps by the output (34 steps on the suite's MobileNetV2), and no
+  model can agree with one kernel set more closely than the two agree with each other. A ``float`` model does not round between ops at all, so its error grows with depth:
+  :data:`FLOAT_STEPS` is the bound measured on the test suite's integer models (see the README).
+
+Example:
+    >>> from tflite2keras.verification.quantized import bound_steps
+    >>> bound_steps("fake_quant"), bound_steps("float") > bound_steps("fake_quant")
+    (2.0, True)
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..tflite.model import TFLiteModel
+from ..tflite.quant import dequantize
+from ..conversion.quantized import describe
+from ..tflite.quant import Affine, affine
+from ..errors import InvalidArgumentError
+from .inputs import Ranges, draw as draw_input, given, resolve
+
+FAKE_QUANT_STEPS = 2.0
+FAKE_QUANT_WITHIN = 0.99
+#: Outputs of a float model against the integer interpreter (measured on the suite's integer files:
+#: up to 38.7 steps, on MobileNetV3Small, whose XNNPACK and builtin kernels differ by 52 there); and
+#: each layer on its own, fed the interpreter's integer inputs, where only its output's
+#: requantization differs (measured: at most 1.10 steps).
+FLOAT_STEPS = 48.0
+FLOAT_LAYER_STEPS = 2.0
+
+
+def bound_steps(mode: str, layer: bool = False) -> float:
+    """The pass bound in quantization steps for a model converted with ``quantized=mode``."""
+    if mode == "fake_quant":
+        return FAKE_QUANT_STEPS
+    return FLOAT_LAYER_STEPS if layer else FLOAT_STEPS
+
+
+@dataclass
+class QuantPlan:
+    """How to feed and read an integer file: per input, its grid and whether the file takes integers;
+    per output, its quantization step."""
+
+    mode: str
+    grids: list[Affine | None]
+    integer_inputs: list[bool]
+    steps: list[float | None]
+
+
+def plan(tfl: TFLiteModel, keras_model: Any) -> QuantPlan | None:
+    """The plan for an integer file, or None for a float one."""
+    io = describe(tfl)
+    grids = [edge if edge is not None else _quantized_at_once(tfl, index) for index, edge in zip(tfl.inputs, io.inputs)]
+    if not io.integer and not any(g is not None for g in grids):
+        return None
+    record = getattr(keras_model, "quantization", None)
+    mode = getattr(record, "mode", "float")
+    return QuantPlan(mode, grids, [e is not None for e in io.inputs], io.steps)
+
+
+def _quantized_at_once(tfl: TFLiteModel, index: int) -> Affine | None:
+    """A float input whose every consumer is QUANTIZE with the same parameters: their grid."""
+    consumers = tfl.consumers(index)
+    grids = [affine(tfl.tensor(op.outputs[0])) for op in consumers if op.opcode == "QUANTIZE"]
+    if not consumers or len(grids) != len(consumers) or grids[0] is None:
+        return None
+    first = grids[0]
+    if all(g is not None and np.array_equal(g.scales, first.scales) and np.array_equal(g.zero_points, first.zero_points)
+           for g in grids):
+        return first
+    return None
+
+
+def draw(tfl: TFLiteModel, quant: QuantPlan, samples: int, seed: int, batch: int,
+         ranges: Ranges = None) -> list[list[np.ndarray]]:
+    """Seeded real-valued samples: a quantized input in ``[-1, 1)`` (or its ``ranges`` entry, in real
+    values) within what its quantization represents; any other input from its range
+    (:func:`tflite2keras.verification.inputs.resolve`).
+
+    Raises:
+        InvalidArgumentError: a quantized input's range lies wholly outside what it represents.
+    """
+    bounds, user = resolve(tfl, ranges), given(tfl, ranges)
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(samples):
+        sample = []
+        for j, (index, grid, lo_hi) in enumerate(zip(tfl.inputs, quant.grids, bounds)):
+            tensor = tfl.tensor(index)
+            shape = (batch, *(d if d > 0 else 1 for d in (tensor.shape_signature or tensor.shape)[1:]))
+            if grid is None:
+                sample.append(draw_input(rng, tfl, index, shape, lo_hi))
+                continue
+            lo, hi = user.get(j, (-1.0, 1.0))
+            lo, hi = max(lo, grid.range()[0]), min(hi, grid.range()[1])
+            if lo >= hi:
+                raise InvalidArgumentError(
+                    f"verify: input {j} {tensor.name!r} represents [{grid.range()[0]:.4g}, {grid.range()[1]:.4g}] "
+                    f"({grid.dtype.lower()}), and its range {user.get(j)} lies outside it")
+            sample.append(rng.uniform(lo, hi, size=shape).astype(np.float32))
+        out.append(sample)
+    return out
+
+
+def split(quant: QuantPlan, feed: list[list[np.ndarray]], user: int) -> tuple[list[list[Any]], list[list[Any]]]:
+    """The interpreter's feed (integers where the file takes them) and Keras's (the same real values).
+
+    The last ``user`` samples came from the caller: a value far outside what its input can
+    represent is clamped by quantization, and that is warned about rather than hidden.
+    """
+    interpreter, keras_feed = [], []
+    for s, sample in enumerate(feed):
+        ints, reals = [], []
+        for j, (x, grid, integer) in enumerate(zip(sample, quant.grids, quant.integer_inputs)):
+            if grid is None:
+                ints.append(x)
+                reals.append(x)
+                continue
+            lo, hi = grid.range()
+            if s >= len(feed) - user and (x.min() < lo - grid.step or x.max() > hi + grid.step):
+                warnings.warn(f"verify: inputs[{s - len(feed) + user}] for model input {j} spans "
+                              f"[{x.min():.4g}, {x.max():.4g}], beyond what its {grid.dtype.lower()} quantization "
+                              f"represents, [{lo:.4g}, {hi:.4g}]: the interpreter sees it clamped", stacklevel=3)
+            q = grid.quantize(x)
+            reals.append(grid.dequantize(q))
+            ints.append(q if integer else reals[-1])
+        interpreter.append(ints)
+        keras_feed.append(reals)
+    return interpreter, keras_feed
+
+
+def real(tfl: TFLiteModel, index: int, value: np.ndarray) -> np.ndarray:
+    """An interpreter tensor as real values: integers dequantized with the tensor's parameters."""
+    tensor = tfl.tensor(index)
+    if value.dtype.kind not in "iu" or affine(tensor) is None:
+        return value
+    return dequantize(value, tensor)

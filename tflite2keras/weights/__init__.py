@@ -1,0 +1,1 @@
+"""Weights: mapping tables, matching Keras variables to TFLite tensors, alignment, transplant."""

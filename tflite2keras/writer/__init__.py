@@ -1,0 +1,1 @@
+"""Writing files: export, custom-op rewrite, JSON, truncation."""
