@@ -45,14 +45,13 @@ from typing import Any, Callable
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+from _timing import interleaved  # noqa: E402
 
 import tflite2keras as t2k  # noqa: E402
-from tflite2keras.testdata import corpus, suite  # noqa: E402
 from tflite2keras._files import write_atomically  # noqa: E402
 from tflite2keras.conversion.convert import _call_once as call_once  # noqa: E402  (convert's run on zeros at batch 1)
+from tflite2keras.testdata import corpus, suite  # noqa: E402
 from tflite2keras.verification.reference import make_interpreter, random_inputs, run  # noqa: E402
-
-from _timing import interleaved  # noqa: E402
 
 #: Untimed calls per side before latency timing starts.
 WARMUP = 10
@@ -63,8 +62,8 @@ LARGE_SHAPE = (97, 113, 3)
 
 def large_path(name: str) -> Path:
     """The cached float32 file of a large model (generated on first use)."""
-    import tensorflow as tf
     import keras
+    import tensorflow as tf
 
     folder = suite.cache_dir().parent / f"benchmark-v1-tf{tf.__version__}-keras{keras.__version__}"
     target = folder / f"{name}.tflite"

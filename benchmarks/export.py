@@ -16,12 +16,12 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from _timing import interleaved  # noqa: E402
+
 import tflite2keras as t2k  # noqa: E402
 from tflite2keras.testdata import corpus  # noqa: E402
 from tflite2keras.verification import reference  # noqa: E402
 from tflite2keras.writer.export import op_histogram  # noqa: E402
-
-from _timing import interleaved  # noqa: E402
 
 MODELS = ("palm_detection_full", "face_detection_short_range", "hand_landmark_full", "selfie_segmentation")
 

@@ -23,13 +23,12 @@ from typing import Any, Callable
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+from _timing import interleaved_runs, paired_ratio  # noqa: E402
 
 import tflite2keras as t2k  # noqa: E402
-from tflite2keras.testdata import corpus  # noqa: E402
 from tflite2keras import heads  # noqa: E402
+from tflite2keras.testdata import corpus  # noqa: E402
 from tflite2keras.verification.reference import make_interpreter  # noqa: E402
-
-from _timing import interleaved_runs, paired_ratio  # noqa: E402
 
 
 def keras_jobs(model: Any, x1: np.ndarray, x8: np.ndarray) -> tuple[Callable[[], object], Callable[[], object]]:

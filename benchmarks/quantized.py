@@ -19,12 +19,11 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+from _timing import interleaved_runs, paired_ratio  # noqa: E402
 
 import tflite2keras as t2k  # noqa: E402
 from tflite2keras.testdata import quantized_suite as suite_quantized  # noqa: E402
 from tflite2keras.verification.reference import make_interpreter  # noqa: E402
-
-from _timing import interleaved_runs, paired_ratio  # noqa: E402
 
 
 def _keras_call(model: object) -> object:

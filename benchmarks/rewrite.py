@@ -12,12 +12,12 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from _timing import interleaved  # noqa: E402
+
 import tflite2keras as t2k  # noqa: E402
 from tflite2keras.testdata import corpus  # noqa: E402
 from tflite2keras.verification import reference  # noqa: E402
 from tflite2keras.writer.rewrite import rewrite_custom_ops  # noqa: E402
-
-from _timing import interleaved  # noqa: E402
 
 MODELS = ("selfie_segmentation", "selfie_segmentation_landscape")
 

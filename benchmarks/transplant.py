@@ -12,10 +12,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from _timing import interleaved  # noqa: E402
+
 import tflite2keras as t2k  # noqa: E402
 from tflite2keras.testdata import corpus  # noqa: E402
-
-from _timing import interleaved  # noqa: E402
 
 
 def main() -> None:

@@ -22,8 +22,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 import tflite2keras as t2k  # noqa: E402
-from tflite2keras.testdata import corpus  # noqa: E402
 from tflite2keras import heads, postprocess  # noqa: E402
+from tflite2keras.testdata import corpus  # noqa: E402
 from tflite2keras.verification.reference import make_interpreter, run  # noqa: E402
 
 GESTURES = 7

@@ -10,6 +10,12 @@ from typing import Any, Callable
 
 import pytest
 
+# The tests mirror the package (tests/ops/test_conv.py for tflite2keras/ops/conv.py); their helper modules
+# (oneop.py here, shared cases in a family's test) import by name from any folder.
+for _folder in sorted(p for p in Path(__file__).parent.iterdir() if p.is_dir() and p.name != "__pycache__"):
+    if str(_folder) not in sys.path:
+        sys.path.append(str(_folder))
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from tflite2keras.testdata import corpus
@@ -129,7 +135,6 @@ def function_to_tflite() -> Callable[..., bytes]:
     MediaPipe's models have.
     """
     import tensorflow as tf
-
     from oneop import shape_dtype
 
     def convert(function: Callable[..., Any], *shapes: Any) -> bytes:

@@ -1,4 +1,4 @@
-"""The one-op test runner shared by every ``tests/test_ops_*.py``.
+"""The one-op test runner shared by the op families' tests, ``tests/ops/test_*.py``.
 
 Each such module has ``CASES: dict[id, Case]``, a case being (opcode under test, input specs,
 TF function, numpy reference or None). An input spec is a shape (batch excluded, float32) or
@@ -86,9 +86,9 @@ def check_case(case: Case, data: bytes, tmp_path: Path, reload_layer: str | None
 
 
 def opcodes_tested() -> dict[str, str]:
-    """opcode -> the ``tests/test_ops_*.py`` module whose CASES test it."""
+    """opcode -> the ``tests/ops/test_*.py`` module whose CASES test it."""
     out: dict[str, str] = {}
-    for path in sorted(Path(__file__).parent.glob("test_ops_*.py")):
+    for path in sorted((Path(__file__).parent / "ops").glob("test_*.py")):
         module = importlib.import_module(path.stem)
         for case in getattr(module, "CASES", {}).values():
             out.setdefault(case[0], path.name)

@@ -346,8 +346,8 @@ def test_fuzz_corpus_model(corpus_model, name: str, count: int) -> None:
 
 def test_fuzz_int8_per_channel_model() -> None:
     """The corpus has no quantization parameters; a converted int8 model does."""
-    import tensorflow as tf
     import keras
+    import tensorflow as tf
 
     keras.utils.set_random_seed(3)
     inputs = keras.Input((9, 11, 3))

@@ -27,6 +27,8 @@ from typing import Any
 
 from . import errors, ops
 from .conversion import streaming
+from .conversion.convert import convert, load
+from .conversion.quantized import quantized_io
 from .errors import (
     InvalidArgumentError,
     InvalidModelError,
@@ -36,19 +38,19 @@ from .errors import (
     UnsupportedOpError,
     VerificationError,
 )
-from .conversion.convert import convert, load
+from .ops.registry import register_op
+from .tflite.model import Operator, Source, Tensor, TFLiteModel
+from .tflite.reader import read
+from .verification.lint import Finding, lint
+from .verification.verify import VerifyReport, verify
+from .weights.mapping import MappingTable
+from .weights.transplant import TransplantReport, transplant
 from .writer.export import ExportReport, export_tflite
 from .writer.flatjson import from_json, to_json
-from .verification.lint import Finding, lint
-from .weights.mapping import MappingTable
-from .tflite.model import Operator, Source, Tensor, TFLiteModel
-from .conversion.quantized import quantized_io
-from .tflite.reader import read
-from .ops.registry import register_op
 from .writer.rewrite import RewriteReport, rewrite_custom_ops
-from .writer.truncation import truncate  # the module is not named truncate: the function owns that name
-from .weights.transplant import TransplantReport, transplant
-from .verification.verify import VerifyReport, verify
+from .writer.truncation import (
+    truncate,  # the module is not named truncate: the function owns that name
+)
 
 __version__ = "0.1.0"
 

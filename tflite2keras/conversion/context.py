@@ -16,15 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import fused as activations, fold as shapes
-from . import streaming
 from ..errors import ShapeMismatchError, UnsupportedOpError
-from ..weights.mapping import assign_names, input_name, op_names, sanitize, scope_names
-from ..tflite.model import Operator, TFLiteModel
+from ..ops import fold as shapes
+from ..ops import fused as activations
 from ..ops.ranges import UNBOUNDED, Interval, natural_range, range_activation
-from ..tflite.quant import affine, keras_dtype
 from ..ops.registry import find
 from ..ops.slots import weight_ops
+from ..tflite.model import Operator, TFLiteModel
+from ..tflite.quant import affine, keras_dtype
+from ..weights.mapping import assign_names, input_name, op_names, sanitize, scope_names
+from . import streaming
 
 
 class GraphContext:

@@ -13,20 +13,20 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ShapeMismatchError, UnsupportedOpError
 from ..ops import fused as activations
 from ..ops import patterns
-from . import streaming
-from .variables import deferred_variables
 from ..ops.contract import ConvertContext
-from .context import GraphContext, check_output
-from ..errors import ShapeMismatchError, UnsupportedOpError
-from ..weights.mapping import sanitize
-from ..tflite.model import DECODING_OPS, Operator, Source, TFLiteModel
 from ..ops.prepare import validate
-from .quantized import check_mode, describe
+from ..ops.registry import find
+from ..tflite.model import DECODING_OPS, Operator, Source, TFLiteModel
 from ..tflite.reader import read
 from ..tflite.signatures import read_signature, signature_subgraphs
-from ..ops.registry import find
+from ..weights.mapping import sanitize
+from . import streaming
+from .context import GraphContext, check_output
+from .quantized import check_mode, describe
+from .variables import deferred_variables
 
 __all__ = ["ConvertContext", "GraphContext", "check_output", "convert", "load", "warn_non_finite", "warn_other_signatures"]
 

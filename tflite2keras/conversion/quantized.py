@@ -29,7 +29,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-
 from ..errors import InvalidArgumentError
 from ..tflite.model import Source, TFLiteModel
 from ..tflite.quant import Affine, affine

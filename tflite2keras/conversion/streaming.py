@@ -18,13 +18,16 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from ..errors import InvalidArgumentError, UnsupportedOpError
-from ..weights.mapping import sanitize
 from ..tflite.model import Source, TFLiteModel
+from ..weights.mapping import sanitize
+
+if TYPE_CHECKING:
+    import tflite
 
 #: Builtin opcodes of the ops involved (the schema's numbers; the reader names them).
 VAR_HANDLE, ASSIGN_VARIABLE = 142, 144
@@ -81,7 +84,7 @@ def variables(tfl: TFLiteModel) -> dict[int, StateVariable]:
     return dict(sorted(out.items(), key=lambda item: item[1].name))
 
 
-def _shared_name(op: Any) -> str:
+def _shared_name(op: tflite.Operator) -> str:
     import tflite
 
     options = tflite.VarHandleOptions()

@@ -20,7 +20,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .replace import FreezeReport, Head, classification_outputs, find_head, freeze_backbone, replace_classifier
+from .replace import (
+    FreezeReport,
+    Head,
+    classification_outputs,
+    find_head,
+    freeze_backbone,
+    replace_classifier,
+)
 
 _LAZY = {"classifier": "wrap", "ssd_classification_loss": "loss", "SSDClassificationLoss": "loss",
          "ssd_dataset": "dataset", "encode_targets": "matching", "box_iou": "matching", "match_anchors": "matching",

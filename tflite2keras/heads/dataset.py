@@ -15,8 +15,19 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from .targets import (AnchorSize, _anchors, _boxes, _labels, _match, _num_classes, _one_hot, _thresholds,
-                       anchor_boxes, encode_regression)
+from .targets import (
+    AnchorSize,
+    _anchors,
+    _boxes,
+    _labels,
+    _match,
+    _num_classes,
+    _one_hot,
+    _thresholds,
+    anchor_boxes,
+    encode_regression,
+)
+
 
 def ssd_dataset(images: Any, boxes: Sequence[Any], labels: Sequence[Any], anchors: Any, *,
                 num_classes: int | None = None, iou_threshold: float = 0.5, ignore_threshold: float | None = None,

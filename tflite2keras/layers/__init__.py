@@ -16,26 +16,36 @@ from __future__ import annotations
 from .activation import L2Normalize, PReLU
 from .binary import Binary, Compare, Select
 from .detection import NonMaxSuppression, SSDDecode
+from .index import BatchGather, Bucketize, Gather, GatherND, OneHot
 from .keypoints import HeatmapKeypoints
 from .math import Cast, Unary
-from .mediapipe import Landmarks2TransformMatrix, TransformLandmarks, TransformTensorBilinear
 from .matmul import BatchMatMul
-from .pool import L2Pooling2D, LocalResponseNormalization
-from .space import BatchToSpace, SpaceToBatch
-from .padding import ChannelPadding, Pad
-from .index import BatchGather, Bucketize, Gather, GatherND, OneHot
-from .reduce import ArgReduce, CumSum, Pack, Reduce, TopK
-from .scatter import ScatterND, UnsortedSegment
-from .quantize import Dequantize, FakeQuant, Quantize, Saturate
-from .reshape import BatchReshape
-from .preprocess import ImagePreprocess, ProjectToImage
-from .resize import Resize
-from .sequence import SequenceLSTM
-from .signal import RFFT2D, ComplexPart
-from .svdf import SVDF
-from .tensor_ops import AddConstant, DepthToSpace, MultiplyConstant, SpaceToDepth, StridedSlice
-from .shape import BroadcastTo, Fill, Range, SliceUpdate, Split, Tile, Unstack
 from .matrix import MatrixDiag, MatrixSetDiag, ReverseSequence
+from .mediapipe import (
+    Landmarks2TransformMatrix,
+    TransformLandmarks,
+    TransformTensorBilinear,
+)
+from .padding import ChannelPadding, Pad
+from .pool import L2Pooling2D, LocalResponseNormalization
+from .preprocess import ImagePreprocess, ProjectToImage
+from .quantize import Dequantize, FakeQuant, Quantize, Saturate
+from .reduce import ArgReduce, CumSum, Pack, Reduce, TopK
+from .reshape import BatchReshape
+from .resize import Resize
+from .scatter import ScatterND, UnsortedSegment
+from .sequence import SequenceLSTM
+from .shape import BroadcastTo, Fill, Range, SliceUpdate, Split, Tile, Unstack
+from .signal import RFFT2D, ComplexPart
+from .space import BatchToSpace, SpaceToBatch
+from .svdf import SVDF
+from .tensor_ops import (
+    AddConstant,
+    DepthToSpace,
+    MultiplyConstant,
+    SpaceToDepth,
+    StridedSlice,
+)
 
 __all__ = [
     "BroadcastTo", "Fill", "MatrixDiag", "MatrixSetDiag", "Pad", "Range", "ReverseSequence", "SliceUpdate",

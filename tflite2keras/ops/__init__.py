@@ -12,9 +12,32 @@ Example:
     True
 """
 
-from . import activation, conv, elementwise, encoding, mediapipe, pool, resize, shape  # noqa: F401
-from . import binary, conv3d, fill, index, math, matmul, reduce, reshape, scatter  # noqa: F401
-from . import rearrange, sequence, signal, split, stablehlo, state, svdf  # noqa: F401
+from . import (  # noqa: F401  # noqa: F401  # noqa: F401
+           activation,
+           binary,
+           conv,
+           conv3d,
+           elementwise,
+           encoding,
+           fill,
+           index,
+           math,
+           matmul,
+           mediapipe,
+           pool,
+           rearrange,
+           reduce,
+           reshape,
+           resize,
+           scatter,
+           sequence,
+           shape,
+           signal,
+           split,
+           stablehlo,
+           state,
+           svdf,
+)
 from .contract import ConvertContext, Converter
 from .coverage import Coverage, coverage
 from .layout import Layout

@@ -9,17 +9,21 @@ whose norm is bounded below by TFLite's 1e-6.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UnsupportedOpError
-from .layout import RESHAPE
 from ..tflite.model import Operator, TFLiteModel
-from .registry import Mismatch, OpSpec, WeightSlot, register_op
+from .contract import ConvertContext
+from .layout import RESHAPE
 from .prepare_shapes import broadcastable
+from .registry import Mismatch, OpSpec, WeightSlot, register_op
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 
 def _layer(factory: Any) -> Any:
-    def convert(ctx: Any, op: Any) -> list[Any]:
+    def convert(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
         return [factory(ctx.name(op))(ctx.input(op, 0))]
     return convert
 
@@ -47,7 +51,7 @@ def check_shared_axes(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[
         yield "shared_axes", keras or None, tfl or None
 
 
-def convert_prelu(ctx: Any, op: Any) -> list[Any]:
+def convert_prelu(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import PReLU
 
     x = ctx.input(op, 0)
@@ -80,7 +84,7 @@ register_op(OpSpec("RELU_0_TO_1", layers=("ReLU",), converter=_layer(lambda n: _
 register_op(OpSpec("ELU", layers=("ELU",), converter=_layer(lambda n: _keras().ELU(alpha=1.0, name=n))))
 
 
-def _last_axis(ctx: Any, op: Any) -> Any:
+def _last_axis(ctx: ConvertContext, op: Operator) -> Any:
     """The op's input, checked to have a non-batch last axis."""
     x = ctx.input(op, 0)
     if len(x.shape) < 2:
@@ -89,7 +93,7 @@ def _last_axis(ctx: Any, op: Any) -> Any:
     return x
 
 
-def convert_leaky_relu(ctx: Any, op: Any) -> list[Any]:
+def convert_leaky_relu(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """LEAKY_RELU: ``x`` where positive, else ``alpha * x`` (``keras.layers.LeakyReLU``).
 
     Raises:
@@ -102,7 +106,7 @@ def convert_leaky_relu(ctx: Any, op: Any) -> list[Any]:
     return [_keras().LeakyReLU(negative_slope=alpha, name=ctx.name(op))(ctx.input(op, 0))]
 
 
-def convert_gelu(ctx: Any, op: Any) -> list[Any]:
+def convert_gelu(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """GELU: ``Activation("gelu")`` (erf form), or its tanh form when ``approximate``."""
     from ..layers.activation import gelu_approximate
 
@@ -110,12 +114,12 @@ def convert_gelu(ctx: Any, op: Any) -> list[Any]:
     return [_keras().Activation(function, name=ctx.name(op))(ctx.input(op, 0))]
 
 
-def convert_log_softmax(ctx: Any, op: Any) -> list[Any]:
+def convert_log_softmax(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """LOG_SOFTMAX over the last axis (``Activation("log_softmax")``)."""
     return [_keras().Activation("log_softmax", name=ctx.name(op))(_last_axis(ctx, op))]
 
 
-def convert_l2_normalization(ctx: Any, op: Any) -> list[Any]:
+def convert_l2_normalization(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """L2_NORMALIZATION over the last axis (:class:`~tflite2keras.layers.L2Normalize`)."""
     from ..layers import L2Normalize
 
@@ -143,7 +147,7 @@ register_op(OpSpec("LOG_SOFTMAX", layers=("Activation",), converter=convert_log_
 register_op(OpSpec("L2_NORMALIZATION", layers=("L2Normalize",), converter=convert_l2_normalization))
 
 
-def convert_softmax(ctx: Any, op: Any) -> list[Any]:
+def convert_softmax(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """SOFTMAX over the last axis of ``beta * x`` (a Rescaling in front when ``beta != 1``)."""
     x, name = ctx.input(op, 0), ctx.name(op)
     beta = float(op.options.get("beta", 1.0))

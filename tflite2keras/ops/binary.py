@@ -15,16 +15,20 @@ maximum_minimum.h), used to fold shape arithmetic.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from . import fused as activations
 from ..errors import UnsupportedOpError
-from .layout import RESHAPE
 from ..tflite.model import Operator
-from .registry import OpSpec, WeightSlot, register_op
+from . import fused as activations
+from .contract import ConvertContext
+from .layout import RESHAPE
 from .prepare_shapes import broadcastable
+from .registry import OpSpec, WeightSlot, register_op
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 #: TFLite opcode -> :data:`tflite2keras.layers.binary.BINARY` fn.
 BINARY_OPS = {"DIV": "divide", "POW": "power", "FLOOR_DIV": "floor_divide", "FLOOR_MOD": "floor_mod",
@@ -61,7 +65,7 @@ class Operands:
         return any(s is not None for s in self.variable_shapes)
 
 
-def operands(ctx: Any, op: Operator, slots: range, trainable: bool = False) -> Operands:
+def operands(ctx: ConvertContext, op: Operator, slots: range, trainable: bool = False) -> Operands:
     """The op's operands; with ``trainable``, a float constant stored in the file becomes a variable.
 
     Raises:
@@ -96,7 +100,7 @@ def operands(ctx: Any, op: Operator, slots: range, trainable: bool = False) -> O
     return out
 
 
-def binary_layer(ctx: Any, op: Operator, fn: str, found: Operands) -> Any:
+def binary_layer(ctx: ConvertContext, op: Operator, fn: str, found: Operands) -> Any:
     """A :class:`~tflite2keras.layers.Binary` for the op, registered for the transplant when it has variables."""
     from ..layers import Binary
 
@@ -105,7 +109,7 @@ def binary_layer(ctx: Any, op: Operator, fn: str, found: Operands) -> Any:
     return ctx.takes_weights(layer, op) if found.has_variables else layer
 
 
-def merge_layer(ctx: Any, op: Operator, merge: str) -> Any:
+def merge_layer(ctx: ConvertContext, op: Operator, merge: str) -> Any:
     """The Keras merge layer ``merge`` (``"Add"``, ...) for the op, computing in the output's dtype (a merge
     layer's default float32 policy would cast integer inputs)."""
     import keras
@@ -114,7 +118,7 @@ def merge_layer(ctx: Any, op: Operator, merge: str) -> Any:
     return getattr(keras.layers, merge)(name=ctx.name(op), **({} if dtype == "float32" else {"dtype": dtype}))
 
 
-def _check_divisor(ctx: Any, op: Operator) -> None:
+def _check_divisor(ctx: ConvertContext, op: Operator) -> None:
     if not ctx.is_constant(op, 1):
         return
     value = np.asarray(ctx.constant(op, 1))
@@ -123,7 +127,7 @@ def _check_divisor(ctx: Any, op: Operator) -> None:
                                  "fails (\"Division by 0\")")
 
 
-def convert_binary(ctx: Any, op: Operator) -> list[Any]:
+def convert_binary(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     if op.opcode in DIVIDES:
         _check_divisor(ctx, op)
     found = operands(ctx, op, range(2), trainable=op.opcode not in INTEGER_OPS)
@@ -135,7 +139,7 @@ def convert_binary(ctx: Any, op: Operator) -> list[Any]:
     return [ctx.activate(layer(found.feed), op, layer.name)]
 
 
-def convert_add_n(ctx: Any, op: Operator) -> list[Any]:
+def convert_add_n(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """ADD_N: the sum of same-shaped tensors, in order (``keras.layers.Add``)."""
     import keras
 

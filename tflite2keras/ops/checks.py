@@ -11,9 +11,9 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ..tflite.model import Operator, TFLiteModel
 from . import fused as activations
 from .batchnorm import folded_batchnorm, single_child
-from ..tflite.model import Operator, TFLiteModel
 from .ranges import range_activation
 from .registry import Check, Mismatch, find
 

@@ -4,22 +4,32 @@ BATCH_TO_SPACE_ND, with which TF lowers a dilated convolution (TFLite usually fu
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from .layout import DEPTHWISE, OHWI_TO_HWIO, OHWI_TO_HWOI, OI_TO_IO
 from ..tflite.model import Operator, TFLiteModel
-from .registry import Mismatch, OpSpec, WeightSlot, register_op
 from . import checks, prepare
-from .prepare_shapes import conv_shapes, depthwise_shapes, fully_connected_shapes, ranks, transpose_conv_shapes
+from .contract import ConvertContext
+from .layout import DEPTHWISE, OHWI_TO_HWIO, OHWI_TO_HWOI, OI_TO_IO
+from .prepare_shapes import (
+    conv_shapes,
+    depthwise_shapes,
+    fully_connected_shapes,
+    ranks,
+    transpose_conv_shapes,
+)
+from .registry import Mismatch, OpSpec, WeightSlot, register_op
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 _CONV_CHECKS = (checks.kernel_size, checks.strides, checks.dilation, checks.padding,
                 checks.use_bias)
 
 
-def fold_pad(ctx: Any, op: Any) -> tuple[Any, str]:
+def fold_pad(ctx: ConvertContext, op: Operator) -> tuple[Any, str]:
     """The conv's input and padding, folding a preceding spatial PAD into 'same' where exact."""
     x = ctx.input(op, 0)
     mode = op.options.get("padding", "VALID").lower()
@@ -36,7 +46,7 @@ def fold_pad(ctx: Any, op: Any) -> tuple[Any, str]:
     return x, mode
 
 
-def check_geometry(op: Any) -> None:
+def check_geometry(op: Operator) -> None:
     """Raise for what a Keras convolution cannot do: strides and dilation both above 1.
 
     Raises:
@@ -48,7 +58,7 @@ def check_geometry(op: Any) -> None:
                                  "Keras convolutions take strides > 1 or dilation > 1, not both")
 
 
-def transpose_padding(op: Any, size: tuple[int, ...], out: tuple[int, ...], kernel: tuple[int, ...],
+def transpose_padding(op: Operator, size: tuple[int, ...], out: tuple[int, ...], kernel: tuple[int, ...],
                       strides: tuple[int, ...], mode: str) -> dict[str, Any]:
     """``padding`` and ``output_padding`` of a Keras transposed convolution that computes the op's
     output of size ``out`` from an input of size ``size``, under TFLite padding ``mode``.
@@ -82,7 +92,7 @@ def transpose_padding(op: Any, size: tuple[int, ...], out: tuple[int, ...], kern
     return {"padding": padding, "output_padding": extra}
 
 
-def convert_conv2d(ctx: Any, op: Any) -> list[Any]:
+def convert_conv2d(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     import keras
 
     check_geometry(op)
@@ -95,7 +105,7 @@ def convert_conv2d(ctx: Any, op: Any) -> list[Any]:
     return [ctx.takes_weights(layer, op)(x)]
 
 
-def convert_depthwise(ctx: Any, op: Any) -> list[Any]:
+def convert_depthwise(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     import keras
 
     check_geometry(op)
@@ -108,7 +118,7 @@ def convert_depthwise(ctx: Any, op: Any) -> list[Any]:
     return [ctx.takes_weights(layer, op)(x)]
 
 
-def transpose_conv(ctx: Any, op: Any, x: Any, strides: tuple[int, int], bias_slot: int,
+def transpose_conv(ctx: ConvertContext, op: Operator, x: Any, strides: tuple[int, int], bias_slot: int,
                    activation: str | None = None) -> Any:
     """A Conv2DTranspose whose padding reproduces the op's output size."""
     import keras
@@ -122,7 +132,7 @@ def transpose_conv(ctx: Any, op: Any, x: Any, strides: tuple[int, int], bias_slo
     return ctx.takes_weights(layer, op)(x)
 
 
-def convert_transpose_conv(ctx: Any, op: Any) -> list[Any]:
+def convert_transpose_conv(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     return [transpose_conv(ctx, op, ctx.input(op, 2), checks.op_strides(op), 3, ctx.activation(op))]
 
 
@@ -131,7 +141,7 @@ def _blocks(block: Any, pairs: Any) -> tuple[list[int], list[list[int]]]:
     return [int(b) for b in np.asarray(block).reshape(-1)], np.asarray(pairs).reshape(-1, 2).astype(int).tolist()
 
 
-def _block_args(ctx: Any, op: Any, what: str) -> tuple[list[int], list[list[int]]]:
+def _block_args(ctx: ConvertContext, op: Operator, what: str) -> tuple[list[int], list[list[int]]]:
     """The op's constant block shape and paddings (or crops), checked."""
     if not (ctx.is_constant(op, 1) and ctx.is_constant(op, 2)):
         raise UnsupportedOpError(f"op {op.index} ({op.opcode}) has a non-constant block_shape or {what}")
@@ -155,21 +165,21 @@ def check_blocks(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Misma
         yield getattr(layer, "PAIRS", "paddings"), getattr(layer, "pairs", None), tfl_pairs
 
 
-def convert_space_to_batch(ctx: Any, op: Any) -> list[Any]:
+def convert_space_to_batch(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import SpaceToBatch
 
     block, paddings = _block_args(ctx, op, "paddings")
     return [SpaceToBatch(block, paddings, name=ctx.name(op))(ctx.input(op, 0))]
 
 
-def convert_batch_to_space(ctx: Any, op: Any) -> list[Any]:
+def convert_batch_to_space(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import BatchToSpace
 
     block, crops = _block_args(ctx, op, "crops")
     return [BatchToSpace(block, crops, name=ctx.name(op))(ctx.input(op, 0))]
 
 
-def convert_fully_connected(ctx: Any, op: Any) -> list[Any]:
+def convert_fully_connected(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     import keras
 
     units, in_features = ctx.tfl.tensor(op.inputs[1]).shape

@@ -10,19 +10,24 @@ where a file has them. ``CONV_3D_TRANSPOSE`` inputs are (output_shape, filter, i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import UnsupportedOpError
+from ..tflite.model import Operator
+from . import checks
+from .contract import ConvertContext
+from .conv import check_geometry, transpose_padding
 from .layout import Layout
 from .registry import OpSpec, WeightSlot, register_op
-from . import checks
-from .conv import check_geometry, transpose_padding
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 DHWIO = Layout("DHWIO", "DHWIO")
 DHWOI = Layout("DHWOI", "DHWOI")
 
 
-def convert_conv3d(ctx: Any, op: Any) -> list[Any]:
+def convert_conv3d(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     import keras
 
     check_geometry(op)
@@ -38,7 +43,7 @@ def convert_conv3d(ctx: Any, op: Any) -> list[Any]:
     return [ctx.takes_weights(layer, op)(x)]
 
 
-def convert_conv3d_transpose(ctx: Any, op: Any) -> list[Any]:
+def convert_conv3d_transpose(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     import keras
 
     dilation = checks.op_dilation(op)

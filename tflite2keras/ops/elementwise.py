@@ -9,20 +9,24 @@ stay fixed in a ``Binary``'s config. The numpy folds are :func:`~.binary.fold_bi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .layout import RESHAPE
 from ..tflite.model import Operator
-from .registry import OpSpec, WeightSlot, register_op
 from .binary import OPERAND_WEIGHTS, binary_layer, fold_binary, merge_layer, operands
+from .contract import ConvertContext
+from .layout import RESHAPE
 from .prepare_shapes import broadcastable
+from .registry import OpSpec, WeightSlot, register_op
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 #: opcode -> (Keras merge layer, layer for a float constant second operand or None, Binary fn).
 ARITHMETIC = {"ADD": ("Add", "AddConstant", "add"), "SUB": ("Subtract", None, "subtract"),
               "MUL": ("Multiply", "MultiplyConstant", "multiply")}
 
 
-def convert_arithmetic(ctx: Any, op: Operator) -> list[Any]:
+def convert_arithmetic(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from .. import layers
 
     merge, constant_layer, fn = ARITHMETIC[op.opcode]

@@ -15,18 +15,23 @@ quantized output to its grid.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import UnsupportedOpError
-from .registry import OpSpec, register_op
+from ..tflite.model import Operator
+from .contract import ConvertContext
 from .prepare_shapes import same_shape
+from .registry import OpSpec, register_op
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 
-def convert_identity(ctx: Any, op: Any) -> list[Any]:
+def convert_identity(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     return [ctx.input(op, 0)]
 
 
-def convert_quantize(ctx: Any, op: Any) -> list[Any]:
+def convert_quantize(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """An identity; a QUANTIZE to a scaled int32 tensor (TFLite Micro's int16 -> int32 requantization)
     is none of the quantized activations a converted model computes in float, and raises."""
     out = ctx.tfl.tensor(op.outputs[0])

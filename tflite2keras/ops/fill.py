@@ -10,16 +10,21 @@ follows the batch: its layer reads the batch of the tensor the SHAPE arithmetic 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from .registry import OpSpec, register_op
+from ..tflite.model import Operator
+from .contract import ConvertContext
 from .fold import BATCHES, is_fixed
-from .rearrange import small
 from .prepare_shapes import paddings
+from .rearrange import small
+from .registry import OpSpec, register_op
 from .shape import batch_source, fixed, folding, known
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 #: MIRROR_PAD's ``mode`` option (schema enum MirrorPadMode) -> the Pad layer's mode.
 MIRROR_MODES = {0: "reflect", 1: "symmetric", "REFLECT": "reflect", "SYMMETRIC": "symmetric"}
@@ -27,7 +32,7 @@ MIRROR_MODES = {0: "reflect", 1: "symmetric", "REFLECT": "reflect", "SYMMETRIC":
 ZERO_PADDING = {3: "ZeroPadding1D", 4: "ZeroPadding2D", 5: "ZeroPadding3D"}
 
 
-def _pad_mode(op: Any, ctx: Any) -> tuple[str, Any]:
+def _pad_mode(op: Operator, ctx: ConvertContext) -> tuple[str, Any]:
     """(Pad mode, constant value) of a PAD, PADV2 or MIRROR_PAD op."""
     if op.opcode == "MIRROR_PAD":
         mode = op.options.get("mode", 0)
@@ -42,7 +47,7 @@ def _pad_mode(op: Any, ctx: Any) -> tuple[str, Any]:
     return "constant", 0
 
 
-def convert_pad(ctx: Any, op: Any) -> list[Any]:
+def convert_pad(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     import keras
 
     from ..layers import ChannelPadding, Pad
@@ -75,7 +80,7 @@ def convert_pad(ctx: Any, op: Any) -> list[Any]:
     return [x]
 
 
-def convert_zeros_like(ctx: Any, op: Any) -> list[Any]:
+def convert_zeros_like(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import Fill
 
     dtype = ctx.dtype(op.outputs[0])
@@ -83,16 +88,16 @@ def convert_zeros_like(ctx: Any, op: Any) -> list[Any]:
 
 
 @folding
-def fold_zeros_like(op: Any, values: list[Any]) -> list[Any]:
+def fold_zeros_like(op: Operator, values: list[Any]) -> list[Any]:
     return [np.zeros_like(np.asarray(values[0]))]
 
 
-def _only_constants(op: Any) -> UnsupportedOpError:
+def _only_constants(op: Operator) -> UnsupportedOpError:
     return UnsupportedOpError(f"op {op.index} ({op.opcode}) has only constant inputs and a non-integer or large "
                               "output: its value is a constant, which no layer computes")
 
 
-def convert_fill(ctx: Any, op: Any) -> list[Any]:
+def convert_fill(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import Fill
 
     dims = known(ctx, op, 0)
@@ -111,14 +116,14 @@ def convert_fill(ctx: Any, op: Any) -> list[Any]:
 
 
 @folding
-def fold_fill(op: Any, values: list[Any]) -> list[Any]:
+def fold_fill(op: Operator, values: list[Any]) -> list[Any]:
     value = np.asarray(values[1])
     if value.ndim:
         raise UnsupportedOpError(f"op {op.index} (FILL) value of shape {value.shape}: only a scalar")
     return [np.full(small(op, values[0]), value, dtype=value.dtype)]
 
 
-def range_size(op: Any, start: Any, limit: Any, delta: Any) -> int:
+def range_size(op: Operator, start: Any, limit: Any, delta: Any) -> int:
     """The length of TFLite's RANGE: the count of ``start + k * delta`` short of ``limit``."""
     start, limit, delta = (np.asarray(v).reshape(()) for v in (start, limit, delta))
     if delta == 0 or not ((start >= limit and delta < 0) or (start <= limit and delta > 0)):
@@ -128,7 +133,7 @@ def range_size(op: Any, start: Any, limit: Any, delta: Any) -> int:
     return int(np.ceil(np.abs((limit - start) / delta)))
 
 
-def convert_range(ctx: Any, op: Any) -> list[Any]:
+def convert_range(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import Range
 
     values = [known(ctx, op, s) for s in range(3)]
@@ -146,7 +151,7 @@ def convert_range(ctx: Any, op: Any) -> list[Any]:
 
 
 @folding
-def fold_range(op: Any, values: list[Any]) -> list[Any]:
+def fold_range(op: Operator, values: list[Any]) -> list[Any]:
     start, limit, delta = (np.asarray(v).reshape(()) for v in values)
     (size,) = small(op, [range_size(op, start, limit, delta)])
     out = np.empty(size, start.dtype)
@@ -157,13 +162,13 @@ def fold_range(op: Any, values: list[Any]) -> list[Any]:
     return [out]
 
 
-def convert_broadcast_args(ctx: Any, op: Any) -> list[Any]:
+def convert_broadcast_args(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     raise UnsupportedOpError(f"op {op.index} (BROADCAST_ARGS) does not fold: its shapes are not constants or "
                              "shape arithmetic, and no layer computes shapes")
 
 
 @folding
-def fold_broadcast_args(op: Any, values: list[Any]) -> list[Any]:
+def fold_broadcast_args(op: Operator, values: list[Any]) -> list[Any]:
     a, b = (np.asarray(v).reshape(-1) for v in values)
     shape = np.broadcast_shapes(tuple(int(d) for d in a), tuple(int(d) for d in b))
     return [np.asarray(shape, a.dtype)]

@@ -7,22 +7,27 @@ the output must be the batch axis of an input: a gather along the batch axis doe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import UnsupportedOpError
+from ..tflite.model import Operator
+from .contract import ConvertContext
 from .layout import RESHAPE
-from .registry import OpSpec, WeightSlot, register_op
 from .reduce import folding
+from .registry import OpSpec, WeightSlot, register_op
 from .shape import non_batch_axis
 
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
-def _shape(ctx: Any, op: Any, slot: int) -> tuple[int, ...]:
+
+def _shape(ctx: ConvertContext, op: Operator, slot: int) -> tuple[int, ...]:
     return tuple(ctx.tfl.tensor(op.inputs[slot]).shape)
 
 
-def table_lookup(ctx: Any, op: Any, table: int, ids: int, embedding: bool = False) -> list[Any]:
+def table_lookup(ctx: ConvertContext, op: Operator, table: int, ids: int, embedding: bool = False) -> list[Any]:
     """A constant table (input ``table``) looked up at axis 0 by the tensor indices of input ``ids``.
 
     With ``embedding``, a float table of rank 2 becomes ``keras.layers.Embedding``; any other table a
@@ -48,7 +53,7 @@ def table_lookup(ctx: Any, op: Any, table: int, ids: int, embedding: bool = Fals
     return [ctx.takes_weights(layer, op)(ctx.input(op, ids))]
 
 
-def convert_gather(ctx: Any, op: Any) -> list[Any]:
+def convert_gather(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """Tensor params with constant indices on a non-batch axis; a constant table looked up at axis 0 by
     tensor indices; or, with ``batch_dims`` >= 1, tensor params and tensor indices."""
     from ..layers import BatchGather, Gather
@@ -75,14 +80,14 @@ def convert_gather(ctx: Any, op: Any) -> list[Any]:
     return [Gather(values.tolist(), axis=axis, name=ctx.name(op))(ctx.input(op, 0))]
 
 
-def convert_embedding_lookup(ctx: Any, op: Any) -> list[Any]:
+def convert_embedding_lookup(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """Rank-1 tensor ids (the batch axis) into a constant table."""
     if ctx.is_constant(op, 0) or not ctx.is_constant(op, 1) or len(_shape(ctx, op, 0)) != 1:
         raise UnsupportedOpError(f"op {op.index} (EMBEDDING_LOOKUP) needs rank-1 tensor ids and a constant table")
     return table_lookup(ctx, op, table=1, ids=0, embedding=True)
 
 
-def convert_gather_nd(ctx: Any, op: Any) -> list[Any]:
+def convert_gather_nd(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """A constant table indexed by tensor indices (whose batch axis is the output's)."""
     from ..layers import GatherND
 
@@ -98,7 +103,7 @@ def convert_gather_nd(ctx: Any, op: Any) -> list[Any]:
     return [ctx.takes_weights(layer, op)(ctx.input(op, 1))]
 
 
-def convert_one_hot(ctx: Any, op: Any) -> list[Any]:
+def convert_one_hot(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """ONE_HOT of tensor indices with constant depth, on and off values, along a non-batch axis."""
     from ..layers import OneHot
 
@@ -115,7 +120,7 @@ def convert_one_hot(ctx: Any, op: Any) -> list[Any]:
     return [layer(ctx.input(op, 0))]
 
 
-def convert_bucketize(ctx: Any, op: Any) -> list[Any]:
+def convert_bucketize(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """BUCKETIZE with its sorted float boundaries."""
     from ..layers import Bucketize
 
@@ -136,7 +141,7 @@ def _take(params: np.ndarray, indices: np.ndarray, axis: int, batch_dims: int) -
 
 
 @folding
-def fold_gather(op: Any, values: list[Any]) -> list[np.ndarray]:
+def fold_gather(op: Operator, values: list[Any]) -> list[np.ndarray]:
     """GATHER in numpy: ``take`` along ``axis`` with ``batch_dims``; an index out of range is an error."""
     params, indices = np.asarray(values[0]), np.asarray(values[1])
     axis, batch_dims = int(op.options.get("axis", 0)), int(op.options.get("batch_dims", 0))
@@ -148,7 +153,7 @@ def fold_gather(op: Any, values: list[Any]) -> list[np.ndarray]:
 
 
 @folding
-def fold_gather_nd(op: Any, values: list[Any]) -> list[np.ndarray]:
+def fold_gather_nd(op: Operator, values: list[Any]) -> list[np.ndarray]:
     """GATHER_ND in numpy: the last axis of ``indices`` addresses the leading axes of ``params``;
     an index out of range is an error (TFLite's kernel fails)."""
     params, indices = np.asarray(values[0]), np.asarray(values[1]).astype(np.int64)

@@ -8,16 +8,20 @@ constant may not span the batch axis.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import UnsupportedOpError
 from ..tflite.model import Operator
-from .registry import OpSpec, register_op
 from .binary import operands
+from .contract import ConvertContext
 from .prepare_shapes import broadcastable
+from .registry import OpSpec, register_op
 from .shape import folding
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 #: TFLite opcode -> :data:`tflite2keras.layers.math.UNARY` fn.
 UNARY_OPS = {"FLOOR": "floor", "CEIL": "ceil", "ROUND": "round", "NEG": "negative", "ABS": "abs", "SIGN": "sign",
@@ -27,13 +31,13 @@ COMPARE_OPS = {"LESS": "less", "LESS_EQUAL": "less_equal", "GREATER": "greater",
                "EQUAL": "equal", "NOT_EQUAL": "not_equal", "LOGICAL_AND": "logical_and", "LOGICAL_OR": "logical_or"}
 
 
-def convert_unary(ctx: Any, op: Operator) -> list[Any]:
+def convert_unary(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import Unary
 
     return [Unary(UNARY_OPS[op.opcode], name=ctx.name(op))(ctx.input(op, 0))]
 
 
-def convert_cast(ctx: Any, op: Operator) -> list[Any]:
+def convert_cast(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import Cast
 
     return [Cast(ctx.dtype(op.outputs[0]), name=ctx.name(op))(ctx.input(op, 0))]
@@ -64,14 +68,14 @@ def fold_cast(op: Operator, values: list[Any]) -> list[np.ndarray]:
         return [value.astype(dtype)]
 
 
-def convert_compare(ctx: Any, op: Operator) -> list[Any]:
+def convert_compare(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import Compare
 
     found = operands(ctx, op, range(2))
     return [Compare(COMPARE_OPS[op.opcode], constants=found.constants, name=ctx.name(op))(found.feed)]
 
 
-def convert_select(ctx: Any, op: Operator) -> list[Any]:
+def convert_select(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import Select
 
     if op.opcode == "SELECT":

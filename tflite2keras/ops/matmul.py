@@ -11,19 +11,23 @@ left operand has no converter.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UnsupportedOpError
-from .layout import RESHAPE
 from ..tflite.model import Operator, TFLiteModel
+from .contract import ConvertContext
+from .layout import RESHAPE
 from .registry import Mismatch, OpSpec, WeightSlot, register_op
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 
 def _adjoints(op: Operator) -> tuple[bool, bool]:
     return bool(op.options.get("adj_x", False)), bool(op.options.get("adj_y", False))
 
 
-def convert_batch_matmul(ctx: Any, op: Any) -> list[Any]:
+def convert_batch_matmul(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import BatchMatMul
 
     adj_x, adj_y = _adjoints(op)

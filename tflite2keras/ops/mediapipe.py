@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..tflite import custom_options as decoders
+from ..tflite.model import Operator
+from . import checks
+from .contract import ConvertContext
 from .custom_options import parse
 from .layout import OHWI_TO_HWOI
-from ..tflite.model import Operator
 from .registry import OpSpec, WeightSlot, register_op
-from . import checks
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 
 def transpose_conv_bias_output_size(input_size: int, kernel_size: int, stride: int, padding: str) -> int:
@@ -62,7 +66,7 @@ def conv2d_transpose_arguments(options: dict[str, Any], input_hw: Sequence[int],
     return {"strides": strides, "padding": "same", "output_padding": extra}
 
 
-def _options(op: Any) -> dict[str, Any]:
+def _options(op: Operator) -> dict[str, Any]:
     return parse(op.opcode, op.custom_options, index=op.index)
 
 
@@ -71,7 +75,7 @@ def _geometry(op: Operator) -> tuple[str, tuple[int, int]]:
     return options["padding"], (options["stride_height"], options["stride_width"])
 
 
-def convert_transpose_conv_bias(ctx: Any, op: Any) -> list[Any]:
+def convert_transpose_conv_bias(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     import keras
 
     out_c, kh, kw, _ = ctx.tfl.tensor(op.inputs[1]).shape
@@ -82,13 +86,13 @@ def convert_transpose_conv_bias(ctx: Any, op: Any) -> list[Any]:
     return [ctx.takes_weights(layer, op)(x)]
 
 
-def convert_landmarks_to_matrix(ctx: Any, op: Any) -> list[Any]:
+def convert_landmarks_to_matrix(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import Landmarks2TransformMatrix
 
     return [Landmarks2TransformMatrix(**_options(op), name=ctx.name(op))(ctx.input(op, 0))]
 
 
-def convert_transform_tensor(ctx: Any, op: Any) -> list[Any]:
+def convert_transform_tensor(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import TransformTensorBilinear
 
     _options(op)  # validates; the CPU kernel takes its size from the output tensor, as here
@@ -97,7 +101,7 @@ def convert_transform_tensor(ctx: Any, op: Any) -> list[Any]:
     return [layer([ctx.input(op, 0), ctx.input(op, 1)])]
 
 
-def convert_transform_landmarks(ctx: Any, op: Any) -> list[Any]:
+def convert_transform_landmarks(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import TransformLandmarks
 
     _options(op)

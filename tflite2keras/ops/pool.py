@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..tflite.model import Operator, TFLiteModel
-from .registry import Mismatch, OpSpec, register_op
 from . import checks, prepare
+from .contract import ConvertContext
 from .prepare_shapes import IMAGE
+from .registry import Mismatch, OpSpec, register_op
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 _POOL_CHECKS = (checks.pool_size, checks.strides, checks.padding)
 #: LOCAL_RESPONSE_NORMALIZATION options, each also the layer's attribute, and their TFLite defaults.
@@ -18,7 +22,7 @@ LRN_OPTIONS = {"radius": 5, "bias": 1.0, "alpha": 1.0, "beta": 0.5}
 
 
 def _pool(kind: str, ours: bool = False) -> Any:
-    def convert(ctx: Any, op: Any) -> list[Any]:
+    def convert(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
         import keras
 
         from .. import layers
@@ -36,7 +40,7 @@ def _lrn_options(op: Operator) -> dict[str, Any]:
     return {k: type(v)(op.options.get(k, v)) for k, v in LRN_OPTIONS.items()}
 
 
-def convert_lrn(ctx: Any, op: Any) -> list[Any]:
+def convert_lrn(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import LocalResponseNormalization
 
     return [LocalResponseNormalization(**_lrn_options(op), name=ctx.name(op))(ctx.input(op, 0))]

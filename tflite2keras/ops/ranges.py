@@ -20,7 +20,6 @@ from ..tflite.quant import affine
 from .fused import CLAMPS, FULL_ACTIVATION_OPS, KERAS, fused
 from .registry import find
 
-
 #: Ops whose result takes its values from its quantized inputs, or averages them: it stays in their hull.
 HULL_OPS = frozenset({
     "AVERAGE_POOL_2D", "BATCH_TO_SPACE_ND", "BROADCAST_TO", "CONCATENATION", "DEPTH_TO_SPACE", "EXPAND_DIMS",

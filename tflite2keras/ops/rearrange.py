@@ -7,17 +7,30 @@ axis is never moved, squeezed, tiled or reversed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from .registry import OpSpec, register_op
+from ..tflite.model import Operator
+from .contract import ConvertContext
 from .fold import MAX_CONSTANT_ELEMENTS, is_fixed
-from .shape import batch_source, fixed, folding, is_the_batch, known, non_batch_axis, static_batch
+from .registry import OpSpec, register_op
+from .shape import (
+    batch_source,
+    fixed,
+    folding,
+    is_the_batch,
+    known,
+    non_batch_axis,
+    static_batch,
+)
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 
-def reshape_target(ctx: Any, op: Any) -> tuple[int, ...]:
+def reshape_target(ctx: ConvertContext, op: Operator) -> tuple[int, ...]:
     """The non-batch extents of the op's output for ``keras.layers.Reshape`` (-1 for one dynamic extent)."""
     tensor = ctx.tfl.tensor(op.outputs[0])
     rest = tuple(tensor.shape_signature or tensor.shape)[1:]
@@ -26,7 +39,7 @@ def reshape_target(ctx: Any, op: Any) -> tuple[int, ...]:
     return tuple(-1 if d < 0 else int(d) for d in rest)
 
 
-def small(op: Any, shape: Any) -> tuple[int, ...]:
+def small(op: Operator, shape: Any) -> tuple[int, ...]:
     """``shape`` as ints, for a fold whose output has at most MAX_CONSTANT_ELEMENTS elements (shape
     arithmetic); larger outputs are data and do not fold."""
     dims = tuple(int(d) for d in np.asarray(shape).reshape(-1))
@@ -35,7 +48,7 @@ def small(op: Any, shape: Any) -> tuple[int, ...]:
     return dims
 
 
-def convert_transpose(ctx: Any, op: Any) -> list[Any]:
+def convert_transpose(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     import keras
 
     x = ctx.input(op, 0)
@@ -52,7 +65,7 @@ def convert_transpose(ctx: Any, op: Any) -> list[Any]:
 
 
 @folding
-def fold_transpose(op: Any, values: list[Any]) -> list[Any]:
+def fold_transpose(op: Operator, values: list[Any]) -> list[Any]:
     x = np.asarray(values[0])
     perm = [int(p) for p in np.asarray(values[1]).reshape(-1)]
     if any(not -x.ndim <= p < x.ndim for p in perm):
@@ -60,7 +73,7 @@ def fold_transpose(op: Any, values: list[Any]) -> list[Any]:
     return [np.transpose(x, [p % x.ndim for p in perm])]
 
 
-def _squeezed(op: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
+def _squeezed(op: Operator, shape: tuple[int, ...]) -> tuple[int, ...]:
     rank = len(shape)
     dims = [int(d) for d in op.options.get("squeeze_dims") or []]
     if any(not -rank <= d < rank or shape[d % rank] != 1 for d in dims):
@@ -68,7 +81,7 @@ def _squeezed(op: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(sorted({d % rank for d in dims})) if dims else tuple(i for i, d in enumerate(shape) if d == 1)
 
 
-def convert_squeeze(ctx: Any, op: Any) -> list[Any]:
+def convert_squeeze(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     import keras
 
     axes = _squeezed(op, tuple(ctx.tfl.tensor(op.inputs[0]).shape))
@@ -79,12 +92,12 @@ def convert_squeeze(ctx: Any, op: Any) -> list[Any]:
 
 
 @folding
-def fold_squeeze(op: Any, values: list[Any]) -> list[Any]:
+def fold_squeeze(op: Operator, values: list[Any]) -> list[Any]:
     x = np.asarray(values[0])
     return [np.squeeze(x, axis=_squeezed(op, x.shape))]
 
 
-def _expanded(op: Any, axis: Any, rank: int) -> int:
+def _expanded(op: Operator, axis: Any, rank: int) -> int:
     a = int(np.asarray(axis).reshape(-1)[0])
     a = a + rank + 1 if a < 0 else a
     if not 0 <= a <= rank:
@@ -92,7 +105,7 @@ def _expanded(op: Any, axis: Any, rank: int) -> int:
     return a
 
 
-def convert_expand_dims(ctx: Any, op: Any) -> list[Any]:
+def convert_expand_dims(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     import keras
 
     x = ctx.input(op, 0)
@@ -103,12 +116,12 @@ def convert_expand_dims(ctx: Any, op: Any) -> list[Any]:
 
 
 @folding
-def fold_expand_dims(op: Any, values: list[Any]) -> list[Any]:
+def fold_expand_dims(op: Operator, values: list[Any]) -> list[Any]:
     x = np.asarray(values[0])
     return [np.expand_dims(x, _expanded(op, values[1], x.ndim))]
 
 
-def convert_space_to_depth(ctx: Any, op: Any) -> list[Any]:
+def convert_space_to_depth(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import SpaceToDepth
 
     x = ctx.input(op, 0)
@@ -119,13 +132,13 @@ def convert_space_to_depth(ctx: Any, op: Any) -> list[Any]:
     return [SpaceToDepth(block, name=ctx.name(op))(x)]
 
 
-def convert_depth_to_space(ctx: Any, op: Any) -> list[Any]:
+def convert_depth_to_space(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import DepthToSpace
 
     return [DepthToSpace(op.options["block_size"], name=ctx.name(op))(ctx.input(op, 0))]
 
 
-def convert_tile(ctx: Any, op: Any) -> list[Any]:
+def convert_tile(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import Tile
 
     x = ctx.input(op, 0)
@@ -136,7 +149,7 @@ def convert_tile(ctx: Any, op: Any) -> list[Any]:
 
 
 @folding
-def fold_tile(op: Any, values: list[Any]) -> list[Any]:
+def fold_tile(op: Operator, values: list[Any]) -> list[Any]:
     x, multiples = np.asarray(values[0]), [int(m) for m in np.asarray(values[1]).reshape(-1)]
     if len(multiples) != x.ndim:
         raise UnsupportedOpError(f"op {op.index} (TILE) multiples {multiples} for rank {x.ndim}")
@@ -144,7 +157,7 @@ def fold_tile(op: Any, values: list[Any]) -> list[Any]:
     return [np.tile(x, multiples)]
 
 
-def convert_broadcast_to(ctx: Any, op: Any) -> list[Any]:
+def convert_broadcast_to(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import BroadcastTo
 
     target = known(ctx, op, 1)
@@ -171,11 +184,11 @@ def convert_broadcast_to(ctx: Any, op: Any) -> list[Any]:
 
 
 @folding
-def fold_broadcast_to(op: Any, values: list[Any]) -> list[Any]:
+def fold_broadcast_to(op: Operator, values: list[Any]) -> list[Any]:
     return [np.array(np.broadcast_to(np.asarray(values[0]), small(op, values[1])))]
 
 
-def convert_reverse_v2(ctx: Any, op: Any) -> list[Any]:
+def convert_reverse_v2(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import StridedSlice
 
     x = ctx.input(op, 0)
@@ -185,7 +198,7 @@ def convert_reverse_v2(ctx: Any, op: Any) -> list[Any]:
     return [StridedSlice([None] * len(strides), [None] * len(strides), strides, name=ctx.name(op))(x)]
 
 
-def convert_reverse_sequence(ctx: Any, op: Any) -> list[Any]:
+def convert_reverse_sequence(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import ReverseSequence
 
     x = ctx.input(op, 0)
@@ -208,7 +221,7 @@ def convert_reverse_sequence(ctx: Any, op: Any) -> list[Any]:
     return [ReverseSequence(seq, batch, lengths=lengths, name=name)(x)]
 
 
-def convert_matrix_diag(ctx: Any, op: Any) -> list[Any]:
+def convert_matrix_diag(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import MatrixDiag
 
     x = ctx.input(op, 0)
@@ -217,7 +230,7 @@ def convert_matrix_diag(ctx: Any, op: Any) -> list[Any]:
     return [MatrixDiag(name=ctx.name(op))(x)]
 
 
-def convert_matrix_set_diag(ctx: Any, op: Any) -> list[Any]:
+def convert_matrix_set_diag(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import MatrixSetDiag
 
     x, diagonal = ctx.input(op, 0), ctx.input(op, 1)

@@ -7,15 +7,20 @@ TFLite does, for shape arithmetic. Gathers are in :mod:`tflite2keras.ops.index`.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from ..errors import InvalidModelError, UnsupportedOpError
+from ..tflite.model import Operator
 from ..tflite.quant import keras_dtype
+from .contract import ConvertContext
+from .prepare import count_of
 from .registry import OpSpec, register_op
 from .shape import non_batch_axis
-from .prepare import count_of
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 REDUCE_OPS = {"REDUCE_MAX": "max", "REDUCE_MIN": "min", "SUM": "sum", "REDUCE_PROD": "prod"}
 #: Every reduction over constant axes: opcode -> :class:`~tflite2keras.layers.Reduce` function.
@@ -26,7 +31,7 @@ GLOBAL_POOLING = {("REDUCE_MAX", 3, (1,)): "GlobalMaxPooling1D", ("REDUCE_MAX", 
 ARG_OPS = {"ARG_MAX": "argmax", "ARG_MIN": "argmin"}
 
 
-def constant_axis(ctx: Any, op: Any, slot: int = 1) -> int:
+def constant_axis(ctx: ConvertContext, op: Operator, slot: int = 1) -> int:
     """The op's one constant axis (input ``slot``), as a non-batch axis of input 0."""
     if not ctx.is_constant(op, slot):
         raise UnsupportedOpError(f"op {op.index} ({op.opcode}) has a non-constant axis")
@@ -36,7 +41,7 @@ def constant_axis(ctx: Any, op: Any, slot: int = 1) -> int:
     return non_batch_axis(op, int(raw[0]), len(ctx.tfl.tensor(op.inputs[0]).shape), "axis")
 
 
-def convert_reduce(ctx: Any, op: Any) -> list[Any]:
+def convert_reduce(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """A reduction over constant non-batch axes: a global pooling layer where one is exact, else Reduce."""
     import keras
 
@@ -56,7 +61,7 @@ def convert_reduce(ctx: Any, op: Any) -> list[Any]:
     return [Reduce(ALL_REDUCE_OPS[op.opcode], axes=list(axes), keepdims=keepdims, name=ctx.name(op))(x)]
 
 
-def convert_arg(ctx: Any, op: Any) -> list[Any]:
+def convert_arg(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """ARG_MAX / ARG_MIN along one constant non-batch axis, in the output tensor's index dtype."""
     from ..layers import ArgReduce
 
@@ -65,7 +70,7 @@ def convert_arg(ctx: Any, op: Any) -> list[Any]:
     return [layer(ctx.input(op, 0))]
 
 
-def convert_cumsum(ctx: Any, op: Any) -> list[Any]:
+def convert_cumsum(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """CUMSUM along one constant non-batch axis, with its exclusive and reverse options."""
     from ..layers import CumSum
 
@@ -74,7 +79,7 @@ def convert_cumsum(ctx: Any, op: Any) -> list[Any]:
     return [layer(ctx.input(op, 0))]
 
 
-def convert_topk(ctx: Any, op: Any) -> list[Any]:
+def convert_topk(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """TOPK_V2 with a constant k along the last (non-batch) axis: values and indices."""
     from ..layers import TopK
 
@@ -90,7 +95,7 @@ def convert_topk(ctx: Any, op: Any) -> list[Any]:
     return list(TopK(k, index_dtype=dtype, name=ctx.name(op))(ctx.input(op, 0)))
 
 
-def convert_pack(ctx: Any, op: Any) -> list[Any]:
+def convert_pack(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """PACK of tensors along a non-batch axis of the output. A constant input (all inputs constant
     or shape arithmetic fold instead) must be one value throughout, of the tensor inputs' shape
     (``stack([x, y, ones])``): a Fill of the batch of the first tensor input."""
@@ -123,7 +128,7 @@ def convert_pack(ctx: Any, op: Any) -> list[Any]:
 def folding(fn: Callable[[Any, list[Any]], list[np.ndarray]]) -> Callable[[Any, list[Any]], list[np.ndarray]]:
     """Wrap a fold so that numpy's complaints about malformed inputs come out as InvalidModelError."""
     @functools.wraps(fn)
-    def fold(op: Any, values: list[Any]) -> list[np.ndarray]:
+    def fold(op: Operator, values: list[Any]) -> list[np.ndarray]:
         try:
             return fn(op, values)
         except (ValueError, IndexError, TypeError, ZeroDivisionError) as err:
@@ -132,7 +137,7 @@ def folding(fn: Callable[[Any, list[Any]], list[np.ndarray]]) -> Callable[[Any, 
     return fold
 
 
-def _fold_axes(op: Any, x: np.ndarray, raw: Any) -> tuple[int, ...]:
+def _fold_axes(op: Operator, x: np.ndarray, raw: Any) -> tuple[int, ...]:
     axes = np.asarray(raw).reshape(-1).tolist()
     if any(not -x.ndim <= int(a) < x.ndim for a in axes):
         raise IndexError(f"axes {axes} out of range for rank {x.ndim}")
@@ -140,7 +145,7 @@ def _fold_axes(op: Any, x: np.ndarray, raw: Any) -> tuple[int, ...]:
 
 
 @folding
-def fold_reduce(op: Any, values: list[Any]) -> list[np.ndarray]:
+def fold_reduce(op: Operator, values: list[Any]) -> list[np.ndarray]:
     """A reduction in numpy as TFLite computes it: in the input's dtype (integers wrap), max/min
     starting from the dtype's lowest/highest value, and an integer mean truncated toward zero."""
     x = np.asarray(values[0])
@@ -166,7 +171,7 @@ def fold_reduce(op: Any, values: list[Any]) -> list[np.ndarray]:
 
 
 @folding
-def fold_arg(op: Any, values: list[Any]) -> list[np.ndarray]:
+def fold_arg(op: Operator, values: list[Any]) -> list[np.ndarray]:
     """ARG_MAX / ARG_MIN in numpy: the first index of the extreme value, in ``output_type``."""
     x = np.asarray(values[0])
     (axis,) = _fold_axes(op, x, values[1])
@@ -175,7 +180,7 @@ def fold_arg(op: Any, values: list[Any]) -> list[np.ndarray]:
 
 
 @folding
-def fold_pack(op: Any, values: list[Any]) -> list[np.ndarray]:
+def fold_pack(op: Operator, values: list[Any]) -> list[np.ndarray]:
     """PACK in numpy: ``stack`` along ``axis`` (negative counts from the end of the output)."""
     return [np.stack([np.asarray(v) for v in values], axis=int(op.options.get("axis", 0)))]
 

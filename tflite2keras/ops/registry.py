@@ -19,7 +19,15 @@ Example:
 from __future__ import annotations
 
 from ..errors import UnsupportedOpError
-from .spec import Check, Mismatch, OpSpec, PrepareCheck, Rejection, WeightSlot, is_weight
+from .spec import (
+    Check,
+    Mismatch,
+    OpSpec,
+    PrepareCheck,
+    Rejection,
+    WeightSlot,
+    is_weight,
+)
 
 __all__ = ["Check", "Mismatch", "OpSpec", "PrepareCheck", "Rejection", "WeightSlot", "find", "generation", "get",
            "is_weight", "register_op", "specs"]

@@ -8,16 +8,21 @@ elsewhere (``[-1, 4]`` from ``(batch, 6, 4)``) becomes :class:`~tflite2keras.lay
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from .registry import OpSpec, register_op
+from ..tflite.model import Operator
+from .contract import ConvertContext
 from .prepare_shapes import reshape_size
+from .registry import OpSpec, register_op
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 
-def _target(ctx: Any, op: Any) -> tuple[np.ndarray, np.ndarray]:
+def _target(ctx: ConvertContext, op: Operator) -> tuple[np.ndarray, np.ndarray]:
     """The target at each folding batch (equal when fixed); the output's shape when the file has none."""
     folded = ctx.folded_value(op, 1) if len(op.inputs) > 1 else None
     if folded is not None:
@@ -31,7 +36,7 @@ def _target(ctx: Any, op: Any) -> tuple[np.ndarray, np.ndarray]:
     return value, value
 
 
-def convert_reshape(ctx: Any, op: Any) -> list[Any]:
+def convert_reshape(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     import keras
 
     from ..layers import BatchReshape
@@ -71,7 +76,7 @@ def _rest_is_exact(x: Any, target: list[int]) -> bool:
     return int(np.prod(rest)) == int(np.prod(target[1:]))
 
 
-def convert_shape(ctx: Any, op: Any) -> list[Any]:
+def convert_shape(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     tensor = ctx.tfl.tensor(op.inputs[0])
     raise UnsupportedOpError(
         f"op {op.index} (SHAPE) of tensor {tensor.name!r} with shape signature "
@@ -79,11 +84,11 @@ def convert_shape(ctx: Any, op: Any) -> list[Any]:
         "is dynamic, or its value feeds an op that cannot fold it")
 
 
-def fold_shape(op: Any, values: list[Any]) -> list[Any]:
+def fold_shape(op: Operator, values: list[Any]) -> list[Any]:
     return [np.asarray(np.shape(values[0]), "int64" if op.options.get("out_type") == "INT64" else "int32")]
 
 
-def fold_reshape(op: Any, values: list[Any]) -> list[Any]:
+def fold_reshape(op: Operator, values: list[Any]) -> list[Any]:
     target = values[1] if len(values) > 1 and values[1] is not None else op.options.get("new_shape")
     return [np.reshape(values[0], np.asarray(target, "int64").reshape(-1))]
 

@@ -10,14 +10,18 @@ convention of older TensorFlow graphs, becomes :class:`tflite2keras.layers.Resiz
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..tflite.model import Operator, TFLiteModel
-from .registry import Mismatch, OpSpec, register_op
+from .contract import ConvertContext
 from .prepare import input_shape
 from .prepare_shapes import IMAGE
+from .registry import Mismatch, OpSpec, register_op
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 
 def sizes(op: Operator, model: TFLiteModel) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -46,7 +50,9 @@ def keras_is_exact_for(interpolation: str, align_corners: bool, half_pixel_cente
         >>> [keras_is_exact_for("nearest", False, False, (5, 5), (5 * k, 5 * k)) for k in (2, 41)]
         [True, False]
     """
-    from ..layers.resize import source_rows  # the kernel's rows live with the layer; imports Keras
+    from ..layers.resize import (
+        source_rows,  # the kernel's rows live with the layer; imports Keras
+    )
 
     if align_corners or (interpolation == "bilinear" and not half_pixel_centers):
         return False
@@ -74,7 +80,7 @@ def check(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
 
 
 def _resize(interpolation: str) -> Any:
-    def convert(ctx: Any, op: Any) -> list[Any]:
+    def convert(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
         import keras
 
         from ..layers import Resize

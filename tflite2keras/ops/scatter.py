@@ -16,18 +16,23 @@ known only when the model runs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import UnsupportedOpError
+from ..tflite.model import Operator
+from .contract import ConvertContext
 from .registry import OpSpec, register_op
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 SEGMENT_OPS = {"UNSORTED_SEGMENT_SUM": "sum", "UNSORTED_SEGMENT_MAX": "max", "UNSORTED_SEGMENT_MIN": "min",
                "UNSORTED_SEGMENT_PROD": "prod"}
 
 
-def convert_scatter_nd(ctx: Any, op: Any) -> list[Any]:
+def convert_scatter_nd(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """SCATTER_ND in the two forms exact at any batch (see the module docstring)."""
     from ..layers import ScatterND
 
@@ -48,7 +53,7 @@ def convert_scatter_nd(ctx: Any, op: Any) -> list[Any]:
     return [ScatterND(shape[1:], indices=indices[0, ..., 1:].tolist(), name=ctx.name(op))(ctx.input(op, 1))]
 
 
-def convert_unsorted_segment(ctx: Any, op: Any) -> list[Any]:
+def convert_unsorted_segment(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     """UNSORTED_SEGMENT_* of tensor data and ids into a constant number of segments (no batch axis)."""
     from ..layers import UnsortedSegment
 

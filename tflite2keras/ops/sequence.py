@@ -20,13 +20,18 @@ A Keras ``LSTM(return_sequences=False)`` becomes this op and a ``STRIDED_SLICE``
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
 from ..errors import UnsupportedOpError
+from ..tflite.model import Operator
+from .contract import ConvertContext
 from .layout import OI_TO_IO
 from .registry import Mismatch, OpSpec, WeightSlot, register_op
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 #: UNIDIRECTIONAL_SEQUENCE_LSTM input slots (tensorflow/lite/kernels/lstm_shared.h).
 LSTM_KERNELS = {"i": 1, "f": 2, "c": 3, "o": 4}
@@ -39,11 +44,11 @@ LSTM_VARIANTS = {"peephole weights": (9, 10, 11), "projection": (16, 17), "layer
 RNN_STATE = 4
 
 
-def _unsupported(op: Any, what: str) -> UnsupportedOpError:
+def _unsupported(op: Operator, what: str) -> UnsupportedOpError:
     return UnsupportedOpError(f"op {op.index} ({op.opcode}) {what}")
 
 
-def _check_batch_major(ctx: Any, op: Any) -> tuple[int, int, int]:
+def _check_batch_major(ctx: ConvertContext, op: Operator) -> tuple[int, int, int]:
     """(time, features, units) of a batch-major sequence op; raise on time_major or a wrong rank."""
     if op.options.get("time_major"):
         raise _unsupported(op, "has time_major=True: its axis 0 is the time, which Keras keeps free as the batch")
@@ -54,7 +59,7 @@ def _check_batch_major(ctx: Any, op: Any) -> tuple[int, int, int]:
     return int(shape[1]), int(shape[2]), int(out[2])
 
 
-def _check_zero_state(ctx: Any, op: Any, slot: int, what: str) -> None:
+def _check_zero_state(ctx: ConvertContext, op: Operator, slot: int, what: str) -> None:
     """The state input must be a variable tensor holding nothing or zeros (TFLite's first invocation)."""
     if not op.has_input(slot):
         raise _unsupported(op, f"has no {what} input (slot {slot})")
@@ -68,18 +73,18 @@ def _check_zero_state(ctx: Any, op: Any, slot: int, what: str) -> None:
                                "initial state converts")
 
 
-def cell_clip(op: Any) -> float:
+def cell_clip(op: Operator) -> float:
     """The op's cell clip; TFLite clips only when it is positive (0: none)."""
     return max(float(op.options.get("cell_clip", 0.0) or 0.0), 0.0)
 
 
-def check_cell_clip(op: Any, layer: Any, model: Any) -> Iterator[Mismatch]:
+def check_cell_clip(op: Operator, layer: Any, model: Any) -> Iterator[Mismatch]:
     """Lint: the layer clips its cell state as the op does."""
     if float(getattr(layer, "cell_clip", 0.0)) != cell_clip(op):
         yield "cell_clip", getattr(layer, "cell_clip", None), cell_clip(op)
 
 
-def convert_lstm(ctx: Any, op: Any) -> list[Any]:
+def convert_lstm(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import SequenceLSTM
 
     _, _, units = _check_batch_major(ctx, op)
@@ -102,7 +107,7 @@ def convert_lstm(ctx: Any, op: Any) -> list[Any]:
     return [ctx.takes_weights(layer, op)(ctx.input(op, 0))]
 
 
-def convert_rnn(ctx: Any, op: Any) -> list[Any]:
+def convert_rnn(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     import keras
 
     _, _, units = _check_batch_major(ctx, op)

@@ -11,20 +11,25 @@ families: :mod:`~tflite2keras.ops.split` (SPLIT, SPLIT_V, UNPACK, DYNAMIC_UPDATE
 from __future__ import annotations
 
 from functools import wraps
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from ..errors import Tflite2KerasError, UnsupportedOpError
-from .registry import OpSpec, register_op
-from .fold import BATCHES, constant_value, is_fixed
+from ..tflite.model import Operator
 from . import prepare
+from .contract import ConvertContext
+from .fold import BATCHES, constant_value, is_fixed
+from .registry import OpSpec, register_op
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 Known = tuple[np.ndarray, np.ndarray]
 INT32_MAX = 2**31 - 1
 
 
-def known(ctx: Any, op: Any, slot: int) -> Known | None:
+def known(ctx: ConvertContext, op: Operator, slot: int) -> Known | None:
     """Input ``slot``'s value at each folding batch (shape arithmetic), or a constant's value twice;
     None for a tensor computed from the model's inputs (or an absent input)."""
     if not op.has_input(slot):
@@ -39,7 +44,7 @@ def known(ctx: Any, op: Any, slot: int) -> Known | None:
     return None if empty is None else (empty, empty)
 
 
-def fixed(ctx: Any, op: Any, slot: int, what: str) -> np.ndarray:
+def fixed(ctx: ConvertContext, op: Operator, slot: int, what: str) -> np.ndarray:
     """The batch-independent value of input ``slot``.
 
     Raises:
@@ -54,7 +59,7 @@ def fixed(ctx: Any, op: Any, slot: int, what: str) -> np.ndarray:
     return value[0]
 
 
-def non_batch_axis(op: Any, axis: Any, rank: int, what: str = "axis") -> int:
+def non_batch_axis(op: Operator, axis: Any, rank: int, what: str = "axis") -> int:
     """``axis`` in ``[0, rank)``; raises for the batch axis or one out of range."""
     a = int(np.asarray(axis).reshape(-1)[0])
     if not -rank <= a < rank:
@@ -64,7 +69,7 @@ def non_batch_axis(op: Any, axis: Any, rank: int, what: str = "axis") -> int:
     return a % rank
 
 
-def static_batch(ctx: Any, index: int) -> int | None:
+def static_batch(ctx: ConvertContext, index: int) -> int | None:
     """The fixed batch extent of tensor ``index`` in the file, or None when its signature leaves it free."""
     tensor = ctx.tfl.tensor(index)
     signature = tuple(tensor.shape_signature or tensor.shape)
@@ -78,7 +83,7 @@ def is_the_batch(value: Known, position: int, batch: int | None) -> bool:
     return (a, b) == BATCHES or (a == b and batch is not None and a == batch)
 
 
-def batch_source(ctx: Any, op: Any, slot: int) -> Any:
+def batch_source(ctx: ConvertContext, op: Operator, slot: int) -> Any:
     """A Keras tensor with the batch that input ``slot`` (folded shape arithmetic) follows: the
     nearest converted tensor upstream, in practice the input of the SHAPE op it came from."""
     seen: set[int] = set()
@@ -100,7 +105,7 @@ def batch_source(ctx: Any, op: Any, slot: int) -> Any:
 def folding(fn: Callable[[Any, list[Any]], list[Any]]) -> Callable[[Any, list[Any]], list[Any]]:
     """Wrap an ``OpSpec.fold``: numpy's errors on inputs TFLite would reject become UnsupportedOpError."""
     @wraps(fn)
-    def fold(op: Any, values: list[Any]) -> list[Any]:
+    def fold(op: Operator, values: list[Any]) -> list[Any]:
         try:
             return fn(op, values)
         except Tflite2KerasError:
@@ -110,7 +115,7 @@ def folding(fn: Callable[[Any, list[Any]], list[Any]]) -> Callable[[Any, list[An
     return fold
 
 
-def convert_concatenation(ctx: Any, op: Any) -> list[Any]:
+def convert_concatenation(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     import keras
 
     axis = int(op.options.get("axis", 0))
@@ -123,14 +128,14 @@ def convert_concatenation(ctx: Any, op: Any) -> list[Any]:
 
 
 @folding
-def fold_concatenation(op: Any, values: list[Any]) -> list[Any]:
+def fold_concatenation(op: Operator, values: list[Any]) -> list[Any]:
     if op.options.get("fused_activation_function", "NONE") != "NONE":
         raise UnsupportedOpError(f"op {op.index} (CONCATENATION) with a fused activation does not fold")
     arrays = [np.asarray(v) for v in values]
     return [np.concatenate(arrays, axis=int(op.options.get("axis", 0)) % max(arrays[0].ndim, 1))]
 
 
-def strided_axes(op: Any, count: int, rank: int) -> list[tuple[int | None, int | None]]:
+def strided_axes(op: Operator, count: int, rank: int) -> list[tuple[int | None, int | None]]:
     """The axes of a STRIDED_SLICE with its ellipsis and new axes expanded, as TFLite's kernel does:
     (input axis or None for a new axis, index into begin/end/strides or None for a whole axis)."""
     o = op.options
@@ -164,7 +169,7 @@ def strided_axes(op: Any, count: int, rank: int) -> list[tuple[int | None, int |
     return axes
 
 
-def _bits(op: Any, spec: int) -> tuple[bool, bool, bool]:
+def _bits(op: Operator, spec: int) -> tuple[bool, bool, bool]:
     o = op.options
     return tuple(bool(int(o.get(m, 0)) >> spec & 1) for m in ("begin_mask", "end_mask", "shrink_axis_mask"))
 
@@ -177,7 +182,7 @@ def _start(b: int, s: int, masked: bool, size: int) -> int:
     return min(max(b, 0), size) if s > 0 else min(max(b, -1), size - 1)
 
 
-def strided_item(op: Any, triple: tuple[int, int, int], spec: int, size: int | None) -> int | slice:
+def strided_item(op: Operator, triple: tuple[int, int, int], spec: int, size: int | None) -> int | slice:
     """The numpy index (an int for a shrunk axis, else a slice) that does what TFLite's kernel does on
     one axis: Python's slice semantics are TFLite's, but ``offset`` ends and shrinks need the size."""
     b, e, s = triple
@@ -205,7 +210,7 @@ def strided_item(op: Any, triple: tuple[int, int, int], spec: int, size: int | N
     return slice(start, None if end < 0 else end, s)
 
 
-def _keeps_batch(ctx: Any, op: Any, axis: tuple[int | None, int | None], triples: list[tuple[int, int, int]],
+def _keeps_batch(ctx: ConvertContext, op: Operator, axis: tuple[int | None, int | None], triples: list[tuple[int, int, int]],
                  end: Known) -> bool:
     """True when the first axis of a STRIDED_SLICE is the input's batch axis, kept whole at every batch."""
     source, spec = axis
@@ -220,7 +225,7 @@ def _keeps_batch(ctx: Any, op: Any, axis: tuple[int | None, int | None], triples
     return not shrink and s == 1 and (begin_masked or b == 0) and to_the_end
 
 
-def convert_strided_slice(ctx: Any, op: Any) -> list[Any]:
+def convert_strided_slice(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import StridedSlice
 
     x = ctx.input(op, 0)
@@ -261,7 +266,7 @@ def convert_strided_slice(ctx: Any, op: Any) -> list[Any]:
 
 
 @folding
-def fold_strided_slice(op: Any, values: list[Any]) -> list[Any]:
+def fold_strided_slice(op: Operator, values: list[Any]) -> list[Any]:
     x = np.asarray(values[0])
     begin, end, strides = (np.asarray(v).reshape(-1).tolist() for v in values[1:4])
     index = []
@@ -274,7 +279,7 @@ def fold_strided_slice(op: Any, values: list[Any]) -> list[Any]:
     return [np.array(x[tuple(index)])]
 
 
-def convert_slice(ctx: Any, op: Any) -> list[Any]:
+def convert_slice(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import StridedSlice
 
     x = ctx.input(op, 0)
@@ -297,7 +302,7 @@ def convert_slice(ctx: Any, op: Any) -> list[Any]:
 
 
 @folding
-def fold_slice(op: Any, values: list[Any]) -> list[Any]:
+def fold_slice(op: Operator, values: list[Any]) -> list[Any]:
     x = np.asarray(values[0])
     begin, size = (np.asarray(v).reshape(-1).tolist() for v in values[1:3])
     index = []

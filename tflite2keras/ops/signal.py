@@ -12,18 +12,23 @@ a ``complex64`` Keras tensor as in the file; the other three become
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import UnsupportedOpError
+from ..tflite.model import Operator
+from .contract import ConvertContext
 from .registry import OpSpec, register_op
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 #: opcode -> :class:`~tflite2keras.layers.ComplexPart` part.
 COMPLEX_PARTS = {"COMPLEX_ABS": "abs", "REAL": "real", "IMAG": "imag"}
 
 
-def convert_rfft2d(ctx: Any, op: Any) -> list[Any]:
+def convert_rfft2d(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import RFFT2D
 
     shape = ctx.tfl.tensor(op.inputs[0]).shape
@@ -38,7 +43,7 @@ def convert_rfft2d(ctx: Any, op: Any) -> list[Any]:
     return [RFFT2D(lengths, name=ctx.name(op))(ctx.input(op, 0))]
 
 
-def convert_complex_part(ctx: Any, op: Any) -> list[Any]:
+def convert_complex_part(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import ComplexPart
 
     return [ComplexPart(COMPLEX_PARTS[op.opcode], name=ctx.name(op))(ctx.input(op, 0))]

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import UnsupportedOpError
+from ..tflite.model import Operator
+from .contract import ConvertContext
+from .prepare import count_of
 from .registry import OpSpec, register_op
 from .shape import fixed, folding, known, non_batch_axis, static_batch
-from .prepare import count_of
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 
-def convert_split(ctx: Any, op: Any) -> list[Any]:
+def convert_split(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import Split
 
     value_slot, axis_slot = (0, 2) if op.opcode == "SPLIT_V" else (1, 0)
@@ -32,7 +37,7 @@ def convert_split(ctx: Any, op: Any) -> list[Any]:
     return list(Split(axis, sizes, name=ctx.name(op))(x))
 
 
-def convert_unpack(ctx: Any, op: Any) -> list[Any]:
+def convert_unpack(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import Unstack
 
     x = ctx.input(op, 0)
@@ -44,7 +49,7 @@ def convert_unpack(ctx: Any, op: Any) -> list[Any]:
 
 
 @folding
-def fold_split(op: Any, values: list[Any]) -> list[Any]:
+def fold_split(op: Operator, values: list[Any]) -> list[Any]:
     """SPLIT / SPLIT_V in numpy: equal pieces, or ``size_splits`` with at most one -1 (the rest)."""
     x, raw_axis = (values[1], values[0]) if op.opcode == "SPLIT" else (values[0], values[2])
     x = np.asarray(x)
@@ -67,13 +72,13 @@ def fold_split(op: Any, values: list[Any]) -> list[Any]:
 
 
 @folding
-def fold_unpack(op: Any, values: list[Any]) -> list[Any]:
+def fold_unpack(op: Operator, values: list[Any]) -> list[Any]:
     x = np.asarray(values[0])
     axis = int(op.options.get("axis", 0)) % x.ndim
     return [np.array(np.take(x, i, axis=axis)) for i in range(x.shape[axis])]
 
 
-def convert_dynamic_update_slice(ctx: Any, op: Any) -> list[Any]:
+def convert_dynamic_update_slice(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import SliceUpdate
 
     if known(ctx, op, 1) is not None:

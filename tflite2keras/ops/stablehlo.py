@@ -7,17 +7,22 @@ compute exactly. A constant operand raises.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import UnsupportedOpError
+from ..tflite.model import Operator
+from .contract import ConvertContext
 from .registry import OpSpec, register_op
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 #: op -> the Keras merge layer.
 MERGES = {"STABLEHLO_ADD": "Add", "STABLEHLO_MULTIPLY": "Multiply", "STABLEHLO_MAXIMUM": "Maximum",
           "STABLEHLO_MINIMUM": "Minimum"}
 
 
-def convert_merge(ctx: Any, op: Any) -> list[Any]:
+def convert_merge(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     import keras
 
     shapes = [tuple(ctx.tfl.tensor(i).shape) for i in op.inputs[:2]]

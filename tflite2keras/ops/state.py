@@ -9,13 +9,18 @@ wrote), ASSIGN_VARIABLE replaces it, and CALL_ONCE's initial values are read by
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UnsupportedOpError
+from ..tflite.model import Operator
+from .contract import ConvertContext
 from .registry import OpSpec, register_op
 
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
-def _variable(ctx: Any, op: Any) -> Any:
+
+def _variable(ctx: ConvertContext, op: Operator) -> Any:
     variable = ctx.state_variables.get(op.inputs[0])
     if variable is None:
         raise UnsupportedOpError(f"op {op.index} ({op.opcode}) input 0 is not the handle of a VAR_HANDLE of "
@@ -23,15 +28,15 @@ def _variable(ctx: Any, op: Any) -> Any:
     return variable
 
 
-def convert_nothing(ctx: Any, op: Any) -> list[Any]:
+def convert_nothing(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     return []
 
 
-def convert_read(ctx: Any, op: Any) -> list[Any]:
+def convert_read(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     return [ctx.state[_variable(ctx, op).name]]
 
 
-def convert_assign(ctx: Any, op: Any) -> list[Any]:
+def convert_assign(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     variable = _variable(ctx, op)
     value = ctx.input(op, 1)
     if tuple(value.shape[1:]) != variable.shape[1:]:

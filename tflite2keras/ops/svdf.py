@@ -34,15 +34,20 @@ stock interpreter does not run) raise.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from .layout import OI_TO_IO, Layout
+from ..tflite.model import Operator
 from ..tflite.quant import affine
+from .contract import ConvertContext
+from .layout import OI_TO_IO, Layout
 from .registry import Mismatch, OpSpec, Rejection, WeightSlot, register_op
 from .sequence import _check_zero_state
+
+if TYPE_CHECKING:
+    from keras import KerasTensor
 
 #: The int16 state's lowest value.
 STATE_MIN = -32768
@@ -54,11 +59,11 @@ INTEGER_TYPES = {INPUT: ("input", "INT8"), WEIGHTS_FEATURE: ("weights_feature", 
                  WEIGHTS_TIME: ("weights_time", "INT16"), BIAS: ("bias", "INT32"), STATE: ("activation_state", "INT16")}
 
 
-def _unsupported(op: Any, what: str) -> UnsupportedOpError:
+def _unsupported(op: Operator, what: str) -> UnsupportedOpError:
     return UnsupportedOpError(f"op {op.index} ({op.opcode}) {what}")
 
 
-def _shapes(ctx: Any, op: Any) -> tuple[int, int, int]:
+def _shapes(ctx: ConvertContext, op: Operator) -> tuple[int, int, int]:
     """(units, rank, memory_size), after checking the shapes as the kernel's Prepare does."""
     shape = lambda slot: tuple(ctx.tfl.tensor(op.inputs[slot]).shape)  # noqa: E731
     rank = int(op.options.get("rank", 0) or 0)
@@ -78,7 +83,7 @@ def _shapes(ctx: Any, op: Any) -> tuple[int, int, int]:
     return units, rank, int(time[1])
 
 
-def _accumulator_scale(ctx: Any, op: Any, state_scale: float) -> float:
+def _accumulator_scale(ctx: ConvertContext, op: Operator, state_scale: float) -> float:
     """The int32 accumulator's scale where bias plus time products can leave the int32 range
     (the kernel then wraps around), else 0."""
     time = ctx.tfl.tensor(op.inputs[WEIGHTS_TIME])
@@ -91,7 +96,7 @@ def _accumulator_scale(ctx: Any, op: Any, state_scale: float) -> float:
     return state_scale * float(time.quantization.scales[0])
 
 
-def _integer_scales(ctx: Any, op: Any) -> tuple[float, float]:
+def _integer_scales(ctx: ConvertContext, op: Operator) -> tuple[float, float]:
     """The int16 state's scale and the accumulator's (0 where it cannot overflow), after checking
     the integer kernel's types and quantization."""
     for slot, (what, dtype) in INTEGER_TYPES.items():
@@ -121,13 +126,13 @@ def _integer_scales(ctx: Any, op: Any) -> tuple[float, float]:
     return state_scale, _accumulator_scale(ctx, op, state_scale)
 
 
-def prepare_inputs(op: Any, model: Any) -> Iterator[Rejection]:
+def prepare_inputs(op: Operator, model: Any) -> Iterator[Rejection]:
     """Prepare: five inputs, the state (input 4) among them; the bias (input 3) may be absent."""
     if len(op.inputs) != 5 or not op.has_input(STATE):
         yield "number of inputs", len(op.inputs), "5 (input, weights_feature, weights_time, bias, activation_state)"
 
 
-def prepare_rank(op: Any, model: Any) -> Iterator[Rejection]:
+def prepare_rank(op: Operator, model: Any) -> Iterator[Rejection]:
     """Prepare: ``rank`` divides the filters (``weights_feature``'s rows) into whole units."""
     rank = op.options.get("rank")
     if rank is None or model is None or not op.has_input(WEIGHTS_FEATURE):
@@ -138,13 +143,13 @@ def prepare_rank(op: Any, model: Any) -> Iterator[Rejection]:
         yield "rank", rank, f"a positive divisor of the {filters} filters (weights_feature rows)"
 
 
-def check_rank(op: Any, layer: Any, model: Any) -> Iterator[Mismatch]:
+def check_rank(op: Operator, layer: Any, model: Any) -> Iterator[Mismatch]:
     """Lint: the layer sums as many filters per unit as the op."""
     if getattr(layer, "rank", None) != int(op.options.get("rank", 0) or 0):
         yield "rank", getattr(layer, "rank", None), op.options.get("rank")
 
 
-def convert_svdf(ctx: Any, op: Any) -> list[Any]:
+def convert_svdf(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import SVDF
 
     if len(op.inputs) != 5 or not op.has_input(STATE):

@@ -15,7 +15,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .anchors import PRESETS, AnchorOptions, DecodeOptions, Preset, anchors, decoder, preset, suppressor
+from .anchors import (
+    PRESETS,
+    AnchorOptions,
+    DecodeOptions,
+    Preset,
+    anchors,
+    decoder,
+    preset,
+    suppressor,
+)
 
 _LAYERS = ("NonMaxSuppression", "SSDDecode")
 _LAZY = {"ssd_detector": "detector", "draw": "drawing"}

@@ -25,6 +25,7 @@ from ..errors import InvalidArgumentError, ShapeMismatchError
 from .anchors import Preset, decoder, suppressor
 from .anchors import preset as find_preset
 
+
 def ssd_detector(model: Any, preset: str | Preset = "palm_detection", *, max_detections: int = 10,
                  score_threshold: float | None = None, nms: str = "weighted", iou_threshold: float | None = None,
                  scale: str | None = None, outputs: str | int | Sequence[str | int] | None = None,
@@ -58,8 +59,8 @@ def ssd_detector(model: Any, preset: str | Preset = "palm_detection", *, max_det
 
     from ..heads import classification_outputs
     from ..layers.models import ImageModel
-    from ..layers.scores import BestClass, ZeroEmptyRows
     from ..layers.preprocess import ImagePreprocess, ProjectToImage
+    from ..layers.scores import BestClass, ZeroEmptyRows
 
     p = find_preset(preset)
     if nms not in ("weighted", "hard"):

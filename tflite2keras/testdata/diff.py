@@ -171,7 +171,8 @@ def keras_model(name: str, seed: int = 0) -> Any:
 
 def _generate(name: str) -> None:
     """Build model ``name`` once and write each of its missing conversions atomically."""
-    from . import suite, quantized_suite as suite_quantized
+    from . import quantized_suite as suite_quantized
+    from . import suite
 
     folder = cache_dir()
     missing = tuple(kind for kind in kinds(name) if not (folder / f"{name}_{kind}.tflite").exists())

@@ -15,7 +15,19 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .diff_models import EVEN, IMAGE, SEQ, VOCAB, VOLUME, WIDE, K, L, Spec, conv_then, one
+from .diff_models import (
+    EVEN,
+    IMAGE,
+    SEQ,
+    VOCAB,
+    VOLUME,
+    WIDE,
+    K,
+    L,
+    Spec,
+    conv_then,
+    one,
+)
 
 
 def _mha(causal: bool) -> Callable[[Any], Any]:

@@ -318,8 +318,8 @@ def _application(constructor: str) -> Callable[[tuple[int, ...]], Any]:
 
 def _vit_block(shape: tuple[int, ...]) -> Any:
     """Pre-norm transformer encoder block (3 heads of 7, MLP 37 with exact GELU) and a pooled head."""
-    from keras import layers
     import keras
+    from keras import layers
 
     tokens = keras.Input(shape, name="tokens")
     x = layers.LayerNormalization(epsilon=1e-6, name="norm_1")(tokens)
@@ -337,8 +337,8 @@ def _vit_block(shape: tuple[int, ...]) -> Any:
 
 def _conv1d_audio(shape: tuple[int, ...]) -> Any:
     """A small keyword-spotting style classifier over (frames, coefficients) features."""
-    from keras import layers
     import keras
+    from keras import layers
 
     features = keras.Input(shape, name="features")
     x = layers.Conv1D(17, 5, padding="same", use_bias=False, name="conv_1")(features)

@@ -21,7 +21,7 @@ import html as _html
 import os
 
 from .._files import write_atomically
-from .listing import STYLE, SCRIPT, links, tables
+from .listing import SCRIPT, STYLE, links, tables
 from .model import Source
 from .reader import read
 

@@ -14,10 +14,10 @@ import flatbuffers
 import numpy as np
 import tflite
 
-from . import options as _options
 from ..errors import InvalidArgumentError, InvalidModelError, Tflite2KerasError
+from . import options as _options
 from .flatbuf import I8, I32, U8, U32, U64, Table
-from .model import Operator, Quantization, SubgraphInfo, Source, Tensor, TFLiteModel
+from .model import Operator, Quantization, Source, SubgraphInfo, Tensor, TFLiteModel
 from .sparse import sparsity_from_flatbuffer
 
 _IDENTIFIER = b"TFL3"

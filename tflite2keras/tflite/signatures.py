@@ -16,9 +16,9 @@ from __future__ import annotations
 import tflite
 
 from ..errors import InvalidArgumentError, InvalidModelError
-from .schema import pack, unpack
 from .model import Source, TFLiteModel
 from .reader import _parse, read
+from .schema import pack, unpack
 
 
 def signature_subgraphs(tfl: TFLiteModel) -> dict[str, int]:

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tflite.schema import pack, unpack
 from ..tflite.model import TFLiteModel
+from ..tflite.schema import pack, unpack
 
 #: Weight types a hybrid kernel reads (the tensor has quantization but the op computes in float).
 WEIGHT_TYPES = ("INT8", "UINT8")

@@ -28,8 +28,8 @@ from typing import Any, Mapping, Sequence, Union
 import numpy as np
 
 from ..errors import InvalidArgumentError
+from ..tflite.model import NUMPY_DTYPES, Operator, TFLiteModel
 from ..weights.mapping import input_name, sanitize
-from ..tflite.model import NUMPY_DTYPES, TFLiteModel
 
 #: A user's ranges: one pair for every input, one per input (or None), or a dict by name or position.
 Ranges = Union[Sequence[Any], Mapping[Union[str, int], Sequence[float]], None]
@@ -65,7 +65,7 @@ def index_rows(tfl: TFLiteModel, index: int) -> int | None:
     return min(known) if known and len(known) == len(rows) else None
 
 
-def _rows(tfl: TFLiteModel, op: Any) -> int:
+def _rows(tfl: TFLiteModel, op: Operator) -> int:
     """The extent of the table ``op`` indexes along the indexed axis (-1 if unknown)."""
     indices, table = _INDEXES[op.opcode]
     if op.opcode == "ONE_HOT":  # the depth, a constant scalar

@@ -7,14 +7,13 @@ from typing import Any
 
 from .. import _render
 from ..ops import patterns
-from ..weights.align import align, unpaired_layers
+from ..ops.registry import OpSpec, find, specs
+from ..tflite.model import Source
+from ..tflite.reader import read
+from ..weights.align import GRID_LAYERS, align, unpaired_layers
 from ..weights.mapping import MappingTable, find_table
 from ..weights.matching import match_layers
 from ..weights.pairs import op_name
-from ..tflite.model import Source
-from ..tflite.reader import read
-from ..weights.align import GRID_LAYERS
-from ..ops.registry import OpSpec, find, specs
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,10 @@ def lint(keras_model: Any, source: Source, table: MappingTable | None = None,
         ...     print(finding)
         pool (MaxPooling2D) vs op 1 MAX_POOL_2D: pool_size is (3,3) in Keras, (2,2) in TFLite
     """
-    from ..ops.checks import padding, padding_layer  # importing the ops registers them: not at import time
+    from ..ops.checks import (  # importing the ops registers them: not at import time
+        padding,
+        padding_layer,
+    )
 
     tfl = read(source)
     matches, unmatched, unused = match_layers(keras_model, tfl, table or find_table(tfl), overrides, skip)
@@ -150,7 +152,9 @@ def _unpaired_layer(layer: Any) -> Finding:
 
 def _checks(spec: OpSpec | None) -> tuple[Any, ...]:
     """The spec's checks, and the fused-activation check when the spec declares a fused activation."""
-    from ..ops.checks import activation  # importing the ops registers them: not at import time
+    from ..ops.checks import (
+        activation,  # importing the ops registers them: not at import time
+    )
 
     if spec is None:
         return ()

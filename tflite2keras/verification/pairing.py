@@ -21,10 +21,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..weights.align import input_tensors
 from ..errors import InvalidArgumentError, Tflite2KerasError, VerificationError
-from ..weights.mapping import input_name, sanitize
 from ..tflite.model import TFLiteModel
+from ..weights.align import input_tensors
+from ..weights.mapping import input_name, sanitize
 
 
 def _shape(tensor: Any) -> tuple[Any, ...]:

@@ -29,12 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from ..tflite.model import TFLiteModel
-from ..tflite.quant import dequantize
 from ..conversion.quantized import describe
-from ..tflite.quant import Affine, affine
 from ..errors import InvalidArgumentError
-from .inputs import Ranges, draw as draw_input, given, resolve
+from ..tflite.model import TFLiteModel
+from ..tflite.quant import Affine, affine, dequantize
+from .inputs import Ranges, given, resolve
+from .inputs import draw as draw_input
 
 FAKE_QUANT_STEPS = 2.0
 FAKE_QUANT_WITHIN = 0.99

@@ -12,20 +12,26 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..weights.align import align_strict
-from .lint import lint
-from ..weights.mapping import MappingTable, find_table
-from ..weights.matching import match_layers
+from ..conversion import streaming
+from ..errors import VerificationError
 from ..tflite.model import Source, TFLiteModel
-from .hybrid import dequantized_weights, is_hybrid
 from ..tflite.quant import affine
 from ..tflite.reader import read
-from ..errors import VerificationError
-from .reference import interpreter_module, make_interpreter, random_inputs, run
-from ..conversion import streaming
+from ..weights.align import align_strict
+from ..weights.mapping import MappingTable, find_table
+from ..weights.matching import match_layers
 from . import quantized as verify_quant
+from .hybrid import dequantized_weights, is_hybrid
 from .inputs import Ranges, check_counts, user_samples
-from .pairing import check_sample, keras_output_names, keras_outputs, pair_inputs, pair_outputs
+from .lint import lint
+from .pairing import (
+    check_sample,
+    keras_output_names,
+    keras_outputs,
+    pair_inputs,
+    pair_outputs,
+)
+from .reference import interpreter_module, make_interpreter, random_inputs, run
 from .report import Check, VerifyReport, flag_degenerate
 
 __all__ = ["Check", "VerifyReport", "verify"]

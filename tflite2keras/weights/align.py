@@ -14,14 +14,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..ops.fused import ACTIVATION_LAYERS, fused_away
 from ..ops.batchnorm import folded_batchnorm, is_batchnorm
-from .mapping import input_name, sanitize
-from .pairs import Match, unpaired_error
+from ..ops.fused import ACTIVATION_LAYERS, fused_away
+from ..ops.patterns import PatternMatch
+from ..ops.patterns import find as find_patterns
+from ..ops.registry import find
 from ..tflite.model import Operator, TFLiteModel
 from ..tflite.quant import affine
-from ..ops.patterns import PatternMatch, find as find_patterns
-from ..ops.registry import find
+from .mapping import input_name, sanitize
+from .pairs import Match, unpaired_error
 
 #: Layers that round a tensor to the quantization grid the file gives it: the file's tensor is the
 #: same before and after them (``align`` pairs through them).

@@ -11,16 +11,16 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..ops.batchnorm import is_batchnorm
 from ..errors import MappingError
+from ..ops.batchnorm import is_batchnorm
 from ..ops.layout import Layout
-from .align import align
-from .mapping import MappingTable, as_table, op_index, op_names
-from .pairs import Match, weight_layers
-from ..tflite.model import Operator, TFLiteModel
 from ..ops.patterns import held
 from ..ops.registry import find
 from ..ops.slots import weight_ops
+from ..tflite.model import Operator, TFLiteModel
+from .align import align
+from .mapping import MappingTable, as_table, op_index, op_names
+from .pairs import Match, weight_layers
 
 
 def match_layers(keras_model: Any, tfl: TFLiteModel, table: MappingTable | None,

@@ -13,14 +13,14 @@ from typing import Any, Iterable
 import numpy as np
 
 from .. import _render
-from ..ops.batchnorm import folded_batchnorm, identity
 from ..errors import MappingError, ShapeMismatchError
+from ..ops.batchnorm import folded_batchnorm, identity
 from ..ops.layout import contiguous
+from ..tflite.model import Source, TFLiteModel
+from ..tflite.reader import read
 from .mapping import MappingTable, find_table
 from .matching import match_layers
 from .pairs import Match, all_layers, op_label, unpaired_error
-from ..tflite.model import Source, TFLiteModel
-from ..tflite.reader import read
 
 
 @dataclass(frozen=True)

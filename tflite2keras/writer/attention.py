@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import custom_options
 from ..errors import UnsupportedOpError
+from ..ops import custom_options
 from ..tflite.schema import as_bytes, builtin_code, name_of, opcode_index, unpack
 
 LOWERED = ("Landmarks2TransformMatrix", "TransformTensorBilinear", "TransformLandmarks")

@@ -28,10 +28,10 @@ import numpy as np
 
 from .. import _render
 from .._files import write_atomically
-from ..tflite.schema import aligned_buffer, pack, unpack
 from ..errors import InvalidArgumentError, UnsupportedOpError
-from .export_args import input_shapes, representative_samples
 from ..tflite.reader import read
+from ..tflite.schema import aligned_buffer, pack, unpack
+from .export_args import input_shapes, representative_samples
 
 WEIGHTS = ("float32", "float16", "int8")
 

@@ -34,12 +34,23 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import custom_options
-from ..errors import InvalidArgumentError, Tflite2KerasError
 from .._files import write_atomically
-from ..tflite.schema import CUSTOM, aligned_buffer, as_bytes, builtin_code, code_name, drop_unused_codes, name_of, opcode_index, pack, unpack
+from ..errors import InvalidArgumentError, Tflite2KerasError
+from ..ops import custom_options
 from ..tflite.model import Source
 from ..tflite.reader import read
+from ..tflite.schema import (
+    CUSTOM,
+    aligned_buffer,
+    as_bytes,
+    builtin_code,
+    code_name,
+    drop_unused_codes,
+    name_of,
+    opcode_index,
+    pack,
+    unpack,
+)
 from .attention import LOWERED
 from .rewrite_report import Replacement, RewriteReport, latencies
 

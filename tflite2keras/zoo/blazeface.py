@@ -24,7 +24,6 @@ from __future__ import annotations
 import keras
 
 from ..errors import InvalidArgumentError
-
 from .blocks import Namer, blaze_block, conv_act, detection_head
 
 #: Values regressed per anchor: box (4) plus six (x, y) face keypoints.

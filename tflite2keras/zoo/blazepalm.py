@@ -29,7 +29,6 @@ from dataclasses import dataclass
 import keras
 
 from ..errors import InvalidArgumentError
-
 from .blocks import Namer, blaze_block, conv_act, detection_head
 
 INPUT_SIZE = 192

@@ -23,7 +23,6 @@ from typing import Literal
 import keras
 
 from ..errors import InvalidArgumentError
-
 from ..layers import ChannelPadding, PReLU
 
 #: The two layer-naming modes of the zoo models.

@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from ..contract import ConvertContext
 from .base import Found
 
 
-def source(ctx: Any, found: Found, name: str = "x") -> Any:
+def source(ctx: ConvertContext, found: Found, name: str = "x") -> Any:
     """The Keras tensor of the chain's input tensor ``name`` (through ``ctx.input`` of an op reading it)."""
     index = found.tensors[name]
     for op in sorted(found.ops.values(), key=lambda o: o.index):
@@ -35,7 +36,7 @@ def _assign(layer: Any, weights: dict[str, Any], filled: list[str]) -> None:
     filled.append(layer.name)
 
 
-def layer_norm(ctx: Any, found: Found, params: dict[str, Any], filled: list[str]) -> Any:
+def layer_norm(ctx: ConvertContext, found: Found, params: dict[str, Any], filled: list[str]) -> Any:
     """``keras.layers.LayerNormalization`` with the file's epsilon, gamma and beta."""
     import keras
 
@@ -47,7 +48,7 @@ def layer_norm(ctx: Any, found: Found, params: dict[str, Any], filled: list[str]
     return y
 
 
-def rms_norm(ctx: Any, found: Found, params: dict[str, Any], filled: list[str]) -> Any:
+def rms_norm(ctx: ConvertContext, found: Found, params: dict[str, Any], filled: list[str]) -> Any:
     """``keras.layers.RMSNormalization`` with the file's epsilon and scale."""
     import keras
 
@@ -57,7 +58,7 @@ def rms_norm(ctx: Any, found: Found, params: dict[str, Any], filled: list[str]) 
     return y
 
 
-def activation(ctx: Any, found: Found, params: dict[str, Any], filled: list[str]) -> Any:
+def activation(ctx: ConvertContext, found: Found, params: dict[str, Any], filled: list[str]) -> Any:
     """``keras.layers.Activation``: ``"silu"`` (swish), or ``gelu_approximate`` (GELU's tanh form)."""
     import keras
 
@@ -69,7 +70,7 @@ def activation(ctx: Any, found: Found, params: dict[str, Any], filled: list[str]
     return keras.layers.Activation(function, name=ctx.name(found.last))(source(ctx, found))
 
 
-def dilated_conv(ctx: Any, found: Found, params: dict[str, Any], filled: list[str]) -> Any:
+def dilated_conv(ctx: ConvertContext, found: Found, params: dict[str, Any], filled: list[str]) -> Any:
     """``Conv2D`` / ``DepthwiseConv2D`` with ``dilation_rate``, its weights from the chain's convolution
     op; explicit padding as a ``ZeroPadding2D`` where it is not 'same'; in 1-D between two
     ``Reshape``s that add and remove the unit axis. TF gives the convolution a zero bias and adds
@@ -102,7 +103,7 @@ def dilated_conv(ctx: Any, found: Found, params: dict[str, Any], filled: list[st
     return y
 
 
-def dense(ctx: Any, found: Found, params: dict[str, Any], filled: list[str]) -> Any:
+def dense(ctx: ConvertContext, found: Found, params: dict[str, Any], filled: list[str]) -> Any:
     """``Dense`` over the last axis, its weights from the chain's ``FULLY_CONNECTED`` op."""
     import keras
 

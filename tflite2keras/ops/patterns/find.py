@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 from ...tflite.model import TFLiteModel
+from ..contract import ConvertContext
 from .base import Found, PatternMatch, Rule
 from .match import match
 from .rules import RULES
@@ -55,5 +56,5 @@ def search(tfl: TFLiteModel, rules: tuple[Rule, ...]) -> list[PatternMatch]:
     return sorted(found, key=lambda m: m.ops[-1])
 
 
-def _build(rule: Rule, hit: Found, params: dict[str, Any], filled: list[str], ctx: Any) -> dict[int, Any]:
+def _build(rule: Rule, hit: Found, params: dict[str, Any], filled: list[str], ctx: ConvertContext) -> dict[int, Any]:
     return {hit.tensors[rule.output]: rule.build(ctx, hit, params, filled)}

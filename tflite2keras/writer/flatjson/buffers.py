@@ -17,7 +17,16 @@ import numpy as np
 
 from ...errors import InvalidModelError
 from ...tflite.schema import pack as pack_model
-from .schema import SMALL, Field, check_keys, decode_bytes, enum_names, fail, number, schema
+from .schema import (
+    SMALL,
+    Field,
+    check_keys,
+    decode_bytes,
+    enum_names,
+    fail,
+    number,
+    schema,
+)
 
 #: TensorType name -> (numpy dtype, number type) of the buffers written as numbers.
 NUMPY: dict[str, tuple[str, str]] = {

@@ -37,13 +37,23 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import InvalidModelError
 from ..._files import write_atomically
-from ...tflite.schema import unpack
-from .buffers import buffer_uses, decode_buffer, encode_buffer, pack
-from .schema import Field, check_keys, decode, encode, encode_bytes, enum_names, fail, fields, schema
+from ...errors import InvalidModelError
 from ...tflite.model import Source
 from ...tflite.reader import read
+from ...tflite.schema import unpack
+from .buffers import buffer_uses, decode_buffer, encode_buffer, pack
+from .schema import (
+    Field,
+    check_keys,
+    decode,
+    encode,
+    encode_bytes,
+    enum_names,
+    fail,
+    fields,
+    schema,
+)
 
 
 def to_json(src: Source, dst: str | os.PathLike[str] | None = None) -> str:

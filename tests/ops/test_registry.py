@@ -1,0 +1,214 @@
+"""The op registry: every registered op has a one-op test against the interpreter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from oneop import opcodes_tested
+
+import tflite2keras as t2k
+from tflite2keras.ops import registry
+from tflite2keras.ops.layout import Layout
+from tflite2keras.ops.registry import OpSpec, WeightSlot
+from tflite2keras.tflite.model import DECODING_OPS
+from tflite2keras.weights.align import align
+from tflite2keras.weights.matching import match_layers
+
+L = keras.layers
+SHAPE = (11, 13, 6)
+
+
+def _single(layer: Callable[[], Any], shape: tuple[int, ...] = SHAPE) -> Callable[[], keras.Model]:
+    def build() -> keras.Model:
+        inputs = keras.Input(shape)
+        return keras.Model(inputs, layer()(inputs))
+    return build
+
+
+def _binary(layer: Callable[[], Any]) -> Callable[[], keras.Model]:
+    def build() -> keras.Model:
+        a, b = keras.Input(SHAPE, name="first"), keras.Input(SHAPE, name="second")
+        return keras.Model([a, b], layer()([a, b]))
+    return build
+
+
+def _after_conv(layer: Callable[[], Any]) -> Callable[[], keras.Model]:
+    def build() -> keras.Model:
+        inputs = keras.Input(SHAPE)
+        return keras.Model(inputs, layer()(L.Conv2D(5, 3, name="pre")(inputs)))
+    return build
+
+
+#: opcode -> a Keras model whose conversion contains that op. A new registration needs an entry.
+ONE_OP_MODELS: dict[str, Callable[[], keras.Model]] = {
+    "CONV_2D": _single(lambda: L.Conv2D(5, (3, 5), strides=2, padding="same", activation="relu")),
+    "DEPTHWISE_CONV_2D": _single(lambda: L.DepthwiseConv2D((5, 3), depth_multiplier=2)),
+    "TRANSPOSE_CONV": _single(lambda: L.Conv2DTranspose(5, (3, 5), strides=2, padding="same")),
+    "FULLY_CONNECTED": _single(lambda: L.Dense(7, activation="relu"), (9,)),
+    "PRELU": _after_conv(lambda: L.PReLU(shared_axes=[1, 2], alpha_initializer="random_uniform")),
+    "MAX_POOL_2D": _single(lambda: L.MaxPooling2D((3, 2), strides=(2, 1))),
+    "AVERAGE_POOL_2D": _single(lambda: L.AveragePooling2D((2, 3), padding="same")),
+    "MEAN": _single(lambda: L.GlobalAveragePooling2D()),
+    "RELU": _single(lambda: L.ReLU()),
+    "RELU6": _single(lambda: L.ReLU(max_value=6)),
+    "LOGISTIC": _single(lambda: L.Activation("sigmoid")),
+    "TANH": _single(lambda: L.Activation("tanh")),
+    "HARD_SWISH": _single(lambda: L.Activation("hard_swish")),
+    "SOFTMAX": _single(lambda: L.Softmax(), (9,)),
+    "ADD": _binary(lambda: L.Add()),
+    "MUL": _binary(lambda: L.Multiply()),
+    "SUB": _binary(lambda: L.Subtract()),
+    "RESHAPE": _single(lambda: L.Reshape((13, 11, 6))),
+    "CONCATENATION": _binary(lambda: L.Concatenate()),
+    "PAD": _single(lambda: L.ZeroPadding2D(((1, 2), (3, 0)))),
+    "RESIZE_BILINEAR": _single(lambda: L.UpSampling2D(interpolation="bilinear")),
+    "RESIZE_NEAREST_NEIGHBOR": _single(lambda: L.Resizing(17, 19, interpolation="nearest")),
+}
+#: opcode -> (input shape, TF function) for ops no standard Keras layer converts to.
+TF_FUNCTIONS: dict[str, tuple[tuple[int, ...], Callable[[Any], Any]]] = {
+    "DEPTH_TO_SPACE": ((5, 7, 12), lambda x: tf.nn.depth_to_space(x, 2)),
+    "STRIDED_SLICE": ((11, 13, 6), lambda x: x[:, 1:9, 2:13:3, 1:5]),
+    "MUL": ((5, 7, 3), lambda x: x * tf.constant(np.linspace(0.5, 2, 21, dtype=np.float32).reshape(1, 7, 3))),
+    "ADD": ((5, 7, 3), lambda x: x + tf.constant(np.linspace(-1, 1, 3, dtype=np.float32))),
+}
+#: Ops that no converter test can produce; each is tested elsewhere, named here.
+TESTED_ELSEWHERE = {
+    "Convolution2DTransposeBias": "test_mediapipe.py::test_selfie_transpose_conv_matches_interpreter",
+    "Landmarks2TransformMatrix": "test_mediapipe.py::test_face_attention_crop_with_real_options",
+    "TransformTensorBilinear": "test_mediapipe.py::test_face_attention_crop_with_real_options",
+    "TransformLandmarks": "test_mediapipe.py::test_face_attention_crop_with_real_options",
+    "DEQUANTIZE": "test_encoding.py::test_a_dequantized_constant_is_the_constant_whatever_the_registry_says",
+    "DENSIFY": "test_convert.py::test_corpus_model_verifies_per_output_and_per_layer",  # the sparse models
+    "QUANTIZE": "test_encoding.py::test_align_looks_through_quantize",
+    "SHAPE": "test_fold.py::test_flatten_dense_reshape_at_a_free_batch",
+}
+TESTED_ELSEWHERE.update(dict.fromkeys(["VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"],
+                                      "test_streaming.py::test_every_step_agrees_with_the_interpreter"))
+#: Ops that only change how a tensor is stored: no Keras layer stands for them (see ops/encoding.py).
+ENCODING_OPS = sorted(op for op, spec in registry.specs().items()
+                      if not spec.layers and (op in DECODING_OPS or spec.transparent))
+
+
+def test_every_registered_op_has_a_test() -> None:
+    tested = set(ONE_OP_MODELS) | set(TF_FUNCTIONS) | set(TESTED_ELSEWHERE) | set(opcodes_tested())
+    missing = sorted(set(registry.specs()) - tested)
+    assert not missing, f"registered ops without a one-op test: {missing}"
+    for where in TESTED_ELSEWHERE.values():
+        file, test = where.split("::")
+        assert f"def {test}(" in next(Path(__file__).parents[1].rglob(file)).read_text(), f"{where} does not exist"
+
+
+@pytest.mark.parametrize("opcode", sorted(set(ONE_OP_MODELS) | set(TF_FUNCTIONS)))
+def test_one_op_convert(opcode: str, function_to_tflite: Any, tmp_path: Any) -> None:
+    if opcode in TF_FUNCTIONS:
+        shape, function = TF_FUNCTIONS[opcode]
+        data = function_to_tflite(function, shape)
+    else:
+        keras.utils.set_random_seed(1)
+        source = ONE_OP_MODELS[opcode]()
+        data = function_to_tflite(lambda *xs: source(list(xs) if len(xs) > 1 else xs[0]),
+                                  *[tuple(x.shape[1:]) for x in source.inputs])
+    tfl = t2k.read(data)
+    assert opcode in {op.opcode for op in tfl.operators}
+    model = t2k.convert(data)
+    report = t2k.verify(model, data, samples=2, per_layer=True)
+    assert report.ok, str(report)
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    sample = [np.random.default_rng(3).uniform(-1, 1, (3, *x.shape[1:])).astype(np.float32) for x in model.inputs]
+    for a, b in zip(keras.tree.flatten(model(sample)), keras.tree.flatten(reloaded(sample))):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("opcode", sorted(ONE_OP_MODELS))
+def test_one_op_model(opcode: str, to_tflite: Any) -> None:
+    build = ONE_OP_MODELS[opcode]
+    keras.utils.set_random_seed(1)
+    source = build()
+    data = to_tflite(source)
+    tfl = t2k.read(data)
+    assert opcode in {op.opcode for op in tfl.operators}
+    keras.utils.set_random_seed(2)
+    target = build()
+    if target.weights:
+        t2k.transplant(target, data)
+    assert not t2k.lint(target, data)
+    report = t2k.verify(target, data, samples=2, per_layer=True)
+    assert report.ok, str(report)
+    matches, _, _ = match_layers(target, tfl, None, None, ())
+    paired = {p.op.opcode for p in align(target, tfl, matches)}
+    assert opcode in paired, f"no Keras layer was paired with {opcode}: {paired}"
+
+
+def test_custom_transpose_conv_matches_transpose_conv_layout() -> None:
+    custom = registry.get("Convolution2DTransposeBias")
+    builtin = registry.get("TRANSPOSE_CONV")
+    assert custom.layers == builtin.layers == ("Conv2DTranspose",)
+    assert custom.weights[0].layout == builtin.weights[0].layout == Layout("OHWI", "HWOI")
+    assert [w.slot for w in custom.weights] == [1, 2]  # MediaPipe: (input, weights, bias)
+
+
+def test_duplicate_registration_needs_override(scratch_registry: None) -> None:
+    spec = OpSpec("TEST_ONLY_OP", layers=("Conv2D",), weights=(WeightSlot(1, "kernel", Layout("OHWI", "HWIO")),))
+    registry.register_op(spec, override=True)
+    with pytest.raises(ValueError, match="override=True"):
+        registry.register_op(spec)
+    assert registry.get("TEST_ONLY_OP").weight_roles == ("kernel",)
+
+
+def test_unknown_op_is_unsupported() -> None:
+    with pytest.raises(t2k.UnsupportedOpError, match="register_op"):
+        registry.get("NO_SUCH_OP")
+
+
+#: Ops that build no layer of their own: resource-variable ops become state inputs and outputs.
+STATE_OPS = ["ASSIGN_VARIABLE", "CALL_ONCE", "READ_VARIABLE", "VAR_HANDLE"]
+
+
+def test_encoding_ops_build_nothing() -> None:
+    assert ENCODING_OPS == ["DENSIFY", "DEQUANTIZE", "QUANTIZE"]
+    for opcode in ENCODING_OPS:
+        spec = registry.get(opcode)
+        assert not spec.weights and not spec.checks and not spec.fused_activation
+        # activations: identities (QUANTIZE's refuses a scaled int32 output first)
+        assert spec.converter is None or spec.converter.__name__ in ("convert_identity", "convert_quantize")
+
+
+@pytest.mark.parametrize("opcode", sorted(set(registry.specs()) - set(ENCODING_OPS) - set(STATE_OPS)))
+def test_spec_is_well_formed(opcode: str) -> None:
+    spec = registry.get(opcode)
+    assert spec.layers or spec.fold, f"{opcode} maps onto no Keras layer class and does not fold"
+    for slot in spec.weights:
+        if slot.layout.source != "*":
+            assert len(slot.layout.permutation) == len(slot.layout.target)
+
+
+def test_override_before_first_lookup_keeps_the_builtin_ops(fresh_python: Callable[[str], Any]) -> None:
+    """A notebook may replace a builtin op before anything looked one up (fresh interpreter)."""
+    code = (
+        "from tflite2keras.ops.registry import OpSpec, register_op, get, find\n"
+        "mine = register_op(OpSpec('CONV_2D', layers=('MyConv',)), override=True)\n"
+        "assert get('CONV_2D') is mine, get('CONV_2D')\n"
+        "assert get('DEPTHWISE_CONV_2D').layers == ('DepthwiseConv2D',)\n"
+        "assert find('MAX_POOL_2D') is not None\n"
+    )
+    done = fresh_python(code)
+    assert done.returncode == 0, done.stderr
+
+
+def test_readme_coverage_table_is_current() -> None:
+    """The README's op table is the generated one: regenerate it with ``tflite2keras ops --markdown``."""
+    from pathlib import Path
+
+    from tflite2keras.ops.coverage import coverage
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    shown = readme.split("<!-- coverage:start -->\n", 1)[1].split("\n<!-- coverage:end -->", 1)[0]
+    assert shown == coverage().markdown(), "README's op table is stale: paste `tflite2keras ops --markdown`"
+    assert coverage().converters == len([c for c in coverage().opcodes if c.isupper()])
+    assert "<table>" in coverage()._repr_html_() and "CONV_2D" in str(coverage())
