@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 import tflite2keras as t2k
+from tflite2keras.tflite.names import scope_names
 from tflite2keras.weights.mapping import (
     MappingTable,
     find_table,
     fingerprint,
-    scope_names,
     shipped_tables,
 )
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import tflite2keras as t2k
-from tflite2keras.weights.mapping import assign_names
+from tflite2keras.tflite.names import assign_names
 from tflite2keras.weights.matching import match_layers
 
 

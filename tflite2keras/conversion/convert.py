@@ -16,19 +16,18 @@ import numpy as np
 from ..errors import ShapeMismatchError, UnsupportedOpError
 from ..ops import fused as activations
 from ..ops import patterns
-from ..ops.contract import ConvertContext
+from ..ops.contract import ConvertContext, check_output
 from ..ops.prepare import validate
 from ..ops.registry import find
 from ..tflite.model import DECODING_OPS, Operator, Source, TFLiteModel
+from ..tflite.names import sanitize
 from ..tflite.reader import read
 from ..tflite.signatures import read_signature, signature_subgraphs
-from ..weights.mapping import sanitize
 from . import streaming
-from .context import GraphContext, check_output
 from .quantized import check_mode, describe
 from .variables import deferred_variables
 
-__all__ = ["ConvertContext", "GraphContext", "check_output", "convert", "load", "warn_non_finite", "warn_other_signatures"]
+__all__ = ["ConvertContext", "check_output", "convert", "load", "warn_non_finite", "warn_other_signatures"]
 
 #: Where the docs show how to register a converter from a notebook.
 DOCS_ADDING_AN_OP = "README.md, section 'Adding an op'"
@@ -93,7 +92,7 @@ def convert(source: Source, *, name: str | None = None, quantized: str = "float"
         warn_non_finite(tfl)
         if signature is None:
             warn_other_signatures(tfl)
-        ctx = GraphContext(tfl, mode)
+        ctx = ConvertContext(tfl, mode)
         inputs = [ctx.graph_input(index) for index in tfl.inputs] + ctx.state_inputs()
         filled = _convert_ops(ctx)
         missing = [t for t in tfl.outputs if t not in ctx.tensors]
@@ -110,7 +109,7 @@ def convert(source: Source, *, name: str | None = None, quantized: str = "float"
     return model
 
 
-def _convert_ops(ctx: GraphContext) -> list[str]:
+def _convert_ops(ctx: ConvertContext) -> list[str]:
     """Run every op's converter (or its pattern's builder) in graph order; folded ops build nothing.
 
     Returns the Keras layers that pattern builders filled themselves (``transplant`` skips them).

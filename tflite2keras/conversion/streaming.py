@@ -10,7 +10,7 @@ functional Keras model; :func:`run` threads the state through a sequence of fram
 
 Example:
     >>> import numpy as np
-    >>> from tflite2keras.conversion.streaming import StateVariable
+    >>> from tflite2keras.tflite.variables import StateVariable
     >>> StateVariable("stream_6/states", (1, 2, 5), "float32", np.zeros((1, 2, 5), "float32")).key
     'stream_6_states'
 """
@@ -22,31 +22,12 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from ..errors import InvalidArgumentError, UnsupportedOpError
-from ..tflite.model import Source, TFLiteModel
-from ..weights.mapping import sanitize
+from ..errors import InvalidArgumentError
+from ..tflite.model import TFLiteModel
+from ..tflite.variables import StateVariable
 
 if TYPE_CHECKING:
-    import tflite
-
-#: Builtin opcodes of the ops involved (the schema's numbers; the reader names them).
-VAR_HANDLE, ASSIGN_VARIABLE = 142, 144
-
-
-@dataclass(frozen=True)
-class StateVariable:
-    """One resource variable: its name, shape (with the file's batch), dtype and initial value."""
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    initial: np.ndarray
-
-    @property
-    def key(self) -> str:
-        """The Keras input name of the variable (the output adds ``_out``)."""
-        return sanitize(self.name) or "state"
-
+    pass
 
 @dataclass(frozen=True)
 class StreamingInfo:
@@ -55,70 +36,6 @@ class StreamingInfo:
 
     variables: tuple[StateVariable, ...]
     outputs: int
-
-
-def variables(tfl: TFLiteModel) -> dict[int, StateVariable]:
-    """Subgraph 0's VAR_HANDLE output tensor -> its variable, initial value from the CALL_ONCE
-    subgraph, in the order of the variables' names; empty for a file without resource variables.
-
-    Raises:
-        UnsupportedOpError: a variable has no constant initial value in the init subgraph.
-    """
-    if not is_stateful(tfl):
-        return {}
-    import tflite
-
-    root = tflite.Model.GetRootAsModel(tfl.data, 0)
-    initial = _initial_values(root)
-    out = {}
-    main = root.Subgraphs(0)
-    for op in tfl.operators:
-        if op.opcode != "VAR_HANDLE":
-            continue
-        name = _shared_name(main.Operators(op.index))
-        if name not in initial:
-            raise UnsupportedOpError(f"op {op.index} (VAR_HANDLE) variable {name!r} has no constant initial value "
-                                     "in the CALL_ONCE init subgraph")
-        value = initial[name]
-        out[op.outputs[0]] = StateVariable(name, tuple(value.shape), str(value.dtype), value)
-    return dict(sorted(out.items(), key=lambda item: item[1].name))
-
-
-def _shared_name(op: tflite.Operator) -> str:
-    import tflite
-
-    options = tflite.VarHandleOptions()
-    table = op.BuiltinOptions()
-    options.Init(table.Bytes, table.Pos)
-    return (options.SharedName() or b"").decode()
-
-
-def _initial_values(root: Any) -> dict[str, np.ndarray]:
-    """shared name -> constant value, for every ASSIGN_VARIABLE of every subgraph but the main one."""
-    from ..tflite.model import NUMPY_DTYPES
-    from ..tflite.reader import TYPE_NAMES
-
-    values = {}
-    for g in range(1, root.SubgraphsLength()):
-        graph = root.Subgraphs(g)
-        handles = {}
-        for i in range(graph.OperatorsLength()):
-            op = graph.Operators(i)
-            code = root.OperatorCodes(op.OpcodeIndex())
-            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-            if builtin == VAR_HANDLE:
-                handles[int(op.Outputs(0))] = _shared_name(op)
-            elif builtin == ASSIGN_VARIABLE:
-                tensor = graph.Tensors(int(op.Inputs(1)))
-                data = root.Buffers(tensor.Buffer()).DataAsNumpy()
-                dtype = NUMPY_DTYPES.get(TYPE_NAMES.get(tensor.Type(), ""), None)
-                name = handles.get(int(op.Inputs(0)))
-                if name is None or dtype is None or isinstance(data, int):
-                    raise UnsupportedOpError(f"subgraph {g} op {i} (ASSIGN_VARIABLE) does not assign a constant "
-                                             "to a VAR_HANDLE of the same subgraph")
-                shape = tuple(int(d) for d in tensor.ShapeAsNumpy()) if tensor.ShapeLength() else ()
-                values[name] = np.frombuffer(data.tobytes(), dtype).reshape(shape).copy()
-    return values
 
 
 def initial_state(model: Any) -> list[np.ndarray]:
@@ -190,10 +107,3 @@ def info(model: Any) -> StreamingInfo:
 def describe(tfl: TFLiteModel, found: dict[int, StateVariable]) -> StreamingInfo:
     """The record ``convert`` keeps on a model."""
     return StreamingInfo(tuple(found.values()), len(tfl.outputs))
-
-
-def is_stateful(source: Source) -> bool:
-    """True when the file keeps state in resource variables."""
-    from ..tflite.reader import read
-
-    return any(op.opcode == "VAR_HANDLE" for op in read(source).operators)

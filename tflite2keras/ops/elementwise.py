@@ -27,7 +27,7 @@ ARITHMETIC = {"ADD": ("Add", "AddConstant", "add"), "SUB": ("Subtract", None, "s
 
 
 def convert_arithmetic(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
-    from .. import layers
+    from ..layers import tensor_ops as layers
 
     merge, constant_layer, fn = ARITHMETIC[op.opcode]
     found = operands(ctx, op, range(2), trainable=True)

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..errors import Tflite2KerasError
 from ..tflite.model import Operator, TFLiteModel
+from .memo import per_model
 from .registry import find, generation
 
 #: The batch sizes shape arithmetic is evaluated at; a value equal at both is batch-independent.
@@ -40,7 +41,7 @@ Folded = tuple[np.ndarray, np.ndarray]
 def fold(tfl: TFLiteModel) -> dict[int, Folded]:
     """tensor index -> its value at each batch of :data:`BATCHES`, for every folded tensor (worked
     out once per file and registry state)."""
-    return dict(tfl.derived(("shapes.fold", generation()), lambda: _fold(tfl)))
+    return dict(per_model(tfl, "fold", generation(), lambda: _fold(tfl)))
 
 
 def _fold(tfl: TFLiteModel) -> dict[int, Folded]:

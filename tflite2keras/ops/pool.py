@@ -25,10 +25,10 @@ def _pool(kind: str, ours: bool = False) -> Any:
     def convert(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
         import keras
 
-        from .. import layers
+        from ..layers import pool as ours_layers
 
         name = ctx.name(op)
-        layer = getattr(layers if ours else keras.layers, kind)(
+        layer = getattr(ours_layers if ours else keras.layers, kind)(
             (op.options["filter_height"], op.options["filter_width"]),
             strides=checks.op_strides(op),
             padding=op.options.get("padding", "VALID").lower(), name=name)

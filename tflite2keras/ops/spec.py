@@ -18,11 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from .contract import Converter
 from .layout import VECTOR, Layout
 
 if TYPE_CHECKING:
     from ..tflite.model import Operator, TFLiteModel
+    from .contract import Converter
 
 #: (field, keras value, tflite value) - one disagreement found by a spec's check.
 Mismatch = tuple[str, Any, Any]

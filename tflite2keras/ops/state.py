@@ -4,7 +4,7 @@ Each variable is a state input of the converted model and a state output after i
 (:mod:`tflite2keras.conversion.streaming`); these ops build no layers. READ_VARIABLE gives the variable's
 current Keras tensor (its state input, or what an earlier ASSIGN_VARIABLE of the same step
 wrote), ASSIGN_VARIABLE replaces it, and CALL_ONCE's initial values are read by
-:func:`tflite2keras.conversion.streaming.variables`.
+:func:`tflite2keras.tflite.variables.variables`.
 """
 
 from __future__ import annotations

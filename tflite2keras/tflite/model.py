@@ -23,7 +23,7 @@ import os
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -144,15 +144,6 @@ class TFLiteModel:
                 if t >= 0:
                     self._consumers.setdefault(t, []).append(op.index)
         self._cache: dict[int, np.ndarray] = {}
-        self._derived: dict[Any, Any] = {}
-
-    def derived(self, key: Any, compute: Callable[[], Any]) -> Any:
-        """``compute()``, once per ``key``: for analyses of the (unchanging) file that several verbs
-        need, such as folded shape arithmetic or pattern matches. Callers key on what else the
-        result depends on (the registry's generation)."""
-        if key not in self._derived:
-            self._derived[key] = compute()
-        return self._derived[key]
 
     # -- lookups -------------------------------------------------------------------
     def tensor(self, key: int | str) -> Tensor:

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError
 from ..tflite.model import NUMPY_DTYPES, Operator, TFLiteModel
-from ..weights.mapping import input_name, sanitize
+from ..tflite.names import input_name, sanitize
 
 #: A user's ranges: one pair for every input, one per input (or None), or a dict by name or position.
 Ranges = Union[Sequence[Any], Mapping[Union[str, int], Sequence[float]], None]

@@ -23,8 +23,8 @@ import numpy as np
 
 from ..errors import InvalidArgumentError, Tflite2KerasError, VerificationError
 from ..tflite.model import TFLiteModel
+from ..tflite.names import input_name, sanitize
 from ..weights.align import input_tensors
-from ..weights.mapping import input_name, sanitize
 
 
 def _shape(tensor: Any) -> tuple[Any, ...]:

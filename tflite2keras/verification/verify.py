@@ -12,11 +12,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..conversion import streaming
 from ..errors import VerificationError
 from ..tflite.model import Source, TFLiteModel
 from ..tflite.quant import affine
 from ..tflite.reader import read
+from ..tflite.variables import is_stateful
 from ..weights.align import align_strict
 from ..weights.mapping import MappingTable, find_table
 from ..weights.matching import match_layers
@@ -99,7 +99,7 @@ def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | np.ndarray 
     """
     tfl = read(source)
     check_counts(samples, batch, inputs)
-    if streaming.is_stateful(tfl):
+    if is_stateful(tfl):
         from .stream import verify_stream
 
         return verify_stream(keras_model, tfl, seed=seed, atol=atol, rtol=rtol, ranges=input_ranges)

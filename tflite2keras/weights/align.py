@@ -20,8 +20,8 @@ from ..ops.patterns import PatternMatch
 from ..ops.patterns import find as find_patterns
 from ..ops.registry import find
 from ..tflite.model import Operator, TFLiteModel
+from ..tflite.names import input_name, sanitize
 from ..tflite.quant import affine
-from .mapping import input_name, sanitize
 from .pairs import Match, unpaired_error
 
 #: Layers that round a tensor to the quantization grid the file gives it: the file's tensor is the

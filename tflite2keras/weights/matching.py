@@ -18,8 +18,9 @@ from ..ops.patterns import held
 from ..ops.registry import find
 from ..ops.slots import weight_ops
 from ..tflite.model import Operator, TFLiteModel
+from ..tflite.names import op_names
 from .align import align
-from .mapping import MappingTable, as_table, op_index, op_names
+from .mapping import MappingTable, as_table, op_index
 from .pairs import Match, weight_layers
 
 

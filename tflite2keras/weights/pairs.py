@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import MappingError
 from ..ops.spec import OpSpec
 from ..tflite.model import Operator, TFLiteModel
-from .mapping import op_names
+from ..tflite.names import op_names
 
 
 @dataclass(frozen=True)

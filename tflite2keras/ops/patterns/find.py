@@ -14,6 +14,7 @@ from typing import Any
 
 from ...tflite.model import TFLiteModel
 from ..contract import ConvertContext
+from ..memo import per_model
 from .base import Found, PatternMatch, Rule
 from .match import match
 from .rules import RULES
@@ -26,7 +27,7 @@ def find(tfl: TFLiteModel) -> list[PatternMatch]:
     op that can start its chain in graph order; an op belongs to at most one match.
     """
     # convert, transplant, align and lint all ask: searched once per file (a copy, as align consumes it)
-    return list(tfl.derived(("patterns.find", id(RULES)), lambda: search(tfl, RULES)))
+    return list(per_model(tfl, "patterns", id(RULES), lambda: search(tfl, RULES)))
 
 
 def held(tfl: TFLiteModel) -> set[int]:
