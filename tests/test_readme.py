@@ -38,7 +38,7 @@ def _readme_names() -> list[str]:
     import tflite2keras
 
     text = README.read_text()
-    modules = {m.name for m in pkgutil.iter_modules(tflite2keras.__path__) if not m.name.startswith("_")}
+    modules = set(_short_names())
     variables = set()
     for block in re.findall(r"```python\n(.*?)```", text, flags=re.S):
         for node in ast.walk(ast.parse(block)):
@@ -50,13 +50,31 @@ def _readme_names() -> list[str]:
                 variables.add(node.arg)
     prefixes = {"t2k", "tflite2keras"} | (modules - variables)
     pattern = re.compile(rf"(?<![\w./-])(?:{'|'.join(sorted(prefixes))})(?:\.[A-Za-z_]\w*)+(?!\w|\.py\b|/)")
-    return sorted(set(pattern.findall(text)))
+    return sorted({name for name in pattern.findall(text) if not name.endswith('.py')})  # file names
+
+
+def _short_names() -> dict[str, str]:
+    """A module's last name -> its path, for modules whose last name is unique in the package and
+    that are not private (the README says ``tiny.tflite()`` for ``tflite2keras.testdata.tiny``)."""
+    import pkgutil
+    from collections import Counter
+
+    import tflite2keras
+
+    found = [m.name for m in pkgutil.walk_packages(tflite2keras.__path__, "tflite2keras.")]
+    counts = Counter(name.rsplit(".", 1)[-1] for name in found)
+    return {name.rsplit(".", 1)[-1]: name for name in found
+            if counts[name.rsplit(".", 1)[-1]] == 1 and not name.rsplit(".", 1)[-1].startswith("_")}
 
 
 def _resolve(name: str) -> Any:
     import importlib
 
     import tflite2keras
+
+    first = name.split(".")[0]
+    if first not in ("t2k", "tflite2keras") and not hasattr(tflite2keras, first):
+        name = _short_names()[first] + name[len(first):]
 
     parts = name.split(".")
     obj, path = tflite2keras, "tflite2keras"
