@@ -1,4 +1,4 @@
-"""ops/activation.py: activation ops from TF functions against the interpreter and numpy."""
+"""ops/activation.py: activation ops from TF functions and Keras layers against the interpreter and numpy."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 import tensorflow as tf
+import keras
 import test_math as math_cases
-from oneop import Case, check_case
+from oneop import Case, check_case, model_case, tflite_of
 
 import tflite2keras as t2k
 
@@ -33,7 +34,8 @@ def _l2(x: Any) -> Any:
     return x / np.maximum(np.sqrt((x * x).sum(-1, keepdims=True)), 1e-6)
 
 
-#: id -> (opcode under test, input shapes, TF function, numpy reference).
+L = keras.layers
+#: id -> (opcode under test, input shapes, TF function, numpy reference), or a Keras-model case (model_case).
 CASES: dict[str, Case] = {
     # ATAN2 (no fused activation, range [-pi, pi]) in front, so that the clamp is an op of its own
     "relu_n1_to_1": ("RELU_N1_TO_1", TWO, lambda x, y: tf.clip_by_value(tf.atan2(x, y), -1.0, 1.0),
@@ -50,6 +52,14 @@ CASES: dict[str, Case] = {
     "log_softmax": ("LOG_SOFTMAX", ONE, lambda x: tf.nn.log_softmax(x * 4.0), lambda x: _log_softmax(x * 4)),
     "l2_normalization": ("L2_NORMALIZATION", ONE, lambda x: tf.math.l2_normalize(x, axis=-1), _l2),
     "l2_normalization_rank2": ("L2_NORMALIZATION", ((9,),), lambda x: tf.math.l2_normalize(x, axis=-1), _l2),
+    "prelu_layer": model_case("PRELU", lambda: L.PReLU(shared_axes=[1, 2], alpha_initializer="random_uniform"),
+                              conv_first=True),
+    "relu_layer": model_case("RELU", lambda: L.ReLU()),
+    "relu6_layer": model_case("RELU6", lambda: L.ReLU(max_value=6)),
+    "logistic_layer": model_case("LOGISTIC", lambda: L.Activation("sigmoid")),
+    "tanh_layer": model_case("TANH", lambda: L.Activation("tanh")),
+    "hard_swish_layer": model_case("HARD_SWISH", lambda: L.Activation("hard_swish")),
+    "softmax_layer": model_case("SOFTMAX", lambda: L.Softmax(), (9,)),
 }
 #: Ops the TF converter does not write: the file is edited through JSON, id -> (written, wanted opcode).
 EDITS = {"relu_0_to_1": ("RELU", "RELU_0_TO_1")}
@@ -73,7 +83,7 @@ def _replace_opcode(data: bytes, written: str, wanted: str) -> bytes:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_op_matches_interpreter(name: str, function_to_tflite: Any, tmp_path: Any) -> None:
     case = CASES[name]
-    data = function_to_tflite(case[2], *case[1])
+    data = tflite_of(case, function_to_tflite)
     if name in EDITS:
         data = _replace_opcode(data, *EDITS[name])
     model = check_case(case, data, tmp_path, RELOAD.get(name))

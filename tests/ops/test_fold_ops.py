@@ -48,7 +48,7 @@ def _where(cond: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 #: id -> (opcode under test, TF function of x of shape (batch, *ROW)).
-CASES: dict[str, tuple[str, Callable[[Any], Any]]] = {
+FOLDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "shape": ("SHAPE", _target(lambda x: tf.concat([tf.shape(x)[:1], [24]], 0))),
     "strided_slice": ("STRIDED_SLICE", _rows(_b)),
     "pack_with_a_constant": ("PACK", _rows(_b)),
@@ -192,9 +192,9 @@ def _reads_the_batch(tfl: Any, folded: dict[int, shapes.Folded], opcode: str) ->
     return False
 
 
-@pytest.mark.parametrize("name", sorted({*CASES, *BUILT}))
+@pytest.mark.parametrize("name", sorted({*FOLDS, *BUILT}))
 def test_fold_of_batch_dependent_shape_arithmetic(name: str) -> None:
-    opcode, data = (CASES[name][0], _free_batch(CASES[name][1])) if name in CASES else \
+    opcode, data = (FOLDS[name][0], _free_batch(FOLDS[name][1])) if name in FOLDS else \
         (BUILT[name][0], _built(BUILT[name][1]))
     tfl = t2k.read(data)
     assert _reads_the_batch(tfl, shapes.fold(tfl), opcode), [op.opcode for op in tfl.operators]
@@ -203,14 +203,14 @@ def test_fold_of_batch_dependent_shape_arithmetic(name: str) -> None:
         report = t2k.verify(model, data, samples=1, batch=batch)
         assert report.ok, str(report)
     sample = np.random.default_rng(0).uniform(-1, 1, (3, *ROW)).astype(np.float32)
-    scale = 2 if name in CASES else 1  # TF cases double x; built files only reshape it
+    scale = 2 if name in FOLDS else 1  # TF cases double x; built files only reshape it
     np.testing.assert_array_equal(np.asarray(model(sample)).reshape(-1), sample.reshape(-1) * scale)
 
 
 def test_every_fold_has_a_case() -> None:
     """A registered op with a fold and no case above fails here (as test_registry does for converters)."""
     folds = {opcode for opcode, spec in registry.specs().items() if spec.fold is not None}
-    missing = sorted(folds - {opcode for opcode, _ in [*CASES.values(), *BUILT.values()]})
+    missing = sorted(folds - {opcode for opcode, _ in [*FOLDS.values(), *BUILT.values()]})
     assert not missing, f"ops with a fold but no batch-dependent shape-arithmetic case in test_fold_ops.py: {missing}"
 
 

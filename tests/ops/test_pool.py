@@ -1,7 +1,7 @@
-"""ops/pool.py: L2_POOL_2D against the interpreter and numpy.
+"""ops/pool.py: L2_POOL_2D against the interpreter and numpy; MAX_POOL_2D and AVERAGE_POOL_2D from Keras layers.
 
 The TF converter never writes ``L2_POOL_2D`` (it keeps ``sqrt(avg_pool(x * x))`` as three ops), so
-each case converts an ``AVERAGE_POOL_2D`` and renames the op in the file: both read the same
+each L2 case converts an ``AVERAGE_POOL_2D`` and renames the op in the file: both read the same
 ``Pool2DOptions``. The case's numpy reference is the L2 pool.
 """
 
@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+import keras
 import tensorflow as tf
-from oneop import Case, check_case
+from oneop import Case, check_case, model_case, tflite_of
 
 import tflite2keras as t2k
 from tflite2keras.writer.flatjson import from_json, to_json
@@ -37,7 +38,8 @@ def np_l2_pool(x: np.ndarray, window: tuple[int, int], strides: tuple[int, int],
     return y.astype(np.float32)
 
 
-#: id -> (opcode under test, input shapes, TF function (its AVERAGE_POOL_2D becomes L2_POOL_2D), numpy reference).
+#: id -> (opcode under test, input shapes, TF function (an L2_POOL_2D case's AVERAGE_POOL_2D becomes L2_POOL_2D),
+#: numpy reference), or a Keras-model case (model_case).
 CASES: dict[str, Case] = {
     "l2_pool_valid": ("L2_POOL_2D", (SHAPE,), lambda x: tf.nn.avg_pool2d(x, (3, 2), (2, 1), "VALID"),
                       lambda x: np_l2_pool(x, (3, 2), (2, 1), "VALID")),
@@ -45,6 +47,8 @@ CASES: dict[str, Case] = {
                      lambda x: np_l2_pool(x, (2, 3), (2, 2), "SAME")),
     "l2_pool_same_relu_n1_to_1": ("L2_POOL_2D", (SHAPE,), lambda x: tf.nn.avg_pool2d(x * 3, 3, 1, "SAME"),
                                   lambda x: np.minimum(np_l2_pool(x * 3, (3, 3), (1, 1), "SAME"), 1)),
+    "max_pool_layer": model_case("MAX_POOL_2D", lambda: keras.layers.MaxPooling2D((3, 2), strides=(2, 1))),
+    "average_pool_layer": model_case("AVERAGE_POOL_2D", lambda: keras.layers.AveragePooling2D((2, 3), padding="same")),
 }
 #: Fused activations written into the renamed op.
 ACTIVATIONS = {"l2_pool_same_relu_n1_to_1": "RELU_N1_TO_1"}
@@ -66,8 +70,11 @@ def l2_pool_file(data: bytes, activation: str = "NONE") -> bytes:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_op_matches_interpreter(name: str, function_to_tflite: Any, tmp_path: Any) -> None:
     case = CASES[name]
-    data = l2_pool_file(function_to_tflite(case[2], *case[1]), ACTIVATIONS.get(name, "NONE"))
-    model = check_case(case, data, tmp_path, RELOAD.get(name))
+    data = tflite_of(case, function_to_tflite)
+    if case[0] != "L2_POOL_2D":
+        check_case(case, data, tmp_path, RELOAD.get(name))
+        return
+    model = check_case(case, l2_pool_file(data, ACTIVATIONS.get(name, "NONE")), tmp_path, RELOAD.get(name))
     kinds = [type(layer).__name__ for layer in model.layers]
     assert "L2Pooling2D" in kinds and ("Activation" in kinds) == (name in ACTIVATIONS)
 

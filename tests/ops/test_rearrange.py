@@ -1,4 +1,5 @@
-"""ops/shape.py: data-movement ops converted and compared with the interpreter."""
+"""ops/rearrange.py (DEPTH_TO_SPACE) and ops/shape.py's STRIDED_SLICE: data-movement ops converted and compared
+with the interpreter."""
 
 from __future__ import annotations
 
@@ -7,10 +8,16 @@ from typing import Any, Callable
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
+from oneop import Case, check_case, tflite_of
 
 import tflite2keras as t2k
 
 SHAPE = (7, 9, 5)  # odd extents, all different
+#: id -> a one-op case (oneop.Case).
+CASES: dict[str, Case] = {
+    "depth_to_space": Case("DEPTH_TO_SPACE", ((5, 7, 12),), lambda x: tf.nn.depth_to_space(x, 2), per_layer=True),
+}
 #: id -> a slice of x (batch axis whole); negative strides with masked begin/end among them.
 SLICES: dict[str, Callable[[Any], Any]] = {
     "reverse": lambda x: x[:, ::-1],
@@ -27,6 +34,11 @@ SLICES: dict[str, Callable[[Any], Any]] = {
     "shrink_with_slices": lambda x: x[:, 1:4, 3, ::2],
     "shrink_two": lambda x: x[:, -1, :, 0],
 }
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_op_matches_interpreter(name: str, function_to_tflite: Any, tmp_path: Any) -> None:
+    check_case(CASES[name], tflite_of(CASES[name], function_to_tflite), tmp_path)
 
 
 @pytest.mark.parametrize("name", sorted(SLICES))

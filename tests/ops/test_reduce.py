@@ -8,9 +8,10 @@ from typing import Any
 import flatbuffers
 import numpy as np
 import pytest
+import keras
 import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
-from oneop import Case, check_case, inputs
+from oneop import Case, check_case, inputs, model_case, tflite_of
 
 import tflite2keras as t2k
 from tflite2keras.ops import registry
@@ -40,8 +41,9 @@ def _top_k(x: np.ndarray, k: int) -> list[np.ndarray]:
     return [np.take_along_axis(x, order, -1), order.astype(np.int32)]
 
 
-#: id -> (opcode under test, input shapes, TF function, numpy reference).
+#: id -> (opcode under test, input shapes, TF function, numpy reference), or a Keras-model case (model_case).
 CASES: dict[str, Case] = {
+    "mean_global_average_pooling_layer": model_case("MEAN", lambda: keras.layers.GlobalAveragePooling2D()),
     "mean_spatial": ("MEAN", ONE, lambda x: tf.reduce_mean(x, [1, 2]), lambda x: x.mean((1, 2))),
     "mean_spatial_keep": ("MEAN", ONE, lambda x: tf.reduce_mean(x, [1, 2], keepdims=True),
                           lambda x: x.mean((1, 2), keepdims=True)),
@@ -79,7 +81,7 @@ RELOAD = {"mean_last_keep": "Reduce", "mean_spatial": "GlobalAveragePooling2D", 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_op_matches_interpreter(name: str, function_to_tflite: Any, tmp_path: Any) -> None:
     case = CASES[name]
-    check_case(case, function_to_tflite(case[2], *case[1]), tmp_path, RELOAD.get(name))
+    check_case(case, tflite_of(case, function_to_tflite), tmp_path, RELOAD.get(name))
 
 
 @pytest.mark.parametrize("opcode, specs, function", [

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from oneop import Case, check_case, model_case, tflite_of
 
 import tflite2keras as t2k
 from tflite2keras.errors import InvalidArgumentError
@@ -72,7 +73,7 @@ def _resize(size: tuple[int, int], interpolation: str, align: bool, half: bool,
     return resize
 
 
-CASES = [  # (input HWC, output HW, interpolation, align_corners, half_pixel_centers, standard Keras layer)
+CONVENTIONS = [  # (input HWC, output HW, interpolation, align_corners, half_pixel_centers, standard Keras layer)
     ((5, 7, 3), (9, 13), "bilinear", True, False, False),
     ((11, 13, 3), (4, 6), "bilinear", True, False, False),
     ((5, 7, 3), (9, 13), "bilinear", False, False, False),
@@ -87,8 +88,23 @@ CASES = [  # (input HWC, output HW, interpolation, align_corners, half_pixel_cen
 ]
 
 
-@pytest.mark.parametrize("shape, size, interpolation, align, half, standard", CASES,
-                         ids=[f"{c[2]}-{c[0][0]}x{c[0][1]}to{c[1][0]}x{c[1][1]}-align{c[3]:d}-half{c[4]:d}" for c in CASES])
+#: id -> a one-op case (oneop.Case): Keras layers whose files resize.
+CASES: dict[str, Case] = {
+    "resize_bilinear_upsampling_layer": model_case("RESIZE_BILINEAR",
+                                                   lambda: keras.layers.UpSampling2D(interpolation="bilinear")),
+    "resize_nearest_resizing_layer": model_case("RESIZE_NEAREST_NEIGHBOR",
+                                                lambda: keras.layers.Resizing(17, 19, interpolation="nearest")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_op_matches_interpreter(name: str, function_to_tflite: Any, tmp_path: Path) -> None:
+    check_case(CASES[name], tflite_of(CASES[name], function_to_tflite), tmp_path)
+
+
+@pytest.mark.parametrize("shape, size, interpolation, align, half, standard", CONVENTIONS,
+                         ids=[f"{c[2]}-{c[0][0]}x{c[0][1]}to{c[1][0]}x{c[1][1]}-align{c[3]:d}-half{c[4]:d}"
+                              for c in CONVENTIONS])
 def test_convert_matches_interpreter(shape: tuple[int, int, int], size: tuple[int, int], interpolation: str,
                                      align: bool, half: bool, standard: bool, tmp_path: Path,
                                      function_to_tflite: Any) -> None:

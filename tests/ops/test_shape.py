@@ -1,4 +1,4 @@
-"""ops/shape.py, split.py, layout.py, fill.py: one-op models against the interpreter and numpy.
+"""ops/shape.py, split.py, layout.py, fill.py, rearrange.py: one-op models against the interpreter and numpy.
 
 Most files come from TF functions, traced at batch 1 or (``FREE``) with a free batch, where TFLite
 writes shape arithmetic (SHAPE -> ... -> FILL). Ops the TF converter never writes (SQUEEZE,
@@ -12,11 +12,12 @@ import subprocess
 import sys
 from typing import Any, Callable
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
-from oneop import Case, SchemaFile, check_case, shape_dtype
+from oneop import MODEL_SHAPE, Case, SchemaFile, check_case, model_case, shape_dtype, tflite_of
 from tensorflow.compiler.tf2xla.python import xla
 
 import tflite2keras as t2k
@@ -119,7 +120,8 @@ def _update(x: np.ndarray, at: tuple[int, int]) -> np.ndarray:
     return out
 
 
-#: id -> (opcode under test, input shapes, TF function or Built file, numpy reference).
+#: id -> (opcode under test, input shapes, TF function or Built file, numpy reference), or a Keras-model case
+#: (model_case).
 CASES: dict[str, Case] = {
     "transpose": ("TRANSPOSE", ONE, lambda x: tf.transpose(x, [0, 2, 3, 1]), lambda x: x.transpose(0, 2, 3, 1)),
     "transpose_int": ("TRANSPOSE", (((7, 9), "int32"),), lambda x: tf.transpose(x, [0, -1, 1]),
@@ -196,7 +198,9 @@ CASES: dict[str, Case] = {
     "concatenation": ("CONCATENATION", TWO, lambda x, y: tf.concat([x, y], 2), lambda x, y: np.concatenate([x, y], 2)),
     "concatenation_relu": ("CONCATENATION", TWO, lambda x, y: tf.nn.relu(tf.concat([x, y], -1)),
                            lambda x, y: np.maximum(np.concatenate([x, y], -1), 0)),
+    "concatenation_layer": model_case("CONCATENATION", lambda: keras.layers.Concatenate(), MODEL_SHAPE, MODEL_SHAPE),
     "strided_slice_index": ("STRIDED_SLICE", ONE, lambda x: x[..., None, 1:4:2, 0], lambda x: x[..., None, 1:4:2, 0]),
+    "strided_slice_steps": Case("STRIDED_SLICE", ((11, 13, 6),), lambda x: x[:, 1:9, 2:13:3, 1:5], per_layer=True),
     "strided_slice_ellipsis": _strided([0, 1, 0], [0, 4, 0], [1, 2, 1], (7, 2), lambda x: x[..., 1:4:2, 0],
                                        ellipsisMask=1, shrinkAxisMask=4),
     "strided_slice_new_axis": _strided([0, 0, 2], [0, 0, 5], [1, 1, 1], (1, 3, 9, 5), lambda x: x[:, None, 2:5],
@@ -235,7 +239,7 @@ TARGETS = {"transpose": {"Permute"}, "squeeze": {"Reshape"}, "expand_dims": {"Re
            "pad_3d": {"ZeroPadding3D"}, "pad_int": {"Pad"}, "padv2": {"Pad"}, "fill": {"Fill"},
            "broadcast_args": {"BroadcastTo"}, "broadcast_to_constant": {"BroadcastTo"}, "range_batch": {"Range"},
            "split": {"Split"}}
-MY_MODULES = ("shape", "split", "layout", "fill")
+MY_MODULES = ("shape", "split", "layout", "fill", "rearrange")
 
 
 def free_batch(function: Callable[..., Any], *specs: Any) -> bytes:
@@ -246,10 +250,10 @@ def free_batch(function: Callable[..., Any], *specs: Any) -> bytes:
 
 
 def _data(name: str, function_to_tflite: Any) -> bytes:
-    _, specs, source, _ = CASES[name]
+    specs, source = CASES[name][1], CASES[name][2]
     if isinstance(source, Built):
         return source()
-    return (free_batch if name in FREE else function_to_tflite)(source, *specs)
+    return free_batch(source, *specs) if name in FREE else tflite_of(CASES[name], function_to_tflite)
 
 
 def test_every_op_of_the_modules_has_a_case() -> None:
