@@ -143,7 +143,7 @@ def test_generates_every_kind_once_then_reuses(monkeypatch: pytest.MonkeyPatch, 
     def fail(*args: Any) -> None:
         raise AssertionError("a cached file was generated again")
 
-    monkeypatch.setattr(suite_diff, "_generate", fail)
+    monkeypatch.setattr(suite_diff, "_build", fail)
     assert suite_diff.tflite("crop2d_asym", "int8") == data
 
 

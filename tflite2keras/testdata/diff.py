@@ -31,11 +31,9 @@ Generating needs TensorFlow, so this is not a doctest::
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-from .._files import write_atomically
 from ..errors import InvalidArgumentError
 from .diff_models import LAYOUTS, Spec
 from .diff_ops import OPERATIONS
@@ -115,11 +113,10 @@ def path(name: str, kind: str = "fp32") -> Path:
 
         path("mha_self", "int8").name       # 'mha_self_int8.tflite'
     """
+    from .suite import cached_file
+
     _check(name, kind)
-    target = cache_dir() / f"{name}_{kind}.tflite"
-    if not target.exists():
-        _generate(name)
-    return target
+    return cached_file(cache_dir(), name, kind, kinds(name), lambda missing: _build(name, missing))
 
 
 def tflite(name: str, kind: str = "fp32") -> bytes:
@@ -169,21 +166,16 @@ def keras_model(name: str, seed: int = 0) -> Any:
     return model
 
 
-def _generate(name: str) -> None:
-    """Build model ``name`` once and write each of its missing conversions atomically."""
+def _build(name: str, missing: tuple[str, ...]) -> dict[str, bytes]:
+    """Model ``name``'s conversions of the ``missing`` kinds."""
     from . import quantized_suite as suite_quantized
     from . import suite
 
-    folder = cache_dir()
-    missing = tuple(kind for kind in kinds(name) if not (folder / f"{name}_{kind}.tflite").exists())
-    folder.mkdir(parents=True, exist_ok=True)
     model = keras_model(name)
     files = suite.to_tflite_kinds(model, tuple(kind for kind in missing if kind != "int8"))
     if "int8" in missing:
         files["int8"] = suite_quantized.convert(model, "int8")
-    for kind, data in files.items():
-        target = write_atomically(str(folder / f"{name}_{kind}.tflite"), data)
-        os.chmod(target, 0o644)
+    return files
 
 
 def _check(name: str, kind: str) -> None:

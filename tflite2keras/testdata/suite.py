@@ -115,10 +115,7 @@ def path(name: str, kind: str = "fp32") -> Path:
         path("resnet50", "fp16").name      # 'resnet50_fp16.tflite'
     """
     _check(name, kind)
-    target = cache_dir() / f"{name}_{kind}.tflite"
-    if not target.exists():
-        _generate(name)
-    return target
+    return cached_file(cache_dir(), name, kind, KINDS, lambda missing: to_tflite_kinds(keras_model(name), missing))
 
 
 def tflite(name: str, kind: str = "fp32") -> bytes:
@@ -279,14 +276,18 @@ def to_tflite_kinds(model: Any, kinds: tuple[str, ...] = KINDS) -> dict[str, byt
     return out
 
 
-def _generate(name: str) -> None:
-    """Build model ``name`` once and write each of its missing conversions atomically."""
-    folder = cache_dir()
-    missing = tuple(kind for kind in KINDS if not (folder / f"{name}_{kind}.tflite").exists())
-    folder.mkdir(parents=True, exist_ok=True)
-    for kind, data in to_tflite_kinds(keras_model(name), missing).items():
-        target = write_atomically(str(folder / f"{name}_{kind}.tflite"), data)  # racing readers see all or nothing
-        os.chmod(target, 0o644)
+def cached_file(folder: Path, name: str, kind: str, kinds: tuple[str, ...],
+                build: Callable[[tuple[str, ...]], dict[str, bytes]]) -> Path:
+    """``<folder>/<name>_<kind>.tflite``; when it is missing, ``build(missing kinds)`` makes each
+    missing conversion of the model once, and each is written atomically (racing readers see all
+    or nothing)."""
+    target = folder / f"{name}_{kind}.tflite"
+    if not target.exists():
+        missing = tuple(k for k in kinds if not (folder / f"{name}_{k}.tflite").exists())
+        folder.mkdir(parents=True, exist_ok=True)
+        for made, data in build(missing).items():
+            os.chmod(write_atomically(str(folder / f"{name}_{made}.tflite"), data), 0o644)
+    return target
 
 
 def _check(name: str, kind: str) -> None:
