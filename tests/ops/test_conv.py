@@ -290,6 +290,28 @@ def test_transpose_padding_beyond_keras_is_unsupported() -> None:
         transpose_padding(op, (7, 9), (14, 17), (4, 3), (2, 2), "SAME")  # 14 = 7 * 2 needs p = 2 with k = 4
 
 
+@pytest.mark.parametrize("mode", ["SAME", "VALID"])
+def test_transpose_geometry_is_mediapipes_and_keras_reproduces_it(mode: str) -> None:
+    """One home for a transposed convolution's output geometry (converters, lint and rewrite call it):
+    without a stored size it is MediaPipe's rule; a Conv2DTranspose with :func:`transpose_padding`'s
+    arguments gives that size, and the crops are what that size takes from the full result."""
+    from tflite2keras.ops.transpose_geometry import (
+        transpose_geometry,
+        transpose_padding,
+    )
+
+    for n, k, s in ((n, k, s) for n in range(1, 7) for k in range(1, 5) for s in range(1, 4)):
+        pad = max(0, k - 1 - (n - 1) % s) if mode == "SAME" else 0  # MediaPipe's kernel
+        geometry = transpose_geometry(mode, (n, n + 1), (k, 1), (s, 1))
+        assert geometry.out == (s * (n - 1) + k - pad, n + 1), (n, k, s)
+        assert geometry.crops[:2] == (pad // 2, pad - pad // 2)
+        assert transpose_geometry(mode, (n,), (k,), (s,), out=geometry.out[:1]) == \
+            type(geometry)(geometry.out[:1], geometry.crops[:2], geometry.forward[:1])
+        arguments = transpose_padding(None, (n, n + 1), geometry.out, (k, 1), (s, 1), mode)
+        layer = keras.layers.Conv2DTranspose(1, (k, 1), strides=(s, 1), **arguments)
+        assert tuple(layer.compute_output_shape((1, n, n + 1, 1))[1:3]) == geometry.out, (n, k, s, arguments)
+
+
 def _conv3d_model(**changes: Any) -> keras.Model:
     first = {"filters": 5, "kernel_size": (3, 1, 2), "strides": (2, 1, 3), "padding": "same", "use_bias": False}
     first.update(changes)

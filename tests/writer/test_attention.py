@@ -113,6 +113,26 @@ def test_transform_landmarks_lowered(face: bytes, shape: tuple[int, ...]) -> Non
         np.testing.assert_allclose(got, expected, atol=ATOL, err_msg=kernels)
 
 
+def test_lowering_builds_the_converters_layers(face: bytes) -> None:
+    """The lowering traces the very layer the op's converter builds (one builder per op)."""
+    from tflite2keras.ops.mediapipe import ATTENTION_LAYERS, attention_layer
+    from tflite2keras.writer import attention
+
+    assert attention.LOWERED == tuple(ATTENTION_LAYERS)
+    model = t2k.convert(face)
+    for name in attention.LOWERED:
+        op = _ops(face, name)[0]
+        options = attention.options_of(name, op.custom_options, op.index)
+        shape = t2k.read(face).tensor(op.outputs[0]).shape
+        lowered = attention.make_layer(name, options, shape)
+        converted = next(la for la in model.layers if type(la).__name__ == name)
+        assert type(lowered) is type(converted) is type(attention_layer(name, options, shape))
+        assert {k: v for k, v in lowered.get_config().items() if k != "name"} == \
+            {k: v for k, v in converted.get_config().items() if k != "name"}
+    with pytest.raises(UnsupportedOpError, match="no Keras layer for custom op Unknown"):
+        attention.make_layer("Unknown", {}, (1,))
+
+
 def test_mismatched_output_shape_raises(face: bytes) -> None:
     op = _ops(face, "TransformLandmarks")[0]
     data = _one_op_model(face, op.index, [(1, 7, 3), (1, 4, 4), (1, 7, 2)])

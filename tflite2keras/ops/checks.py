@@ -16,6 +16,7 @@ from . import fused as activations
 from .batchnorm import folded_batchnorm, single_child
 from .ranges import range_activation
 from .registry import Check, Mismatch, find
+from .transpose_geometry import transpose_geometry
 
 
 def is_3d(op: Operator) -> bool:
@@ -127,10 +128,9 @@ def transposed(geometry: Geometry, input_slot: int) -> tuple[Check, ...]:
         geometry: reads the op's padding mode and strides (from builtin or custom options).
         input_slot: the op input that holds the image (the weights are input 1, in OHWI or DHWOI).
 
-    Padding is compared as the rows and columns cropped from the full result of size
-    ``full = (in - 1) * stride + kernel``: ``max(full - out, 0) // 2`` at the top under SAME
-    (none under VALID) and the rest of ``full - out`` at the bottom, as TFLite, MediaPipe and
-    TensorFlow all crop; so SAME and VALID agree where they crop alike (kernel == stride).
+    Padding is compared as the rows and columns cropped from the full result
+    (:func:`~tflite2keras.ops.transpose_geometry.transpose_geometry`), so SAME and VALID agree
+    where they crop alike (kernel == stride).
     """
     def strides_check(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:
         tfl = geometry(op)[1]
@@ -144,31 +144,15 @@ def transposed(geometry: Geometry, input_slot: int) -> tuple[Check, ...]:
         keras_sizes = tuple(layer.input.shape[1:1 + n]), tuple(layer.output.shape[1:1 + n])
         if None in keras_sizes[0] + keras_sizes[1]:
             return
-        tfl = _crops(mode, *sizes, kernel, stride)
-        keras = _crops(layer.padding.upper(), *keras_sizes, tuple(layer.kernel_size), tuple(layer.strides))
+        tfl = transpose_geometry(mode, sizes[0], kernel, stride, out=sizes[1]).crops
+        keras = transpose_geometry(layer.padding, keras_sizes[0], tuple(layer.kernel_size), tuple(layer.strides),
+                                   out=keras_sizes[1]).crops
         if keras != tfl:
             yield "padding", f"{layer.padding} {keras}", f"{mode} {tfl}"
         if keras_sizes[1] != tuple(sizes[1]):
             yield "output size", keras_sizes[1], tuple(sizes[1])
 
     return (kernel_size, strides_check, padding_check, use_bias)
-
-
-def _crops(mode: str, size: tuple[int, ...], out: tuple[int, ...], kernel: tuple[int, ...],
-           stride: tuple[int, ...]) -> tuple[int, ...]:
-    """(top, bottom, left, right) rows and columns (front and back first in 3-D) a transposed
-    convolution crops from its full result.
-
-    Example:
-        >>> _crops("SAME", (7, 9), (14, 18), (3, 3), (2, 2)), _crops("VALID", (7, 9), (15, 19), (3, 3), (2, 2))
-        ((0, 1, 0, 1), (0, 0, 0, 0))
-    """
-    crops: list[int] = []
-    for n, o, k, s in zip(size, out, kernel, stride):
-        full = (n - 1) * s + k
-        top = max(full - o, 0) // 2 if mode == "SAME" else 0
-        crops += [top, full - o - top]
-    return tuple(crops)
 
 
 def depth_multiplier(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatch]:

@@ -21,6 +21,7 @@ from .prepare_shapes import (
     transpose_conv_shapes,
 )
 from .registry import Mismatch, OpSpec, WeightSlot, register_op
+from .transpose_geometry import transpose_padding
 
 if TYPE_CHECKING:
     from keras import KerasTensor
@@ -58,82 +59,94 @@ def check_geometry(op: Operator) -> None:
                                  "Keras convolutions take strides > 1 or dilation > 1, not both")
 
 
-def transpose_padding(op: Operator, size: tuple[int, ...], out: tuple[int, ...], kernel: tuple[int, ...],
-                      strides: tuple[int, ...], mode: str) -> dict[str, Any]:
-    """``padding`` and ``output_padding`` of a Keras transposed convolution that computes the op's
-    output of size ``out`` from an input of size ``size``, under TFLite padding ``mode``.
+def conv_layer(ctx: ConvertContext, op: Operator, x: Any, padding: str, *, dilation: tuple[int, ...] | None = None,
+               use_bias: bool | None = None, name: str | None = None) -> Any:
+    """The Keras ``Conv2D`` (``CONV_2D``) or ``DepthwiseConv2D`` (``DEPTHWISE_CONV_2D``) computing ``op`` on ``x``.
 
-    TFLite pads as the forward convolution from ``out`` to ``size`` would, and leaves zeros
-    (the bias) after the full result where ``out`` is longer. Keras gives ``(n - 1) * s + k + p``
-    under 'valid' and ``(n - 1) * s + k % 2 + p`` under 'same' with ``output_padding`` p (TF's rule
-    then crops as TFLite does); without it ``n * s`` under 'same'.
+    The op's converter and the dilated-convolution pattern (:mod:`tflite2keras.ops.patterns.build`)
+    both build the layer here; neither calls it on ``x`` (they record its weights first).
 
-    Raises:
-        UnsupportedOpError: an ``output_padding`` would not be below the stride (Keras's limit).
+    Args:
+        ctx: the conversion context.
+        op: the ``CONV_2D`` or ``DEPTHWISE_CONV_2D`` op (OHWI or 1HWC kernel in input 1).
+        x: the Keras tensor the layer will read (its channels set groups or the depth multiplier).
+        padding: Keras ``padding``.
+        dilation: ``dilation_rate``; None for the op's own.
+        use_bias: None for "the op has a bias input".
+        name: the layer's name; None for ``ctx.name(op, weights=True)``.
 
     Example:
-        >>> transpose_padding(None, (7, 9), (14, 18), (3, 3), (2, 2), "SAME")
-        {'padding': 'same', 'output_padding': None}
-        >>> transpose_padding(None, (7, 9), (15, 26), (3, 2), (2, 3), "VALID")
-        {'padding': 'valid', 'output_padding': (0, 0)}
+        >>> from tflite2keras.testdata import tiny
+        >>> import tflite2keras as t2k
+        >>> type(t2k.convert(tiny.tflite()).layers[1]).__name__  # a CONV_2D, built here
+        'Conv2D'
     """
-    padding = "same" if mode == "SAME" else "valid"
-    if padding == "same":
-        if tuple(out) == tuple(n * s for n, s in zip(size, strides)):
-            return {"padding": padding, "output_padding": None}
-        extra = tuple(o - (n - 1) * s - k % 2 for o, n, k, s in zip(out, size, kernel, strides))
-    else:
-        extra = tuple(o - (n - 1) * s - k for o, n, k, s in zip(out, size, kernel, strides))
-        if extra == tuple(max(k, s) - k for k, s in zip(kernel, strides)):
-            return {"padding": padding, "output_padding": None}
-    if not all(0 <= p < s for p, s in zip(extra, strides)):
-        raise UnsupportedOpError(f"op {op.index} ({op.opcode}): output size {tuple(out)} from input {tuple(size)} "
-                                 f"under {mode} padding needs output_padding {extra}, not below strides {strides}")
-    return {"padding": padding, "output_padding": extra}
-
-
-def convert_conv2d(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     import keras
 
+    kernel = ctx.tfl.tensor(op.inputs[1]).shape
+    common: dict[str, Any] = {
+        "strides": checks.op_strides(op), "padding": padding,
+        "dilation_rate": checks.op_dilation(op) if dilation is None else dilation, "activation": ctx.activation(op),
+        "use_bias": op.has_input(2) if use_bias is None else use_bias,
+        "name": ctx.name(op, weights=True) if name is None else name}
+    if op.opcode == "CONV_2D":
+        out_c, kh, kw, in_c = kernel
+        groups = int(x.shape[-1]) // in_c if x.shape[-1] else 1
+        return keras.layers.Conv2D(out_c, (kh, kw), groups=groups, **common)
+    _, kh, kw, channels = kernel
+    return keras.layers.DepthwiseConv2D((kh, kw), depth_multiplier=channels // int(x.shape[-1]), **common)
+
+
+def convert_conv(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
+    """Converter of ``CONV_2D`` and ``DEPTHWISE_CONV_2D``: a preceding PAD folds in where exact."""
     check_geometry(op)
-    out_c, kh, kw, in_c = ctx.tfl.tensor(op.inputs[1]).shape
     x, padding = fold_pad(ctx, op)
-    groups = int(x.shape[-1]) // in_c if x.shape[-1] else 1
-    layer = keras.layers.Conv2D(out_c, (kh, kw), strides=checks.op_strides(op), padding=padding, groups=groups,
-                                dilation_rate=checks.op_dilation(op), activation=ctx.activation(op),
-                                use_bias=op.has_input(2), name=ctx.name(op, weights=True))
-    return [ctx.takes_weights(layer, op)(x)]
+    return [ctx.takes_weights(conv_layer(ctx, op, x, padding), op)(x)]
 
 
-def convert_depthwise(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
+def dense_layer(ctx: ConvertContext, op: Operator) -> Any:
+    """The Keras ``Dense`` computing ``FULLY_CONNECTED`` ``op`` over the last axis (converter and pattern).
+
+    Example:
+        >>> from tflite2keras.ops.conv import dense_layer  # used as dense_layer(ctx, op)(x)
+    """
     import keras
 
-    check_geometry(op)
-    _, kh, kw, channels = ctx.tfl.tensor(op.inputs[1]).shape
-    x, padding = fold_pad(ctx, op)
-    layer = keras.layers.DepthwiseConv2D((kh, kw), strides=checks.op_strides(op), padding=padding,
-                                         depth_multiplier=channels // int(x.shape[-1]),
-                                         dilation_rate=checks.op_dilation(op), activation=ctx.activation(op),
-                                         use_bias=op.has_input(2), name=ctx.name(op, weights=True))
-    return [ctx.takes_weights(layer, op)(x)]
+    return keras.layers.Dense(ctx.tfl.tensor(op.inputs[1]).shape[0], activation=ctx.activation(op),
+                              use_bias=op.has_input(2), name=ctx.name(op, weights=True))
 
 
-def transpose_conv(ctx: ConvertContext, op: Operator, x: Any, strides: tuple[int, int], bias_slot: int,
-                   activation: str | None = None) -> Any:
-    """A Conv2DTranspose whose padding reproduces the op's output size."""
+def transpose_conv_layer(ctx: ConvertContext, op: Operator, arguments: dict[str, Any], bias_slot: int,
+                         activation: str | None = None) -> Any:
+    """The Keras ``Conv2DTranspose`` of a transposed convolution op with OHWI weights in input 1
+    (``TRANSPOSE_CONV``, MediaPipe's ``Convolution2DTransposeBias``), not yet called.
+
+    Args:
+        ctx: the conversion context.
+        op: the op.
+        arguments: ``strides``, ``padding`` and ``output_padding`` (from
+            :func:`~tflite2keras.ops.transpose_geometry.transpose_padding`).
+        bias_slot: the op input that holds the bias, if any.
+        activation: Keras ``activation``.
+
+    Example:
+        >>> from tflite2keras.ops.conv import transpose_conv_layer  # transpose_conv_layer(ctx, op, ...)(x)
+    """
     import keras
 
     out_c, kh, kw, _ = ctx.tfl.tensor(op.inputs[1]).shape
-    out = ctx.tfl.tensor(op.outputs[0]).shape[1:3]
-    padding = transpose_padding(op, tuple(x.shape[1:3]), out, (kh, kw), strides, op.options.get("padding", "VALID"))
-    layer = keras.layers.Conv2DTranspose(out_c, (kh, kw), strides=strides, **padding,
-                                         activation=activation, use_bias=op.has_input(bias_slot),
-                                         name=ctx.name(op, weights=True))
-    return ctx.takes_weights(layer, op)(x)
+    return keras.layers.Conv2DTranspose(out_c, (kh, kw), **arguments, activation=activation,
+                                        use_bias=op.has_input(bias_slot), name=ctx.name(op, weights=True))
 
 
 def convert_transpose_conv(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
-    return [transpose_conv(ctx, op, ctx.input(op, 2), checks.op_strides(op), 3, ctx.activation(op))]
+    """Converter of ``TRANSPOSE_CONV``: padding that reproduces the op's stored output size."""
+    x, strides, activation = ctx.input(op, 2), checks.op_strides(op), ctx.activation(op)
+    kernel = tuple(ctx.tfl.tensor(op.inputs[1]).shape[1:3])
+    out = ctx.tfl.tensor(op.outputs[0]).shape[1:3]
+    padding = transpose_padding(op, tuple(x.shape[1:3]), out, kernel, strides, op.options.get("padding", "VALID"))
+    layer = transpose_conv_layer(ctx, op, {"strides": strides, **padding}, 3, activation)
+    return [ctx.takes_weights(layer, op)(x)]
 
 
 def _blocks(block: Any, pairs: Any) -> tuple[list[int], list[list[int]]]:
@@ -182,7 +195,7 @@ def convert_batch_to_space(ctx: ConvertContext, op: Operator) -> list[KerasTenso
 def convert_fully_connected(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     import keras
 
-    units, in_features = ctx.tfl.tensor(op.inputs[1]).shape
+    in_features = ctx.tfl.tensor(op.inputs[1]).shape[1]
     x = ctx.input(op, 0)
     if len(x.shape) != 2 and not op.options.get("keep_num_dims"):
         flatten = ctx.suffixed(ctx.name(op), "flatten")
@@ -192,18 +205,16 @@ def convert_fully_connected(ctx: ConvertContext, op: Operator) -> list[KerasTens
             from ..layers import BatchReshape
 
             x = BatchReshape([-1, in_features], name=flatten)(x)
-    layer = keras.layers.Dense(units, activation=ctx.activation(op), use_bias=op.has_input(2),
-                               name=ctx.name(op, weights=True))
-    return [ctx.takes_weights(layer, op)(x)]
+    return [ctx.takes_weights(dense_layer(ctx, op), op)(x)]
 
 
 register_op(OpSpec(
-    "CONV_2D", layers=("Conv2D",), fused_activation=True, folds_batchnorm=True, checks=_CONV_CHECKS, converter=convert_conv2d,
+    "CONV_2D", layers=("Conv2D",), fused_activation=True, folds_batchnorm=True, checks=_CONV_CHECKS, converter=convert_conv,
     prepare=(ranks({0: 4, 1: 4}), conv_shapes, prepare.window_fits),
     weights=(WeightSlot(1, "kernel", OHWI_TO_HWIO, optional=False), WeightSlot(2, "bias")),
 ))
 register_op(OpSpec(
-    "DEPTHWISE_CONV_2D", layers=("DepthwiseConv2D",), fused_activation=True, folds_batchnorm=True, converter=convert_depthwise,
+    "DEPTHWISE_CONV_2D", layers=("DepthwiseConv2D",), fused_activation=True, folds_batchnorm=True, converter=convert_conv,
     checks=_CONV_CHECKS + (checks.depth_multiplier,),
     prepare=(ranks({0: 4, 1: 4}), depthwise_shapes, prepare.window_fits, prepare.depth_multiplier),
     weights=(WeightSlot(1, "kernel", DEPTHWISE, optional=False), WeightSlot(2, "bias")),

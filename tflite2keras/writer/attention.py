@@ -3,9 +3,10 @@
 ``Landmarks2TransformMatrix``, ``TransformTensorBilinear`` and ``TransformLandmarks``
 (used by ``face_landmark_with_attention``) have exact Keras layers in
 :mod:`tflite2keras.layers.mediapipe`. For each op instance, :func:`lower` builds the layer
-from the op's options, traces it at the op's exact input shapes in ``tf.function`` (inside
-:func:`~tflite2keras.layers.export_form.export_form`) and converts it with TFLite's
-converter to builtin ops only. The small graph is then spliced into the big model in place
+from the op's options as its converter does (:func:`tflite2keras.ops.mediapipe.attention_layer`),
+traces it at the op's exact input shapes in ``tf.function`` (inside
+:func:`~tflite2keras.layers.export_form.export_form`) and converts it with TFLite's converter
+to builtin ops only. The small graph is then spliced into the big model in place
 of the custom op: its operators go where the op was (keeping topological order), its
 inputs and outputs become the op's own tensors (dtypes and shapes must agree), its inner
 tensors are added with the op's output name as a prefix, its constants as new buffers,
@@ -23,9 +24,11 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from ..ops import custom_options
+from ..ops.mediapipe import ATTENTION_LAYERS, attention_layer
 from ..tflite.schema import as_bytes, builtin_code, name_of, opcode_index, unpack
 
-LOWERED = ("Landmarks2TransformMatrix", "TransformTensorBilinear", "TransformLandmarks")
+#: The custom ops lowered to builtin subgraphs: those with a Keras layer in :mod:`tflite2keras.ops.mediapipe`.
+LOWERED = tuple(ATTENTION_LAYERS)
 
 
 def options_of(name: str, data: bytes, index: int) -> dict[str, Any]:
@@ -34,17 +37,8 @@ def options_of(name: str, data: bytes, index: int) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
 
 
-def make_layer(name: str, options: dict[str, Any], output_shape: tuple[int, ...]) -> Any:
-    """The Keras layer computing the custom op ``name`` with ``options``."""
-    from ..layers import mediapipe as layers
-
-    if name == "Landmarks2TransformMatrix":
-        return layers.Landmarks2TransformMatrix(**options)
-    if name == "TransformTensorBilinear":  # the CPU kernel sizes its output from the output tensor
-        return layers.TransformTensorBilinear(int(output_shape[1]), int(output_shape[2]))
-    if name == "TransformLandmarks":
-        return layers.TransformLandmarks()
-    raise UnsupportedOpError(f"no builtin lowering for custom op {name}")
+#: The Keras layer computing a custom op from its options and output shape: the converter's own builder.
+make_layer = attention_layer
 
 
 def export_op(name: str, options: dict[str, Any], input_shapes: tuple[tuple[int, ...], ...],

@@ -7,13 +7,11 @@ swaps operators, and packs it again. MediaPipe's ``Convolution2DTransposeBias``
 an added int32 ``output_shape`` constant, the same weights, input and bias) at op
 version 3, or, with ``transpose_conv_bias="add"``, a version-1 ``TRANSPOSE_CONV``
 without bias followed by an ``ADD`` of the bias, for runtimes without version 3.
-The weights and bias keep their buffers. Both ops size their output the same way when
-the output tensor's extent ``n`` gives back the input's: MediaPipe pads
-``P = max(0, k - 1 - (in - 1) % s)`` for SAME (``P // 2`` before) and outputs
-``s * (in - 1) + k - P``; TFLite derives ``total = (ceil(n / s) - 1) * s + k - n``
-(VALID: ``(n - k) // s + 1`` in place of ``ceil(n / s)``) and pads ``total // 2`` before.
-An op whose shapes break this rule, or whose tensors are not float32, is left in place
-and listed, as is every custom op the function does not know. MediaPipe's
+The weights and bias keep their buffers. Both ops size their output the same way
+(:func:`~tflite2keras.ops.transpose_geometry.transpose_geometry`) when the output tensor's
+extent is MediaPipe's and a forward convolution of it gives back the input's extent (TFLite
+derives its padding from that). An op whose shapes break this rule, or whose tensors are
+not float32, is left in place and listed, as is every custom op the function does not know. MediaPipe's
 ``Landmarks2TransformMatrix``, ``TransformTensorBilinear`` and ``TransformLandmarks``
 become small builtin subgraphs exported from their Keras layers
 (:mod:`tflite2keras.writer.attention`; this needs TensorFlow).
@@ -28,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any
 
@@ -37,6 +34,7 @@ import numpy as np
 from .._files import write_atomically
 from ..errors import InvalidArgumentError, Tflite2KerasError
 from ..ops import custom_options
+from ..ops.transpose_geometry import transpose_geometry
 from ..tflite.model import Source
 from ..tflite.reader import read
 from ..tflite.schema import (
@@ -142,12 +140,12 @@ def _transpose_conv_bias(schema: Any, model: Any, graph: Any, op: Any, index: in
         return [], "expected 4-D input, weights and output"
     strides = (options["stride_height"], options["stride_width"])
     padding = options["padding"]
-    for axis, stride in zip((1, 2), strides):
-        size_in, kernel, size_out = int(x.shape[axis]), int(w.shape[axis]), int(out.shape[axis])
-        pad = max(0, kernel - 1 - (size_in - 1) % stride) if padding == "SAME" else 0
-        back = math.ceil(size_out / stride) if padding == "SAME" else (size_out - kernel) // stride + 1
-        if size_out != stride * (size_in - 1) + kernel - pad or back != size_in:
-            return [], f"output extent {size_out} on axis {axis} does not follow both runtimes' size rule"
+    size_in, kernel, size_out = ([int(t.shape[axis]) for axis in (1, 2)] for t in (x, w, out))
+    mediapipe = transpose_geometry(padding, size_in, kernel, strides)
+    tflite = transpose_geometry(padding, size_in, kernel, strides, out=size_out)
+    for axis in (0, 1):
+        if size_out[axis] != mediapipe.out[axis] or tflite.forward[axis] != size_in[axis]:
+            return [], f"output extent {size_out[axis]} on axis {axis + 1} does not follow both runtimes' size rule"
     shape_name = name_of(out) + "/output_shape"
     report.buffers_added.append(len(model.buffers))
     model.buffers.append(schema.BufferT())

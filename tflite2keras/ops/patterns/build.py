@@ -6,8 +6,9 @@ A builder is ``build(ctx, found, params, filled) -> keras tensor``: ``ctx`` is t
 
 Weights: a norm's gamma and beta (or scale) are set here, from the file's constants, on the
 layer's own trainable variables, and the layer is listed in ``filled`` so that ``transplant``
-leaves it alone. The kernel and bias of a dilated convolution or a Dense go through
-``transplant`` like any op's (``ctx.takes_weights`` with the chain's convolution or
+leaves it alone. A dilated convolution and a Dense are the layers their op's converter builds
+(:func:`~tflite2keras.ops.conv.conv_layer`, :func:`~tflite2keras.ops.conv.dense_layer`); their
+kernel and bias go through ``transplant`` like any op's (``ctx.takes_weights`` with the chain's convolution or
 ``FULLY_CONNECTED`` op: the rule's ``takes``).
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..contract import ConvertContext
+from ..conv import conv_layer, dense_layer
 from .base import Found
 
 
@@ -87,16 +89,8 @@ def dilated_conv(ctx: ConvertContext, found: Found, params: dict[str, Any], fill
     if params["pad"] is not None:
         t, b, left, r = params["pad"]
         x = keras.layers.ZeroPadding2D(((t, b), (left, r)), name=ctx.suffixed(name, "pad"))(x)
-    kernel = ctx.tfl.tensor(conv.inputs[1]).shape
     bias = conv.has_input(2) and bool(np.any(ctx.tfl.constant(conv.inputs[2])))  # TF adds the bias after the chain
-    common = dict(padding=params["padding"], dilation_rate=params["dilation"], activation=ctx.activation(conv),
-                  use_bias=bias, name=name)
-    if conv.opcode == "CONV_2D":
-        groups = int(x.shape[-1]) // kernel[3]
-        layer = keras.layers.Conv2D(kernel[0], tuple(kernel[1:3]), groups=groups, **common)
-    else:
-        layer = keras.layers.DepthwiseConv2D(tuple(kernel[1:3]), depth_multiplier=kernel[3] // int(x.shape[-1]),
-                                             **common)
+    layer = conv_layer(ctx, conv, x, params["padding"], dilation=params["dilation"], use_bias=bias, name=name)
     y = ctx.takes_weights(layer, conv)(x)
     if params["unit_axis"] is not None:
         y = keras.layers.Reshape(params["out"], name=ctx.suffixed(name, "to_1d"))(y)
@@ -105,13 +99,9 @@ def dilated_conv(ctx: ConvertContext, found: Found, params: dict[str, Any], fill
 
 def dense(ctx: ConvertContext, found: Found, params: dict[str, Any], filled: list[str]) -> Any:
     """``Dense`` over the last axis, its weights from the chain's ``FULLY_CONNECTED`` op."""
-    import keras
-
     fc = found.op("dense")
     assert fc is not None
-    layer = keras.layers.Dense(ctx.tfl.tensor(fc.inputs[1]).shape[0], activation=ctx.activation(fc),
-                               use_bias=fc.has_input(2), name=ctx.name(fc, weights=True))
-    return ctx.takes_weights(layer, fc)(source(ctx, found))
+    return ctx.takes_weights(dense_layer(ctx, fc), fc)(source(ctx, found))
 
 
 __all__ = ["activation", "dense", "dilated_conv", "layer_norm", "rms_norm", "source"]
