@@ -124,8 +124,8 @@ def test_an_activation_a_clamping_kernel_ignores_does_not_convert(name: str, fun
 
 
 def test_recurrent_kernels_compute_tanh(scratch_registry: None) -> None:
-    registry.register_op(OpSpec("UNIDIRECTIONAL_SEQUENCE_RNN", layers=("SimpleRNN",), fused_activation=True),
-                         override=True)
+    registry.register_op(OpSpec("UNIDIRECTIONAL_SEQUENCE_RNN", layers=("SimpleRNN",), fused_activation=True,
+                                full_activation=True), override=True)
     options = {"fused_activation_function": "TANH"}
     rnn = Operator(3, "UNIDIRECTIONAL_SEQUENCE_RNN", 1, (0, 1), (2,), options)
     assert activations.keras_activation(rnn) == "tanh"

@@ -12,7 +12,7 @@ unchanged for TANH and SIGN_BIT (measured on the interpreter, XNNPACK and builti
 alike). Converting such a TANH to ``tanh`` would disagree with TFLite, and converting it to
 nothing with the file's author, so :func:`keras_activation` raises
 :class:`~tflite2keras.errors.UnsupportedOpError` for both there; only the recurrent kernels
-of :data:`FULL_ACTIVATION_OPS` compute TANH itself. The TF converter never fuses TANH or
+whose spec says ``full_activation`` compute TANH itself. The TF converter never fuses TANH or
 SIGN_BIT into a clamping op. :func:`clamp` applies a fused activation in numpy (for
 ``OpSpec.fold``).
 
@@ -39,9 +39,6 @@ KERAS: dict[str, str | None] = {
     "NONE": "linear", "RELU": "relu", "RELU_N1_TO_1": "hard_tanh", "RELU6": "relu6", "TANH": "tanh",
     "SIGN_BIT": None,
 }
-#: Ops whose kernels apply the activation function itself (``ApplyActivationToVector``), not only a clamp.
-FULL_ACTIVATION_OPS = frozenset({"RNN", "UNIDIRECTIONAL_SEQUENCE_RNN", "BIDIRECTIONAL_SEQUENCE_RNN", "SVDF", "LSTM",
-                                 "UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM"})
 #: The clamping activations: name -> (low, high) bounds of the result (None: unbounded).
 CLAMPS: dict[str, tuple[float | None, float | None]] = {
     "NONE": (None, None), "RELU": (0, None), "RELU6": (0, 6), "RELU_N1_TO_1": (-1, 1)}
@@ -73,12 +70,19 @@ def keras_form(op: Operator) -> str:
     return KERAS.get(name) or name.lower()
 
 
+def applies_in_full(op: Operator) -> bool:
+    """True when the op's kernel applies its fused activation in full, not only as a clamp
+    (its spec's ``full_activation``: the recurrent ops)."""
+    spec = find(op.opcode)
+    return spec is not None and spec.full_activation
+
+
 def keras_activation(op: Operator) -> str | None:
     """The ``activation=`` argument that computes the op's fused activation, or None for none.
 
     Raises:
         UnsupportedOpError: no Keras activation computes it (SIGN_BIT), or the op's kernel only
-            clamps and ignores it (TANH outside :data:`FULL_ACTIVATION_OPS`); names the op,
+            clamps and ignores it (TANH where the spec does not say ``full_activation``); names the op,
             option and value.
 
     Example:
@@ -95,7 +99,7 @@ def keras_activation(op: Operator) -> str | None:
         known = ", ".join(k for k, v in KERAS.items() if v is not None)
         raise UnsupportedOpError(f"op {op.index} ({op.opcode}) has {OPTION}={name}, which no Keras activation "
                                  f"computes; supported: {known}")
-    if name not in CLAMPS and op.opcode not in FULL_ACTIVATION_OPS:
+    if name not in CLAMPS and not applies_in_full(op):
         raise UnsupportedOpError(
             f"op {op.index} ({op.opcode}) has {OPTION}={name}, which TFLite's {op.opcode} kernel ignores (it "
             f"only clamps: {', '.join(CLAMPS)}), so the file computes no activation where it names {keras}; "
@@ -161,5 +165,5 @@ def fused_away(op: Operator, layer: Any) -> bool:
     return fused(op) != "NONE" and layer_activation(layer) == "linear"
 
 
-__all__ = ["ACTIVATION_LAYERS", "CLAMPS", "FULL_ACTIVATION_OPS", "KERAS", "OPTION", "check_declared", "clamp",
+__all__ = ["ACTIVATION_LAYERS", "CLAMPS", "applies_in_full", "KERAS", "OPTION", "check_declared", "clamp",
            "follower_activation", "fused", "fused_away", "keras_activation", "keras_form", "layer_activation"]

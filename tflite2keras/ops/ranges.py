@@ -17,7 +17,7 @@ import numpy as np
 
 from ..tflite.model import Operator, TFLiteModel
 from ..tflite.quant import affine
-from .fused import CLAMPS, FULL_ACTIVATION_OPS, KERAS, fused
+from .fused import CLAMPS, KERAS, applies_in_full, fused
 from .registry import find
 
 #: Ops whose result takes its values from its quantized inputs, or averages them: it stays in their hull.
@@ -73,7 +73,7 @@ def range_activation(tfl: TFLiteModel, op: Operator) -> str | None:
     A bound matches within half a step: the integer kernel's own RELU6 clamps at ``round(6 / scale)``.
     """
     spec = find(op.opcode)
-    if (spec is None or not spec.fused_activation or op.opcode in FULL_ACTIVATION_OPS or len(op.outputs) != 1
+    if (spec is None or not spec.fused_activation or applies_in_full(op) or len(op.outputs) != 1
             or fused(op) not in CLAMPS):
         return None
     edge = affine(tfl.tensor(op.outputs[0]))

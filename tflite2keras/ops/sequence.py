@@ -118,7 +118,7 @@ def convert_rnn(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
 
 
 register_op(OpSpec(
-    "UNIDIRECTIONAL_SEQUENCE_LSTM", layers=("SequenceLSTM",), fused_activation=True, converter=convert_lstm,
+    "UNIDIRECTIONAL_SEQUENCE_LSTM", layers=("SequenceLSTM",), fused_activation=True, full_activation=True, converter=convert_lstm,
     checks=(check_cell_clip,),
     weights=tuple(WeightSlot(slot, f"{role}_{gate}", layout, optional=False)
                   for role, slots, layout in (("kernel", LSTM_KERNELS, OI_TO_IO),
@@ -127,7 +127,7 @@ register_op(OpSpec(
     + tuple(WeightSlot(slot, f"bias_{gate}", optional=False) for gate, slot in LSTM_BIASES.items()),
 ))
 register_op(OpSpec(
-    "UNIDIRECTIONAL_SEQUENCE_RNN", layers=("SimpleRNN",), fused_activation=True, converter=convert_rnn,
+    "UNIDIRECTIONAL_SEQUENCE_RNN", layers=("SimpleRNN",), fused_activation=True, full_activation=True, converter=convert_rnn,
     weights=(WeightSlot(1, "kernel", OI_TO_IO, optional=False), WeightSlot(2, "recurrent_kernel", OI_TO_IO,
                                                                             optional=False),
              WeightSlot(3, "bias", optional=False)),

@@ -65,6 +65,8 @@ class OpSpec:
             then builds it (:mod:`tflite2keras.ops.fused`), ``lint`` checks it, and ``align``
             knows that the op's output comes after it; an op whose spec does not declare it
             but whose options carry one does not convert.
+        full_activation: the op's kernel applies its fused activation in full (TANH, SIGMOID:
+            the recurrent ops' ``ApplyActivationToVector``), where other kernels only clamp.
         folds_batchnorm: TFLite folds a BatchNormalization that follows the op into its
             weights and bias; see :mod:`tflite2keras.ops.batchnorm`.
         transparent: TFLite may put the op in front of an op a Keras layer stands for, and
@@ -91,6 +93,7 @@ class OpSpec:
     weights: tuple[WeightSlot, ...] = ()
     checks: tuple[Check, ...] = ()
     fused_activation: bool = False
+    full_activation: bool = False
     folds_batchnorm: bool = False
     transparent: bool = False
     converter: Converter | None = field(default=None, compare=False)

@@ -182,7 +182,7 @@ def convert_svdf(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
 
 
 register_op(OpSpec(
-    "SVDF", layers=("SVDF",), fused_activation=True, converter=convert_svdf, checks=(check_rank,),
+    "SVDF", layers=("SVDF",), fused_activation=True, full_activation=True, converter=convert_svdf, checks=(check_rank,),
     prepare=(prepare_inputs, prepare_rank),
     weights=(WeightSlot(WEIGHTS_FEATURE, "kernel", OI_TO_IO, optional=False),
              WeightSlot(WEIGHTS_TIME, "weights_time", TIME_LAYOUT, optional=False), WeightSlot(BIAS, "bias")),
