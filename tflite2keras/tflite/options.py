@@ -104,6 +104,8 @@ def decode(union_type: int, table: Any, union: type = tflite.BuiltinOptions) -> 
             value = _enum_names(_ENUM_FIELDS[accessor]).get(value, value)
         elif isinstance(value, (bool, int, float)):
             pass
+        elif isinstance(value, bytes):  # a string field (VarHandleOptions' shared_name)
+            value = value.decode("utf-8", "replace")
         else:  # nested tables are rare in vision ops; keep them out of the readable dict
             continue
         fields[snake_case(accessor)] = value

@@ -25,12 +25,14 @@ TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswi
 _OPCODE_NAMES: dict[int, str] = dict(tflite.BUILTIN_OPCODE2NAME)
 
 
-def read(source: Source) -> TFLiteModel:
+def read(source: Source, *, subgraph: int = 0) -> TFLiteModel:
     """Read a TFLite model from a path or from its bytes.
 
     Args:
         source: a path to a ``.tflite`` file, the file's bytes (a ``bytearray`` or
             ``memoryview`` works too), or an already read model.
+        subgraph: which subgraph to read as the model's graph: 0, the main one (the others
+            are summarised in ``model.subgraphs``), or an init or control-flow subgraph.
 
     Returns:
         The parsed model. Constants are decoded on demand with ``model.constant(...)``,
@@ -39,7 +41,8 @@ def read(source: Source) -> TFLiteModel:
 
     Raises:
         InvalidModelError: the data are not a valid TFLite flatbuffer.
-        InvalidArgumentError: ``source`` is a folder, or neither a path nor bytes (``None``).
+        InvalidArgumentError: ``source`` is a folder, or neither a path nor bytes (``None``), or
+            the file has no subgraph ``subgraph``.
         FileNotFoundError: the path does not exist.
 
     Example:
@@ -52,7 +55,9 @@ def read(source: Source) -> TFLiteModel:
         <bytes>: 3 ops, 8 tensors; weights {'FLOAT32': 4}; ...
     """
     if isinstance(source, TFLiteModel):
-        return source
+        if subgraph == 0:
+            return source
+        source = source.data
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, name = bytes(source), "<bytes>"
     elif isinstance(source, (str, os.PathLike)):
@@ -73,7 +78,7 @@ def read(source: Source) -> TFLiteModel:
             f"received {data[4:8]!r} in {len(data)} bytes"
         )
     try:
-        return _parse(data, name)
+        return _parse(data, name, subgraph)
     except InvalidModelError as err:
         raise InvalidModelError(f"{name} is a corrupt TFLite flatbuffer: {err}") from err
     except Tflite2KerasError:
@@ -93,13 +98,16 @@ def _count(length: int, data: bytes, what: str, item_bytes: int = 4) -> int:
     return length
 
 
-def _parse(data: bytes, name: str) -> TFLiteModel:
+def _parse(data: bytes, name: str, subgraph: int = 0) -> TFLiteModel:
     root = tflite.Model.GetRootAs(data, 0)
     model = Table.root(data)
     graphs = model.tables(_MODEL_SUBGRAPHS)
     if not graphs:
         raise InvalidModelError(f"{name} has no subgraphs")
-    graph = graphs[0]
+    if not 0 <= subgraph < len(graphs):
+        raise InvalidArgumentError(f"read: subgraph {subgraph} does not exist; {name} has {len(graphs)} subgraphs")
+    graph = graphs[subgraph]
+    name = name if subgraph == 0 else f"{name} subgraph {subgraph}"
     buffers = _buffers(model.tables(_MODEL_BUFFERS), data)
     opcodes = [_opcode(root.OperatorCodes(i)) for i in range(_count(root.OperatorCodesLength(), data, "opcodes"))]
     tensors = [_tensor(t, i, len(buffers)) for i, t in enumerate(graph.tables(_GRAPH_TENSORS))]
@@ -110,7 +118,7 @@ def _parse(data: bytes, name: str) -> TFLiteModel:
     return TFLiteModel(
         data, tensors=tensors, operators=operators, inputs=inputs, outputs=outputs, buffers=buffers,
         signature_defs=_signatures(root, data), metadata=_metadata(root, data),
-        subgraphs=tuple(_subgraph(g, i) for i, g in enumerate(graphs) if i),
+        subgraphs=tuple(_subgraph(g, i) for i, g in enumerate(graphs) if i != subgraph),
         version=int(root.Version()), description=(root.Description() or b"").decode("utf-8", "replace"),
         source=name,
     )

@@ -1,7 +1,8 @@
 """A file's resource variables: the state a streaming model keeps between invokes.
 
 ``VAR_HANDLE`` names a variable in subgraph 0; the ``CALL_ONCE`` init subgraph assigns its
-initial value with ``ASSIGN_VARIABLE`` of a constant. :func:`variables` reads both.
+initial value with ``ASSIGN_VARIABLE`` of a constant. :func:`variables` reads both, each
+subgraph through the bounds-checked reader.
 
 Example:
     >>> import numpy as np
@@ -12,19 +13,13 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import InvalidModelError, UnsupportedOpError
-from .model import NUMPY_DTYPES, Source, TFLiteModel
+from ..errors import UnsupportedOpError
+from .model import Source, TFLiteModel
 from .names import sanitize
-
-if TYPE_CHECKING:
-    import tflite
-
-#: Builtin opcodes of the ops involved (the schema's numbers; the reader names them).
-VAR_HANDLE, ASSIGN_VARIABLE = 142, 144
+from .reader import read
 
 
 @dataclass(frozen=True)
@@ -48,19 +43,16 @@ def variables(tfl: TFLiteModel) -> dict[int, StateVariable]:
 
     Raises:
         UnsupportedOpError: a variable has no constant initial value in the init subgraph.
+        InvalidModelError: a subgraph is corrupt.
     """
     if not is_stateful(tfl):
         return {}
-    import tflite
-
-    root = tflite.Model.GetRootAsModel(tfl.data, 0)
-    initial = _initial_values(root)
+    initial = _initial_values(tfl)
     out = {}
-    main = root.Subgraphs(0)
     for op in tfl.operators:
         if op.opcode != "VAR_HANDLE":
             continue
-        name = _shared_name(main.Operators(op.index))
+        name = op.options.get("shared_name", "")
         if name not in initial:
             raise UnsupportedOpError(f"op {op.index} (VAR_HANDLE) variable {name!r} has no constant initial value "
                                      "in the CALL_ONCE init subgraph")
@@ -69,49 +61,24 @@ def variables(tfl: TFLiteModel) -> dict[int, StateVariable]:
     return dict(sorted(out.items(), key=lambda item: item[1].name))
 
 
-def _shared_name(op: tflite.Operator) -> str:
-    import tflite
-
-    options = tflite.VarHandleOptions()
-    table = op.BuiltinOptions()
-    options.Init(table.Bytes, table.Pos)
-    return (options.SharedName() or b"").decode()
-
-
-def _initial_values(root: Any) -> dict[str, np.ndarray]:
+def _initial_values(tfl: TFLiteModel) -> dict[str, np.ndarray]:
     """shared name -> constant value, for every ASSIGN_VARIABLE of every subgraph but the main one."""
-    from .reader import TYPE_NAMES
-
     values = {}
-    for g in range(1, root.SubgraphsLength()):
-        graph = root.Subgraphs(g)
-        handles = {}
-        for i in range(graph.OperatorsLength()):
-            op = graph.Operators(i)
-            code = root.OperatorCodes(op.OpcodeIndex())
-            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-            if builtin == VAR_HANDLE:
-                handles[int(op.Outputs(0))] = _shared_name(op)
-            elif builtin == ASSIGN_VARIABLE:
-                tensor = graph.Tensors(int(op.Inputs(1)))
-                data = root.Buffers(tensor.Buffer()).DataAsNumpy()
-                dtype = NUMPY_DTYPES.get(TYPE_NAMES.get(tensor.Type(), ""), None)
-                name = handles.get(int(op.Inputs(0)))
-                if name is None or dtype is None or isinstance(data, int):
-                    raise UnsupportedOpError(f"subgraph {g} op {i} (ASSIGN_VARIABLE) does not assign a constant "
-                                             "to a VAR_HANDLE of the same subgraph")
-                shape = tuple(int(d) for d in tensor.ShapeAsNumpy()) if tensor.ShapeLength() else ()
-                raw = data.tobytes()
-                if len(raw) != int(np.prod(shape)) * dtype.itemsize:
-                    raise InvalidModelError(f"subgraph {g} op {i} (ASSIGN_VARIABLE) assigns tensor "
-                                            f"{int(op.Inputs(1))} of shape {shape} ({dtype}), expected "
-                                            f"{int(np.prod(shape)) * dtype.itemsize} bytes, received {len(raw)}")
-                values[name] = np.frombuffer(raw, dtype).reshape(shape).copy()
+    for info in tfl.subgraphs:
+        graph = read(tfl, subgraph=info.index)
+        handles = {op.outputs[0]: op.options.get("shared_name", "") for op in graph.operators
+                   if op.opcode == "VAR_HANDLE" and op.outputs}
+        for op in graph.operators:
+            if op.opcode != "ASSIGN_VARIABLE":
+                continue
+            name = handles.get(op.inputs[0]) if len(op.inputs) == 2 else None
+            if name is None or not graph.is_constant(op.inputs[1]):
+                raise UnsupportedOpError(f"subgraph {info.index} op {op.index} (ASSIGN_VARIABLE) does not assign a "
+                                         "constant to a VAR_HANDLE of the same subgraph")
+            values[name] = np.array(graph.constant(op.inputs[1]))
     return values
 
 
 def is_stateful(source: Source) -> bool:
     """True when the file keeps state in resource variables."""
-    from .reader import read
-
     return any(op.opcode == "VAR_HANDLE" for op in read(source).operators)
