@@ -78,7 +78,7 @@ def test_bad_weight_quantization_names_the_tensor(scales: list[float], zero_poin
 @pytest.mark.parametrize("scales, zero_points, axis, match", [
     ([0.0], [0], 0, "must be positive and finite"),
     ([0.5], [-200], 0, r"zero points \[-200\] lie outside INT8"),
-    ([0.5, 0.25], [0, 0], 1, "2 scales along axis 1 do not fit shape"),
+    ([0.5, 0.25], [0, 0], 1, "2 per-channel scales along axis 1 do not fit shape"),
     ([0.5, 0.25], [0, 0], 5, "per-channel axis 5 does not exist"),
 ])
 def test_bad_activation_quantization_names_the_tensor(scales: list[float], zero_points: list[int], axis: int,

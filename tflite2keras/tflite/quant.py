@@ -82,31 +82,45 @@ def affine(tensor: Tensor) -> Affine | None:
     quant = tensor.quantization
     if tensor.dtype not in RANGES or quant is None or not quant.scales.size:
         return None
-    scales = np.asarray(quant.scales, np.float32).reshape(-1)
+    scales, points, axis = _checked(tensor, tuple(tensor.shape), (*RANGES[tensor.dtype], tensor.dtype))
+    return Affine(tensor.dtype, scales.astype(np.float32), np.broadcast_to(points, scales.shape).copy(), axis)
+
+
+def _checked(tensor: Tensor, shape: tuple[int, ...],
+             bounds: tuple[int, int, str] | None) -> tuple[np.ndarray, np.ndarray, int]:
+    """The tensor's scales (float64), zero points (int64) and axis, checked as TFLite's kernels
+    assume them: positive finite scales, zero points in ``bounds`` (the stored type's range and name), one
+    zero point or one per scale, per-channel scales that fit ``shape`` along the axis.
+
+    Raises:
+        InvalidModelError: one of them does not hold; the message names the tensor.
+    """
+    quant = tensor.quantization
+    where = f"tensor {tensor.index} {tensor.name!r}"
+    if quant is None:
+        raise InvalidModelError(f"{where} is not quantized")
+    scales = np.asarray(quant.scales, np.float64).reshape(-1)
     points = np.asarray(quant.zero_points, np.int64).reshape(-1) if quant.zero_points.size else np.zeros(1, np.int64)
-    lo, hi = RANGES[tensor.dtype]
-    if not np.all(np.isfinite(scales)) or np.any(scales <= 0):
-        raise InvalidModelError(f"tensor {tensor.index} {tensor.name!r}: quantization scales {scales[:4].tolist()} "
+    if not scales.size or not np.all(np.isfinite(scales)) or np.any(scales <= 0):
+        raise InvalidModelError(f"{where}: quantization scales {scales[:4].astype(np.float32).tolist()} "
                                 "must be positive and finite")
-    if np.any(points < lo) or np.any(points > hi):
-        raise InvalidModelError(f"tensor {tensor.index} {tensor.name!r}: zero points {points[:4].tolist()} lie "
-                                f"outside {tensor.dtype} [{lo}, {hi}]")
+    if bounds is not None and (np.any(points < bounds[0]) or np.any(points > bounds[1])):
+        raise InvalidModelError(f"{where}: zero points {points[:4].tolist()} lie outside {bounds[2]} "
+                                f"[{bounds[0]}, {bounds[1]}]")
     if points.size not in (1, scales.size):
-        raise InvalidModelError(f"tensor {tensor.index} {tensor.name!r}: {points.size} zero points for "
-                                f"{scales.size} scales")
-    if scales.size > 1 and not 0 <= quant.quantized_dimension < max(len(tensor.shape), 1):
-        raise InvalidModelError(f"tensor {tensor.index} {tensor.name!r}: per-channel axis "
-                                f"{quant.quantized_dimension} does not exist in shape {tuple(tensor.shape)}")
-    if scales.size > 1 and tensor.shape[quant.quantized_dimension] != scales.size:
-        raise InvalidModelError(f"tensor {tensor.index} {tensor.name!r}: {scales.size} scales along axis "
-                                f"{quant.quantized_dimension} do not fit shape {tuple(tensor.shape)}")
-    return Affine(tensor.dtype, scales, np.broadcast_to(points, scales.shape).copy(), int(quant.quantized_dimension))
+        raise InvalidModelError(f"{where}: {points.size} zero points for {scales.size} scales")
+    axis = int(quant.quantized_dimension)
+    if scales.size > 1 and not 0 <= axis < len(shape):
+        raise InvalidModelError(f"{where}: per-channel axis {axis} does not exist in shape {tuple(shape)}")
+    if scales.size > 1 and shape[axis] != scales.size:
+        raise InvalidModelError(f"{where}: {scales.size} per-channel scales along axis {axis} do not fit "
+                                f"shape {tuple(shape)}")
+    return scales, points, axis
 
 
 def keras_dtype(tensor: Tensor) -> str:
     """The dtype a converted model computes the tensor in: float32 for a quantized activation."""
     return "float32" if affine(tensor) is not None else tensor.dtype.lower()
-
 
 
 def dequantize(q: np.ndarray, tensor: Tensor) -> np.ndarray:
@@ -122,42 +136,29 @@ def dequantize(q: np.ndarray, tensor: Tensor) -> np.ndarray:
         >>> dequantize(np.array([[1, 3], [1, 3]], np.int8), t).tolist()
         [[0.0, 1.0], [2.0, 6.0]]
     """
-    quant = tensor.quantization
-    assert quant is not None
-    scales = quant.scales.astype(np.float64)
-    zero_points = quant.zero_points.astype(np.int64) if quant.zero_points.size else np.zeros(1, np.int64)
-    if not scales.size or not np.all(np.isfinite(scales)) or np.any(scales <= 0):
-        raise InvalidModelError(f"tensor {tensor.index} {tensor.name!r}: quantization scales "
-                                f"{scales[:4].astype(np.float32).tolist()} must be positive and finite")
+    bounds = None
     if q.dtype.kind in "iu" and q.dtype.itemsize < 4:
         info = np.iinfo(q.dtype)
-        if np.any(zero_points < info.min) or np.any(zero_points > info.max):
-            raise InvalidModelError(f"tensor {tensor.index} {tensor.name!r}: zero points {zero_points[:4].tolist()} "
-                                    f"lie outside {q.dtype} [{info.min}, {info.max}]")
+        bounds = (int(info.min), int(info.max), str(q.dtype))
+    scales, zero_points, axis = _checked(tensor, tuple(q.shape), bounds)
     # As TFLite's reference kernels: (q - zero_point) in integers; per tensor, times the scale
     # in double and rounded to float32 once; per channel, converted to float32 and multiplied
     # in float32. The order only matters for int32 values beyond 2**24.
     with np.errstate(over="ignore", invalid="ignore"):  # checked below, with the tensor's name
         if scales.size == 1:
-            value = (scales[0] * (q.astype(np.int64) - zero_points.reshape(-1)[0])).astype(np.float32)
+            value = (scales[0] * (q.astype(np.int64) - zero_points[0])).astype(np.float32)
         else:
-            value = _per_channel(q, tensor, quant.quantized_dimension, scales, zero_points)
+            value = _per_channel(q, axis, scales, zero_points)
     if not np.isfinite(value).all():
         raise InvalidModelError(
-            f"tensor {tensor.index} {tensor.name!r}: scales {scales[:4].astype(np.float32)} and zero points {zero_points[:4]} "
-            "dequantize to values beyond float32"
+            f"tensor {tensor.index} {tensor.name!r}: scales {scales[:4].astype(np.float32)} and zero points "
+            f"{zero_points[:4]} dequantize to values beyond float32"
         )
     return value
 
 
-def _per_channel(q: np.ndarray, tensor: Tensor, axis: int, scales: np.ndarray,
-                 zero_points: np.ndarray) -> np.ndarray:
-    if not 0 <= axis < q.ndim or q.shape[axis] != scales.size or zero_points.size not in (1, scales.size):
-        raise InvalidModelError(
-            f"tensor {tensor.index} {tensor.name!r}: {scales.size} per-channel scales along axis {axis} "
-            f"do not fit shape {tensor.shape}"
-        )
+def _per_channel(q: np.ndarray, axis: int, scales: np.ndarray, zero_points: np.ndarray) -> np.ndarray:
     shape = [1] * q.ndim
     shape[axis] = -1
-    zp = zero_points.reshape(-1) if zero_points.size == scales.size else np.repeat(zero_points, scales.size)
+    zp = zero_points if zero_points.size == scales.size else np.repeat(zero_points, scales.size)
     return (q.astype(np.int64) - zp.reshape(shape)).astype(np.float32) * scales.astype(np.float32).reshape(shape)
