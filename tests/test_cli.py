@@ -258,7 +258,7 @@ def test_unexpected_errors_are_one_line_naming_their_type(tiny_files: Path, caps
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero\nsecond line")
 
-    monkeypatch.setattr(sys.modules["tflite2keras.convert"], "convert", broken)
+    monkeypatch.setattr(sys.modules["tflite2keras.conversion.convert"], "convert", broken)
     argv = ["convert", str(tiny_files / "tiny.tflite"), "-o", str(tiny_files / "z.keras")]
     message = _one_line_error(capsys, argv)
     assert message.startswith("unexpected ZeroDivisionError: division by zero second line (this may be a bug")

@@ -191,7 +191,7 @@ def _run(code: str, **env: str) -> str:
 
 _DATA = """
     import numpy as np
-    from tests.test_loss import ANCHORS, reference, targets, logits
+    from tests.heads.test_loss import ANCHORS, reference, targets, logits
     from tflite2keras.heads.loss import ssd_classification_loss
     t, x = targets(1), logits(2)
 """

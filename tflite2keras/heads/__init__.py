@@ -30,8 +30,8 @@ from .replace import (
 )
 
 _LAZY = {"classifier": "wrap", "ssd_classification_loss": "loss", "SSDClassificationLoss": "loss",
-         "ssd_dataset": "dataset", "encode_targets": "matching", "box_iou": "matching", "match_anchors": "matching",
-         "anchor_boxes": "matching", "encode_regression": "matching"}
+         "ssd_dataset": "dataset", "encode_targets": "targets", "box_iou": "targets", "match_anchors": "targets",
+         "anchor_boxes": "targets", "encode_regression": "targets"}
 
 
 def __getattr__(name: str) -> Any:
