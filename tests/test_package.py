@@ -133,6 +133,22 @@ def test_at_most_eight_modules_at_the_root_and_none_over_400_lines() -> None:
     assert long == {}
 
 
+#: Stems two stages share because they are one concept at two levels: an op family's converters (``ops/``)
+#: and its Keras layers (``layers/``); custom options decoded (``tflite/``) and dispatched by spec (``ops/``);
+#: quantized models converted and verified; the image pre-processing layers and their lazy re-export.
+SHARED_STEMS = {"activation", "binary", "index", "math", "matmul", "mediapipe", "pool", "reduce", "reshape", "resize",
+                "scatter", "sequence", "shape", "signal", "svdf", "custom_options", "quantized", "preprocess"}
+
+
+def test_no_two_stages_name_different_things_alike() -> None:
+    stems: dict[str, list[str]] = {}
+    for module, path in MODULES.items():
+        if path.name != "__init__.py":
+            stems.setdefault(path.stem, []).append(module)
+    shared = {stem: modules for stem, modules in stems.items() if len(modules) > 1 and stem not in SHARED_STEMS}
+    assert shared == {}
+
+
 def test_no_converter_parameter_is_typed_any() -> None:
     untyped = []
     for opcode, spec in sorted(registry.specs().items()):

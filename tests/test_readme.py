@@ -33,9 +33,7 @@ def _readme_names() -> list[str]:
     ``t2k.zoo.blazepalm``): a module of the package followed by attributes, not part of a longer name
     (``keras.layers.Dense``), a path (``benchmarks/heads.py``) or a snippet's own variable (``model.save``)."""
     import ast
-    import pkgutil
 
-    import tflite2keras
 
     text = README.read_text()
     modules = set(_short_names())

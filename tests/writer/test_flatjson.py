@@ -14,7 +14,7 @@ from tflite2keras.errors import InvalidModelError
 from tflite2keras.testdata import corpus, tiny
 from tflite2keras.verification import reference
 from tflite2keras.writer.flatjson import from_json, to_json
-from tflite2keras.writer.flatjson.schema import schema
+from tflite2keras.writer.flatjson.fields import schema
 
 _EXTERNAL_LAYOUT = {"offset", "size", "largeCustomOptionsOffset", "largeCustomOptionsSize"}
 

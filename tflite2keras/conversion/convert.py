@@ -24,8 +24,8 @@ from ..tflite.names import sanitize
 from ..tflite.reader import read
 from ..tflite.signatures import read_signature, signature_subgraphs
 from . import streaming
+from .deferred import deferred_variables
 from .quantized import check_mode, describe
-from .variables import deferred_variables
 
 __all__ = ["ConvertContext", "check_output", "convert", "load", "warn_non_finite", "warn_other_signatures"]
 

@@ -1,7 +1,7 @@
 """A ``.tflite`` file as JSON and back: every table and field of the schema, buffers as numbers.
 
 :func:`to_json` and :func:`from_json` are in :mod:`.document`; the schema's fields and enums in
-:mod:`.schema`; buffers and external data in :mod:`.buffers`.
+:mod:`.fields`; buffers and external data in :mod:`.buffers`.
 
 Example:
     >>> from tflite2keras.writer.flatjson import from_json, to_json

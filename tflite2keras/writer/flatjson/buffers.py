@@ -17,7 +17,7 @@ import numpy as np
 
 from ...errors import InvalidModelError
 from ...tflite.schema import pack as pack_model
-from .schema import (
+from .fields import (
     SMALL,
     Field,
     check_keys,

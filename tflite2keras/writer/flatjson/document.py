@@ -43,7 +43,7 @@ from ...tflite.model import Source
 from ...tflite.reader import read
 from ...tflite.schema import unpack
 from .buffers import buffer_uses, decode_buffer, encode_buffer, pack
-from .schema import (
+from .fields import (
     Field,
     check_keys,
     decode,

@@ -8,7 +8,7 @@ union), number type and, from a table here, the enum that names their values.
 turns them back, raising :class:`InvalidModelError` that names the JSON path.
 
 Example:
-    >>> from tflite2keras.writer.flatjson.schema import schema, encode, decode
+    >>> from tflite2keras.writer.flatjson.fields import schema, encode, decode
     >>> options = schema.Conv2DOptionsT()
     >>> options.strideW = options.strideH = 2
     >>> encoded = encode(options, member=True)   # a union member: defaults are written too

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import tflite2keras as t2k
-from tflite2keras.conversion.variables import deferred_variables
+from tflite2keras.conversion.deferred import deferred_variables
 from tflite2keras.testdata import tiny
 
 

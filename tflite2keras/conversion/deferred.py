@@ -8,7 +8,7 @@ and ``variable.assign(value)`` records the value; when the block ends each varia
 initialized once, from its recorded value, or from its initializer if nothing was assigned.
 Layers, configs and initializers are untouched: a reloaded or cloned model draws its
 variables as Keras always does. Two Keras internals are used (the list of deferred
-variables, and a deferred variable's pending initializer); ``tests/test_variables.py``
+variables, and a deferred variable's pending initializer); ``tests/conversion/test_deferred.py``
 fails if a Keras release changes them.
 
 Example:
