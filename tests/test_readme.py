@@ -34,7 +34,6 @@ def _readme_names() -> list[str]:
     (``keras.layers.Dense``), a path (``benchmarks/heads.py``) or a snippet's own variable (``model.save``)."""
     import ast
 
-
     text = README.read_text()
     modules = set(_short_names())
     variables = set()
