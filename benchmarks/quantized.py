@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 from _timing import interleaved_runs, paired_ratio  # noqa: E402
 
 import tflite2keras as t2k  # noqa: E402
-from tflite2keras.testdata import quantized_suite as suite_quantized  # noqa: E402
+from tflite2keras.testdata import quantized_suite  # noqa: E402
 from tflite2keras.verification.reference import make_interpreter  # noqa: E402
 
 
@@ -48,10 +48,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{'model':<34} {'fq/float':>9} {'float/tfl':>10} {'fq/tfl':>8} {'convert fq/float':>17} "
           f"{'float steps':>12} {'fq steps':>9}")
-    for name, kind in suite_quantized.CASES:
+    for name, kind in quantized_suite.CASES:
         if kind == "dynamic":
             continue
-        data = suite_quantized.tflite(name, kind)
+        data = quantized_suite.tflite(name, kind)
         timings = {}
         models = {}
         for mode in ("float", "fake_quant"):

@@ -10,22 +10,22 @@ import pytest
 
 import tflite2keras as t2k
 from tflite2keras.conversion.quantized import describe
-from tflite2keras.testdata import quantized_suite as suite_quantized
+from tflite2keras.testdata import quantized_suite
 from tflite2keras.tflite.quant import affine
 from tflite2keras.verification.quantized import FAKE_QUANT_STEPS, FAKE_QUANT_WITHIN
 from tflite2keras.verification.reference import make_interpreter, run
 
 MODES = ("float", "fake_quant")
-INTEGER = [case for case in suite_quantized.CASES if case[1] != "dynamic"]
+INTEGER = [case for case in quantized_suite.CASES if case[1] != "dynamic"]
 
 
 @pytest.fixture(scope="module")
 def files() -> dict[tuple[str, str], bytes]:
-    return {case: suite_quantized.tflite(*case) for case in suite_quantized.CASES}
+    return {case: quantized_suite.tflite(*case) for case in quantized_suite.CASES}
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("case", suite_quantized.CASES, ids=lambda c: f"{c[0]}-{c[1]}")
+@pytest.mark.parametrize("case", quantized_suite.CASES, ids=lambda c: f"{c[0]}-{c[1]}")
 def test_converts_and_verifies_per_output_and_per_layer(case: tuple[str, str], mode: str, files: Any) -> None:
     data = files[case]
     model = t2k.convert(data, quantized=mode)
@@ -101,7 +101,7 @@ def test_fake_quant_fine_tuning_step_and_integer_export(files: Any, tmp_path: An
     reloaded = t2k.load(tmp_path / "qat.keras")
     np.testing.assert_array_equal(np.asarray(reloaded(x)), np.asarray(model(x)))
     target = tmp_path / "qat_int8.tflite"
-    samples = suite_quantized.representative(tuple(model.input.shape))
+    samples = quantized_suite.representative(tuple(model.input.shape))
     t2k.export_tflite(model, target, weights="int8", representative_data=samples)
     exported = t2k.read(target.read_bytes())
     integer = [t for op in exported.operators if op.opcode == "CONV_2D" for t in op.outputs]

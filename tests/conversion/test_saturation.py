@@ -23,7 +23,7 @@ import pytest
 import tflite2keras as t2k
 from tflite2keras.layers import Saturate
 from tflite2keras.ops.ranges import natural_range, range_activation
-from tflite2keras.testdata import quantized_suite as suite_quantized
+from tflite2keras.testdata import quantized_suite
 from tflite2keras.tflite.model import Operator
 from tflite2keras.tflite.quant import affine
 from tflite2keras.verification.reference import make_interpreter, run
@@ -80,7 +80,7 @@ def per_tensor_int8_io() -> bytes:
     model = suite.keras_model("mobilenet_v2")
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    samples = suite_quantized.representative(tuple(model.inputs[0].shape))
+    samples = quantized_suite.representative(tuple(model.inputs[0].shape))
     converter.representative_dataset = lambda: ([x] for x in samples)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = converter.inference_output_type = tf.int8
@@ -91,7 +91,7 @@ def per_tensor_int8_io() -> bytes:
 
 @pytest.fixture(scope="module")
 def files() -> tuple[bytes, bytes, int]:
-    original = suite_quantized.tflite("mobilenet_v2", "int8")
+    original = quantized_suite.tflite("mobilenet_v2", "int8")
     return (original, *toco_style(original))
 
 
@@ -243,7 +243,7 @@ def requantized(data: bytes, op_index: int, factor: float) -> bytes:
 
 @pytest.mark.parametrize("mode", ["float", "fake_quant"])
 def test_a_requantization_into_a_narrower_range_pairs_with_its_quantize(mode: str) -> None:
-    data = requantized(suite_quantized.tflite("conv1d_audio", "int8"), 12, 0.5)  # before the MEAN, half the range
+    data = requantized(quantized_suite.tflite("conv1d_audio", "int8"), 12, 0.5)  # before the MEAN, half the range
     model = t2k.convert(data, quantized=mode)
     report = t2k.verify(model, data, samples=2, per_layer=True)  # before: the clamp was paired with the
     assert report.ok, str(report)  # RESHAPE's tensor, as the same tensor: 92 steps off there

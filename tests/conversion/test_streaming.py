@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import tflite2keras as t2k
-from tflite2keras.testdata import quantized_suite as suite_quantized
+from tflite2keras.testdata import quantized_suite
 from tflite2keras.verification.reference import make_interpreter, run
 
 STEPS = 12
@@ -18,7 +18,7 @@ STEPS = 12
 
 @pytest.fixture(scope="module")
 def data() -> bytes:
-    return suite_quantized.streaming_tflite()
+    return quantized_suite.streaming_tflite()
 
 
 def _frames(seed: int = 0, batch: int = 1) -> list[np.ndarray]:

@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeMismatchError, UnsupportedOpError
-from ..ops import fused as activations
-from ..ops import patterns
+from ..ops import fused, patterns
 from ..ops.contract import ConvertContext, check_output
 from ..ops.prepare import validate
 from ..ops.registry import find
@@ -129,7 +128,7 @@ def _convert_ops(ctx: ConvertContext) -> list[str]:
         if _decodes_a_constant(tfl, op, spec):
             continue
         assert spec is not None and spec.converter is not None  # _check_all_supported
-        activations.check_declared(op, spec)
+        fused.check_declared(op, spec)
         for index, value in zip(op.outputs, spec.converter(ctx, op)):
             ctx.emit(op, index, value)
     return [name for m in matches.values() for name in m.filled]

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from ..tflite.model import Operator
-from . import fused as activations
+from . import fused
 from .contract import ConvertContext
 from .layout import RESHAPE
 from .prepare_shapes import broadcastable
@@ -201,7 +201,7 @@ def fold_binary(op: Operator, values: list[Any]) -> list[np.ndarray]:
         _nonzero(op, b)
     with np.errstate(all="ignore"):
         result = np.asarray(NUMPY[op.opcode](a, b)).astype(np.result_type(a, b))
-    return [activations.clamp(op, result)]
+    return [fused.clamp(op, result)]
 
 
 for _opcode in BINARY_OPS:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..tflite.model import Operator, TFLiteModel
-from . import fused as activations
+from . import fused
 from .batchnorm import folded_batchnorm, single_child
 from .ranges import range_activation
 from .registry import Check, Mismatch, find
@@ -98,12 +98,12 @@ def activation(op: Operator, layer: Any, model: TFLiteModel) -> Iterator[Mismatc
     ``lint`` runs this check on every op whose spec has ``fused_activation=True``.
     """
 
-    tfl = activations.keras_form(op)
-    keras_name = activations.layer_activation(layer)
+    tfl = fused.keras_form(op)
+    keras_name = fused.layer_activation(layer)
     if keras_name == "linear" and tfl != "linear":
         bn = folded_batchnorm(layer, find(op.opcode))  # TFLite folds the BN, then fuses the activation
         follower = single_child(bn if bn is not None else layer)
-        keras_name = activations.follower_activation(follower) if follower is not None else keras_name
+        keras_name = fused.follower_activation(follower) if follower is not None else keras_name
     if keras_name != tfl and keras_name != range_activation(model, op):  # (float mode folds a range's clamp)
         yield "activation", keras_name, tfl
 

@@ -26,8 +26,7 @@ from ..tflite.model import Operator, TFLiteModel
 from ..tflite.names import assign_names, input_name, op_names, sanitize, scope_names
 from ..tflite.quant import affine, keras_dtype
 from ..tflite.variables import variables
-from . import fold as shapes
-from . import fused as activations
+from . import fold, fused
 from .ranges import UNBOUNDED, Interval, natural_range, range_activation
 from .registry import find
 from .slots import weight_ops
@@ -57,7 +56,7 @@ class ConvertContext:
         self._names: set[str] = set()
         self._output_names = {t: sanitize(tfl.tensor(t).name) for t in tfl.outputs}
         #: tensor index -> its value folded at two batch sizes (see :mod:`tflite2keras.ops.fold`).
-        self.folded = shapes.fold(tfl)
+        self.folded = fold.fold(tfl)
         #: quantized tensor index -> where the float model's value lies (float mode's saturation).
         self.intervals: dict[int, Interval] = {}
         #: op index -> the Keras activation its output range carries, folded into its layer.
@@ -159,7 +158,7 @@ class ConvertContext:
         if index in self.folded and index not in self.tensors:
             raise UnsupportedOpError(
                 f"op {op.index} ({op.opcode}) input {slot} is tensor {index} {self.tfl.tensor(index).name!r}, "
-                f"shape arithmetic folded to {self.folded[index][0].tolist()} at batch {shapes.BATCHES[0]}: "
+                f"shape arithmetic folded to {self.folded[index][0].tolist()} at batch {fold.BATCHES[0]}: "
                 "its value depends on the batch, and this converter takes it only as a tensor")
         if index not in self.tensors:
             raise UnsupportedOpError(
@@ -175,7 +174,7 @@ class ConvertContext:
         if not op.has_input(slot):
             return False
         index = op.inputs[slot]
-        return self.tfl.is_constant(index) or shapes.is_fixed(self.folded.get(index))
+        return self.tfl.is_constant(index) or fold.is_fixed(self.folded.get(index))
 
     def constant(self, op: Operator, slot: int) -> np.ndarray:
         """The value of ``op``'s constant input ``slot``."""
@@ -199,7 +198,7 @@ class ConvertContext:
         Raises:
             UnsupportedOpError: no Keras activation computes it (``SIGN_BIT``).
         """
-        name = activations.keras_activation(op)
+        name = fused.keras_activation(op)
         carried = range_activation(self.tfl, op) if self.mode == "float" else None
         if carried is not None:
             self.range_folded[op.index] = carried
@@ -243,7 +242,7 @@ class ConvertContext:
         """Apply the op's fused activation as its own layer (for layers without ``activation=``)."""
         import keras
 
-        activation = activations.keras_activation(op)  # (a range's clamp is left to ``emit``)
+        activation = fused.keras_activation(op)  # (a range's clamp is left to ``emit``)
         if activation is None:
             return x
         return keras.layers.Activation(activation, name=self.suffixed(base, activation))(x)

@@ -168,13 +168,12 @@ def keras_model(name: str, seed: int = 0) -> Any:
 
 def _build(name: str, missing: tuple[str, ...]) -> dict[str, bytes]:
     """Model ``name``'s conversions of the ``missing`` kinds."""
-    from . import quantized_suite as suite_quantized
-    from . import suite
+    from . import quantized_suite, suite
 
     model = keras_model(name)
     files = suite.to_tflite_kinds(model, tuple(kind for kind in missing if kind != "int8"))
     if "int8" in missing:
-        files["int8"] = suite_quantized.convert(model, "int8")
+        files["int8"] = quantized_suite.convert(model, "int8")
     return files
 
 

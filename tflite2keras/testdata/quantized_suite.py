@@ -15,8 +15,8 @@ streaming keyword-spotting style model whose ring buffers live in resource varia
 
 Example (generates the file on first use, so not a doctest)::
 
-    from tflite2keras.testdata import quantized_suite as suite_quantized
-    data = suite_quantized.tflite("mobilenet_v2", "int8_io")
+    from tflite2keras.testdata import quantized_suite
+    data = quantized_suite.tflite("mobilenet_v2", "int8_io")
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def tflite(name: str, kind: str) -> bytes:
         InvalidArgumentError: ``kind`` is unknown.
     """
     if kind not in KINDS:
-        raise InvalidArgumentError(f"suite_quantized: kind must be one of {', '.join(KINDS)}, received {kind!r}")
+        raise InvalidArgumentError(f"quantized_suite: kind must be one of {', '.join(KINDS)}, received {kind!r}")
     target = folder() / f"{name}_{kind}.tflite"
     if not target.exists():
         from . import suite

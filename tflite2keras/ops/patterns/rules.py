@@ -33,8 +33,7 @@ from __future__ import annotations
 
 import math
 
-from . import build as build
-from . import params as params
+from . import build, params
 from .base import ANY, Rule, Step
 
 # -- normalizations ------------------------------------------------------------------
