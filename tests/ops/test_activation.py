@@ -6,11 +6,13 @@ import json
 import math
 from typing import Any
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import keras
-import test_math as math_cases
+import test_binary
+import test_elementwise
+import test_math
 from oneop import Case, check_case, model_case, tflite_of
 
 import tflite2keras as t2k
@@ -172,7 +174,9 @@ for name, (data, feed, want) in saved.items():
 assert "tensorflow" not in sys.modules
 print("JAX OK", len(saved))
 """
-ALL_CASES = {**math_cases.CASES, **CASES}
+ALL_CASES = {**test_math.CASES, **test_binary.CASES, **test_elementwise.CASES, **CASES}
+#: The cases whose files have the operands swapped (test_binary.swap_operands).
+C_FIRST = test_binary.C_FIRST | test_elementwise.C_FIRST
 #: Cases run under the JAX backend (one per new activation, Binary and Unary function).
 JAX_CASES = ["gelu_approximate", "l2_normalization", "leaky_relu", "relu_0_to_1", "log_softmax",
              "sub_const_first", "div_int", "floor_div", "floor_div_const_first", "floor_mod", "floor_mod_int",
@@ -189,7 +193,7 @@ def test_layers_under_jax(function_to_tflite: Any, fresh_python: Any, tmp_path: 
     for name in JAX_CASES:
         opcode, specs, function, _ = ALL_CASES[name]
         data = function_to_tflite(function, *specs)
-        data = math_cases._swap_operands(data, opcode) if name in math_cases.C_FIRST else data
+        data = test_binary.swap_operands(data, opcode) if name in C_FIRST else data
         data = _replace_opcode(data, *EDITS[name]) if name in EDITS else data
         feed = inputs(specs, 3, 7)
         saved[name] = (data, feed, run(make_interpreter(t2k.read(data), batch=3), feed)[0][0])

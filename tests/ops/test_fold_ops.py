@@ -5,8 +5,8 @@ Each case is a TF function of one float32 input of a free batch, converted by TF
 reads a value that follows the batch (``tf.shape(x)`` and what is computed from it) and feeds a
 RESHAPE target. The converted model must match the interpreter at batch 1 and 3, and
 :func:`test_every_fold_has_a_case` fails for a fold without a case. The folds added for issue 20
-are also compared with the interpreter on random values, one op at a time; and a PACK of tensors
-and a constant converts when the constant is one value throughout.
+are also compared with the interpreter on random values, one op at a time. (test_reduce.py holds
+PACK's cases, a PACK of tensors and a constant among them.)
 """
 
 from __future__ import annotations
@@ -212,26 +212,6 @@ def test_every_fold_has_a_case() -> None:
     folds = {opcode for opcode, spec in registry.specs().items() if spec.fold is not None}
     missing = sorted(folds - {opcode for opcode, _ in [*FOLDS.values(), *BUILT.values()]})
     assert not missing, f"ops with a fold but no batch-dependent shape-arithmetic case in test_fold_ops.py: {missing}"
-
-
-def test_pack_of_tensors_and_a_uniform_constant(function_to_tflite: Any) -> None:
-    """``stack([x, y, ones])`` in a batch-1 file: the constant becomes a Fill of the batch."""
-    data = function_to_tflite(lambda x: tf.stack([x[:, :, 0], x[:, :, 1], tf.ones_like(x[:, :, 0])], axis=2), ROW)
-    tfl = t2k.read(data)
-    pack = next(op for op in tfl.operators if op.opcode == "PACK")
-    assert any(tfl.is_constant(t) for t in pack.inputs)
-    model = t2k.convert(data)
-    assert t2k.verify(model, data, samples=2).ok
-    sample = np.random.default_rng(0).uniform(-1, 1, (3, *ROW)).astype(np.float32)
-    want = np.stack([sample[:, :, 0], sample[:, :, 1], np.ones_like(sample[:, :, 0])], axis=2)
-    np.testing.assert_array_equal(np.asarray(model(sample)), want)
-
-
-def test_pack_with_a_constant_of_several_values_raises(function_to_tflite: Any) -> None:
-    ramp = np.arange(6, dtype=np.float32).reshape(1, 6)
-    data = function_to_tflite(lambda x: tf.stack([x[:, :, 0], tf.constant(ramp)], axis=2), ROW)
-    with pytest.raises(t2k.UnsupportedOpError, match=r"\(PACK\) constant input 1 .*expected one value"):
-        t2k.convert(data)
 
 
 def _parity_cases() -> dict[str, tuple[str, list[Any], list[tuple[tuple[int, ...], str]], Any]]:

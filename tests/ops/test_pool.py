@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import keras
 import numpy as np
 import pytest
-import keras
 import tensorflow as tf
 from oneop import Case, check_case, model_case, tflite_of
 

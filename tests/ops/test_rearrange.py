@@ -1,67 +1,180 @@
-"""ops/rearrange.py (DEPTH_TO_SPACE) and ops/shape.py's STRIDED_SLICE: data-movement ops converted and compared
-with the interpreter."""
+"""ops/rearrange.py: TRANSPOSE, SQUEEZE, EXPAND_DIMS, SPACE_TO_DEPTH, DEPTH_TO_SPACE, TILE, BROADCAST_TO,
+REVERSE_V2, REVERSE_SEQUENCE, MATRIX_DIAG and MATRIX_SET_DIAG: one-op models against the interpreter and numpy.
+
+The cases run through test_shape.py's machinery (:func:`test_shape.check_table_case`: ``FREE`` cases are
+traced with a free batch, ``Built`` ones written with the schema's object API); test_shape.py's
+``test_layers_run_under_jax`` runs this module's ``RELOAD`` cases under JAX.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import sys
+from typing import Any
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from oneop import Case, check_case, tflite_of
+from oneop import Case
+from test_shape import (
+    INT,
+    ONE,
+    SHAPE,
+    Built,
+    built,
+    check_family_has_cases,
+    check_fold,
+    check_table_case,
+    check_unsupported,
+    fold_case,
+    i32,
+    traced,
+)
 
 import tflite2keras as t2k
+from tflite2keras import layers
+from tflite2keras.errors import InvalidArgumentError
+from tflite2keras.ops import registry
+from tflite2keras.tflite.model import Operator
 
-SHAPE = (7, 9, 5)  # odd extents, all different
-#: id -> a one-op case (oneop.Case).
+
+def _reverse_sequence(x: np.ndarray, lengths: Any, seq: int, batch: int) -> np.ndarray:
+    out = np.array(x)
+    for j, n in enumerate(np.broadcast_to(np.asarray(lengths).reshape(-1), (x.shape[batch],))):
+        index = [slice(None)] * x.ndim
+        index[batch], index[seq] = j, slice(0, int(n))
+        out[tuple(index)] = np.flip(x[tuple(index)], axis=seq - (seq > batch))
+    return out
+
+
+def _diag(x: np.ndarray) -> np.ndarray:
+    return x[..., None, :] * np.eye(x.shape[-1], dtype=x.dtype)
+
+
+def _set_diag(x: np.ndarray, d: np.ndarray) -> np.ndarray:
+    out = np.array(x)
+    k = np.arange(min(x.shape[-2:]))
+    out[..., k, k] = d
+    return out
+
+
+#: id -> (opcode under test, input shapes, TF function or Built file, numpy reference), or a oneop.Case.
 CASES: dict[str, Case] = {
-    "depth_to_space": Case("DEPTH_TO_SPACE", ((5, 7, 12),), lambda x: tf.nn.depth_to_space(x, 2), per_layer=True),
+    "transpose": ("TRANSPOSE", ONE, lambda x: tf.transpose(x, [0, 2, 3, 1]), lambda x: x.transpose(0, 2, 3, 1)),
+    "transpose_int": ("TRANSPOSE", (((7, 9), "int32"),), lambda x: tf.transpose(x, [0, -1, 1]),
+                      lambda x: x.transpose(0, 2, 1)),
+    "squeeze": built("SQUEEZE", [(7, 1, 5, 1)], [((1, 7, 5), "float32")], lambda x: x.squeeze((2, 4)),
+                     ("SqueezeOptions", {"squeezeDims": [2, -1]})),
+    "expand_dims": ("EXPAND_DIMS", ONE, lambda x: tf.expand_dims(x, 2), lambda x: np.expand_dims(x, 2)),
+    "expand_dims_last": ("EXPAND_DIMS", INT, lambda x: tf.expand_dims(x, -1), lambda x: x[..., None]),
+    "space_to_depth": ("SPACE_TO_DEPTH", ((6, 8, 3),), lambda x: tf.nn.space_to_depth(x, 2),
+                       lambda x: x.reshape(-1, 3, 2, 4, 2, 3).transpose(0, 1, 3, 2, 4, 5).reshape(-1, 3, 4, 12)),
+    "depth_to_space": ("DEPTH_TO_SPACE", ((5, 7, 12),), lambda x: tf.nn.depth_to_space(x, 2),
+                       lambda x: x.reshape(-1, 5, 7, 2, 2, 3).transpose(0, 1, 3, 2, 4, 5).reshape(-1, 10, 14, 3)),
+    "depth_to_space_per_layer": Case("DEPTH_TO_SPACE", ((5, 7, 12),), lambda x: tf.nn.depth_to_space(x, 2),
+                                     per_layer=True),
+    "tile": ("TILE", ONE, lambda x: tf.tile(x, [1, 2, 1, 3]), lambda x: np.tile(x, (1, 2, 1, 3))),
+    "broadcast_to": ("BROADCAST_TO", ONE, lambda x: tf.broadcast_to(x[:, :1], [1, 7, 9, 5]),
+                     lambda x: np.broadcast_to(x[:, :1], (len(x), *SHAPE))),
+    "broadcast_to_free": ("BROADCAST_TO", ONE, lambda x: tf.broadcast_to(x[:, :, :1], tf.shape(x)),
+                          lambda x: np.broadcast_to(x[:, :, :1], x.shape)),
+    "broadcast_to_constant": ("BROADCAST_TO", ONE, tf.ones_like, np.ones_like),  # TFLite has no ONES_LIKE
+    "broadcast_to_constant_int": ("BROADCAST_TO", INT, tf.ones_like, np.ones_like),
+    "reverse": ("REVERSE_V2", ONE, lambda x: tf.reverse(x, [2, 3]), lambda x: x[:, :, ::-1, ::-1]),  # contiguous
+    "reverse_negative_axis": ("REVERSE_V2", INT, lambda x: tf.reverse(x, [-2]), lambda x: x[:, :, ::-1]),
+    "reverse_sequence_rows": ("REVERSE_SEQUENCE", ONE,
+                              lambda x: tf.reverse_sequence(x, [3, 0, 9, 5, 1, 7, 2], seq_axis=2, batch_axis=1),
+                              lambda x: _reverse_sequence(x, [3, 0, 9, 5, 1, 7, 2], 2, 1)),
+    "reverse_sequence_batch_1": ("REVERSE_SEQUENCE", ONE,
+                                 lambda x: tf.reverse_sequence(x, [4], seq_axis=1, batch_axis=0),
+                                 lambda x: _reverse_sequence(x, [4], 1, 0)),
+    "reverse_sequence_tensor": ("REVERSE_SEQUENCE", (SHAPE, ((), "int32")),
+                                lambda x, n: tf.reverse_sequence(x, n, seq_axis=1, batch_axis=0),
+                                lambda x, n: _reverse_sequence(x, n, 1, 0)),
+    "matrix_diag": ("MATRIX_DIAG", ((7, 5),), tf.linalg.diag, _diag),
+    "matrix_set_diag": ("MATRIX_SET_DIAG", ((7, 9),), lambda x: tf.linalg.set_diag(x, x[:, :, 0]),
+                        lambda x: _set_diag(x, x[:, :, 0])),
+    "matrix_set_diag_tall": ("MATRIX_SET_DIAG", ((3, 9, 5), (3, 5)), tf.linalg.set_diag, _set_diag),
 }
-#: id -> a slice of x (batch axis whole); negative strides with masked begin/end among them.
-SLICES: dict[str, Callable[[Any], Any]] = {
-    "reverse": lambda x: x[:, ::-1],
-    "reverse_by_two": lambda x: x[:, ::-2, 1::3],
-    "begin_set_end_masked": lambda x: x[:, 5::-2],
-    "begin_masked_end_set": lambda x: x[:, :1:-1],
-    "reverse_all": lambda x: x[:, ::-1, ::-1, ::-1],
-    "mixed": lambda x: x[:, -2:0:-3, ::2, 4:0:-1],
-    "negative_begin": lambda x: x[:, -1::-3, :-2:-1],
-    "forward": lambda x: x[:, 1:6:2, 2:, :4],
-    # shrink_axis_mask: an integer index drops its axis
-    "shrink_one": lambda x: x[:, 2],
-    "shrink_last_index": lambda x: x[:, :, -1],
-    "shrink_with_slices": lambda x: x[:, 1:4, 3, ::2],
-    "shrink_two": lambda x: x[:, -1, :, 0],
-}
+#: Traced with a free batch (TFLite writes SHAPE arithmetic, EXPAND_DIMS, FILL ...).
+FREE = {"expand_dims", "expand_dims_last", "broadcast_to_free", "broadcast_to_constant", "broadcast_to_constant_int"}
+#: Files whose constants say batch 1 (a size, a target shape, seq_lengths): their interpreter runs at batch 1 only.
+BATCH_1 = {"broadcast_to", "reverse_sequence_batch_1"}
+#: One case per layer class: its model is saved and reloaded in safe mode.
+RELOAD = {"transpose": "Permute", "squeeze": "Reshape", "space_to_depth": "SpaceToDepth", "tile": "Tile",
+          "broadcast_to_free": "BroadcastTo", "broadcast_to_constant": "BroadcastTo",
+          "reverse_sequence_rows": "ReverseSequence", "reverse_sequence_tensor": "ReverseSequence",
+          "matrix_diag": "MatrixDiag", "matrix_set_diag": "MatrixSetDiag"}
+#: The Keras layers (besides the inputs) that some cases convert to: standard layers where they are exact.
+TARGETS = {"transpose": {"Permute"}, "squeeze": {"Reshape"}, "expand_dims": {"Reshape"}, "reverse": {"StridedSlice"},
+           "broadcast_to_constant": {"BroadcastTo"}}
+MY_MODULES = ("rearrange",)
+
+
+def test_every_op_of_the_module_has_a_case() -> None:
+    check_family_has_cases(sys.modules[__name__])
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_op_matches_interpreter(name: str, function_to_tflite: Any, tmp_path: Any) -> None:
-    check_case(CASES[name], tflite_of(CASES[name], function_to_tflite), tmp_path)
+    check_table_case(sys.modules[__name__], name, function_to_tflite, tmp_path)
 
 
-@pytest.mark.parametrize("name", sorted(SLICES))
-def test_strided_slice_matches_interpreter(name: str, function_to_tflite: Any) -> None:
-    data = function_to_tflite(SLICES[name], SHAPE)
-    tfl = t2k.read(data)
-    assert "STRIDED_SLICE" in {op.opcode for op in tfl.operators}
-    model = t2k.convert(data)
-    x = np.arange(np.prod(SHAPE), dtype=np.float32).reshape(1, *SHAPE)
-    expected = SLICES[name](x)
-    assert tuple(model.outputs[0].shape[1:]) == expected.shape[1:] == tfl.tensor(tfl.outputs[0]).shape[1:]
-    np.testing.assert_array_equal(np.asarray(model(x)), expected)
-    assert t2k.verify(model, data, samples=2, per_layer=True).ok
-    batch = np.concatenate([x, -x, x * 2])  # the batch axis stays free
-    np.testing.assert_array_equal(np.asarray(model(batch)), SLICES[name](batch))
+#: opcode, a file with it, what the error names.
+UNSUPPORTED: dict[str, tuple[str, Any, str]] = {
+    "transpose_batch": ("TRANSPOSE", lambda: traced(lambda x: tf.transpose(x, [1, 0, 2, 3]), SHAPE, free=True),
+                        "batch axis"),
+    "squeeze_batch": ("SQUEEZE", Built("SQUEEZE", [(7, 1, 5)], [((7, 5), "float32")]), "squeezes the batch"),
+    "expand_dims_0": ("EXPAND_DIMS", lambda: traced(lambda x: tf.expand_dims(x, 0), SHAPE, free=True),
+                      "before the batch"),
+    "tile_batch": ("TILE", lambda: traced(lambda x: tf.tile(x, [2, 1, 1, 1]), SHAPE), "tiles the batch"),
+    "tile_by_batch": ("TILE", lambda: traced(lambda x: tf.tile(x, tf.stack([1, tf.shape(x)[0], 1, 1])), SHAPE,
+                                             free=True), "depends on the batch"),
+    "broadcast_to_batch": ("BROADCAST_TO", lambda: traced(lambda x: tf.broadcast_to(x, [3, *SHAPE]), SHAPE),
+                           "broadcasts the batch"),
+    "reverse_batch": ("REVERSE_V2", lambda: traced(lambda x: tf.reverse(x, [0]), SHAPE), "batch axis"),
+    "reverse_sequence_over_batch": ("REVERSE_SEQUENCE", lambda: traced(
+        lambda x: tf.reverse_sequence(x, [1] * 7, seq_axis=0, batch_axis=1), SHAPE), "seq_dim 0"),
+    "matrix_diag_of_the_batch": ("MATRIX_DIAG", lambda: traced(tf.linalg.diag, ()), "spreads the batch"),
+    "matrix_set_diag_batch": ("MATRIX_SET_DIAG", lambda: traced(lambda x: tf.linalg.set_diag(x, x[:, 0]), (7,)),
+                              "non-batch axes"),
+}
 
 
-def test_strided_slice_layer_reloads_with_masked_begin(tmp_path: Any) -> None:
-    from tflite2keras.layers import StridedSlice
+@pytest.mark.parametrize("name", sorted(UNSUPPORTED))
+def test_unsupported_forms_raise(name: str) -> None:
+    check_unsupported(UNSUPPORTED[name])
 
-    inputs = keras.Input(SHAPE)
-    model = keras.Model(inputs, StridedSlice([None, 1], [None, None], [-1, 2])(inputs))
-    model.save(tmp_path / "m.keras")
-    reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
-    x = np.random.default_rng(0).normal(size=(2, *SHAPE)).astype(np.float32)
-    np.testing.assert_array_equal(np.asarray(reloaded(x)), x[:, ::-1, 1::2])
+
+#: id -> (opcode, slots: full-shape graph inputs or constants, file): each fold against the interpreter.
+FOLDS = {
+    "tile": fold_case("TILE", [((2, 3), "int32"), i32(3, 2)], [((6, 6), "int32")]),
+    "transpose": fold_case("TRANSPOSE", [((2, 3, 4), "int32"), i32(-1, 0, 1)], [((4, 2, 3), "int32")]),
+    "squeeze_all": fold_case("SQUEEZE", [((1, 3, 1), "int32")], [((3,), "int32")], ("SqueezeOptions", {})),
+    "expand_dims": fold_case("EXPAND_DIMS", [((2, 3), "int32"), i32(-2)], [((2, 1, 3), "int32")]),
+    "broadcast_to": fold_case("BROADCAST_TO", [((3, 1), "int32"), i32(2, 3, 4)], [((2, 3, 4), "int32")], version=2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FOLDS))
+def test_fold_is_the_interpreter(name: str) -> None:
+    check_fold(FOLDS[name], None)
+
+
+def test_fold_rejects_what_the_kernel_rejects() -> None:
+    with pytest.raises(t2k.UnsupportedOpError, match="for rank 1"):
+        registry.get("TILE").fold(Operator(0, "TILE", 1, (), ()), [i32(1, 2), i32(2, 2, 2)])
+    with pytest.raises(t2k.UnsupportedOpError, match=r"\(BROADCAST_TO\) does not fold"):  # numpy's error, ours
+        registry.get("BROADCAST_TO").fold(Operator(0, "BROADCAST_TO", 1, (), ()), [i32(1, 2), i32(3)])
+
+
+def test_layer_configs_round_trip_and_check_arguments() -> None:
+    made = [layers.SpaceToDepth(3), layers.Tile([1, 2]), layers.BroadcastTo([3], {"value": [1.5], "dtype": "float32"}),
+            layers.MatrixDiag(), layers.MatrixSetDiag(), layers.ReverseSequence(2, 1, lengths=[1, 2])]
+    for layer in made:
+        clone = type(layer).from_config(layer.get_config())
+        assert clone.get_config() == layer.get_config()
+    bad = [lambda: layers.Tile([-1]), lambda: layers.SpaceToDepth(0), lambda: layers.ReverseSequence(1, 1),
+           lambda: layers.ReverseSequence(1, 2)]
+    for make in bad:
+        with pytest.raises(InvalidArgumentError):
+            make()

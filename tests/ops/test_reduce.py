@@ -1,4 +1,5 @@
-"""ops/reduce.py: reductions, arg-reductions, CUMSUM and TOPK_V2 against the interpreter and numpy, and the folds."""
+"""ops/reduce.py: reductions, arg-reductions, CUMSUM, TOPK_V2 and PACK against the interpreter and numpy, and the
+folds."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ from types import SimpleNamespace
 from typing import Any
 
 import flatbuffers
+import keras
 import numpy as np
 import pytest
-import keras
 import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
 from oneop import Case, check_case, inputs, model_case, tflite_of
 
 import tflite2keras as t2k
+from tflite2keras.ops import reduce as reduce_ops
 from tflite2keras.ops import registry
 from tflite2keras.verification.reference import make_interpreter, run
 
@@ -72,10 +74,27 @@ CASES: dict[str, Case] = {
                                  lambda x: _cumsum(x, 3, exclusive=True, reverse=True)),
     "topk": ("TOPK_V2", ONE, lambda x: tf.math.top_k(x, 3), lambda x: _top_k(x, 3)),
     "topk_ties": ("TOPK_V2", ((9, 11),), lambda x: tf.math.top_k(_halves(x), 6), lambda x: _top_k(_halves(x), 6)),
+    "reduce_max_keep": ("REDUCE_MAX", ONE, lambda x: tf.reduce_max(x, [1, 3], keepdims=True),
+                        lambda x: x.max((1, 3), keepdims=True)),
+    "reduce_max_spatial": ("REDUCE_MAX", ONE, lambda x: tf.reduce_max(x, [1, 2]), lambda x: x.max((1, 2))),
+    "reduce_min": ("REDUCE_MIN", ONE, lambda x: tf.reduce_min(x, -1), lambda x: x.min(-1)),
+    "sum": ("SUM", ONE, lambda x: tf.reduce_sum(x, 2), lambda x: x.sum(2)),
+    "sum_keep_all": ("SUM", ONE, lambda x: tf.reduce_sum(x, [1, 2, 3], keepdims=True),
+                     lambda x: x.sum((1, 2, 3), keepdims=True)),
+    "reduce_prod": ("REDUCE_PROD", ONE, lambda x: tf.reduce_prod(x + 1, 2), lambda x: (x + 1).prod(2)),
+    "pack": ("PACK", (SHAPE, SHAPE), lambda x, y: tf.stack([x, y], axis=2), lambda x, y: np.stack([x, y], 2)),
+    "pack_last": ("PACK", (SHAPE,) * 3, lambda x, y, z: tf.stack([x, y, z], axis=-1),
+                  lambda x, y, z: np.stack([x, y, z], -1)),
+    "pack_axis1": ("PACK", (SHAPE, SHAPE), lambda x, y: tf.stack([x, y], axis=1), lambda x, y: np.stack([x, y], 1)),
 }
 #: One case per layer class: its model is saved and reloaded in safe mode.
 RELOAD = {"mean_last_keep": "Reduce", "mean_spatial": "GlobalAveragePooling2D", "mean_steps": "GlobalAveragePooling1D",
-          "reduce_any": "Reduce", "arg_min_int64": "ArgReduce", "cumsum_exclusive_reverse": "CumSum", "topk": "TopK"}
+          "reduce_any": "Reduce", "arg_min_int64": "ArgReduce", "cumsum_exclusive_reverse": "CumSum", "topk": "TopK",
+          "sum_keep_all": "Reduce", "reduce_max_spatial": "GlobalMaxPooling2D", "pack_last": "Pack"}
+
+
+def test_every_op_of_the_module_has_a_case() -> None:
+    assert {*reduce_ops.REDUCE_OPS, "PACK"} <= {case[0] for case in CASES.values()}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -89,6 +108,9 @@ def test_op_matches_interpreter(name: str, function_to_tflite: Any, tmp_path: An
     ("REDUCE_ANY", ONE, lambda x: tf.reduce_any(x > 0, 0)),
     ("ARG_MAX", ONE, lambda x: tf.argmax(x, 0)),
     ("TOPK_V2", ((),), lambda x: tf.math.top_k(x, 1)),
+    ("REDUCE_MAX", ONE, lambda x: tf.reduce_max(x, [0, 2])),
+    ("SUM", ONE, lambda x: tf.reduce_sum(x)),
+    ("PACK", ONE, lambda x: tf.stack([x, x * 2], axis=0)),
 ])
 def test_batch_axis_is_unsupported(opcode: str, specs: Any, function: Any, function_to_tflite: Any) -> None:
     data = function_to_tflite(function, *specs)
@@ -203,7 +225,7 @@ def test_layer_configs_round_trip() -> None:
     from tflite2keras import layers
 
     made = [layers.Reduce("any", [1, 2]), layers.Reduce("mean", [3], True), layers.ArgReduce("argmin", 2, "int64"),
-            layers.CumSum(1, True, True), layers.TopK(3)]
+            layers.CumSum(1, True, True), layers.TopK(3), layers.Reduce("prod", [2], True), layers.Pack(1)]
     for layer in made:
         clone = type(layer).from_config(layer.get_config())
         assert clone.get_config() == layer.get_config()
@@ -211,3 +233,29 @@ def test_layer_configs_round_trip() -> None:
                 lambda: layers.ArgReduce("argmax", 1, "float32"), lambda: layers.CumSum(0), lambda: layers.TopK(-1)):
         with pytest.raises(t2k.errors.InvalidArgumentError):
             bad()
+
+
+# -- PACK of tensors and a constant ----------------------------------------------------------
+
+#: The input shape (batch excluded) of the PACK-with-a-constant tests.
+ROW = (6, 4)
+
+
+def test_pack_of_tensors_and_a_uniform_constant(function_to_tflite: Any) -> None:
+    """``stack([x, y, ones])`` in a batch-1 file: the constant becomes a Fill of the batch."""
+    data = function_to_tflite(lambda x: tf.stack([x[:, :, 0], x[:, :, 1], tf.ones_like(x[:, :, 0])], axis=2), ROW)
+    tfl = t2k.read(data)
+    pack = next(op for op in tfl.operators if op.opcode == "PACK")
+    assert any(tfl.is_constant(t) for t in pack.inputs)
+    model = t2k.convert(data)
+    assert t2k.verify(model, data, samples=2).ok
+    sample = np.random.default_rng(0).uniform(-1, 1, (3, *ROW)).astype(np.float32)
+    want = np.stack([sample[:, :, 0], sample[:, :, 1], np.ones_like(sample[:, :, 0])], axis=2)
+    np.testing.assert_array_equal(np.asarray(model(sample)), want)
+
+
+def test_pack_with_a_constant_of_several_values_raises(function_to_tflite: Any) -> None:
+    ramp = np.arange(6, dtype=np.float32).reshape(1, 6)
+    data = function_to_tflite(lambda x: tf.stack([x[:, :, 0], tf.constant(ramp)], axis=2), ROW)
+    with pytest.raises(t2k.UnsupportedOpError, match=r"\(PACK\) constant input 1 .*expected one value"):
+        t2k.convert(data)

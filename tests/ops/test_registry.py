@@ -37,7 +37,7 @@ TESTED_ELSEWHERE = {
     "DEQUANTIZE": "test_encoding.py::test_a_dequantized_constant_is_the_constant_whatever_the_registry_says",
     "DENSIFY": "test_convert.py::test_corpus_model_verifies_per_output_and_per_layer",  # the sparse models
     "QUANTIZE": "test_encoding.py::test_align_looks_through_quantize",
-    "SHAPE": "test_fold.py::test_flatten_dense_reshape_at_a_free_batch",
+    "SHAPE": "test_reshape.py::test_flatten_dense_reshape_at_a_free_batch",
 }
 TESTED_ELSEWHERE.update(dict.fromkeys(["VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"],
                                       "test_streaming.py::test_every_step_agrees_with_the_interpreter"))

@@ -1,4 +1,5 @@
-"""RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR under every pixel-centre convention, against the interpreter."""
+"""ops/resize.py: RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR under every pixel-centre convention, against the
+interpreter."""
 
 from __future__ import annotations
 
