@@ -73,7 +73,7 @@ class OpSpec:
             the layer folds it in (``PAD``, ``QUANTIZE``): ``align`` looks through it.
         converter: builds a Keras layer for the op (used by ``convert``); optional.
         parse_options: decodes a custom op's ``custom_options`` bytes into named fields
-            (used by :func:`tflite2keras.tflite.custom_options.parse`); optional.
+            (used by :func:`tflite2keras.ops.custom_options.parse`); optional.
         fold: evaluates the op in numpy on known inputs, ``fold(op, values) -> outputs`` (values
             in slot order, None for an absent optional input), exactly as TFLite computes it.
             :mod:`tflite2keras.ops.fold` uses it to fold shape arithmetic with the batch kept free,

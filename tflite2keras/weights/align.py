@@ -217,7 +217,7 @@ def input_tensors(keras_model: Any, tfl: TFLiteModel) -> list[int]:
 
 
 def _on_grid(layer: Any, tensor: Any) -> bool:
-    """A grid layer (:data:`~tflite2keras.conversion.quantized.GRID_LAYERS`) rounds or clamps to ``tensor``'s own
+    """A grid layer (:data:`GRID_LAYERS`) rounds or clamps to ``tensor``'s own
     grid or range, not to that of a requantization of it."""
     edge = affine(tensor)
     if edge is None:

@@ -1,4 +1,4 @@
-"""The pattern table: every op chain :func:`tflite2keras.ops.patterns.base.find` recognizes, as data.
+"""The pattern table: every op chain :func:`tflite2keras.ops.patterns.find` recognizes, as data.
 
 Each chain is written as TF 2.21's converter emits it (from Keras layers, or from the formula
 written out in TF); :data:`RULES` lists them in the order they are tried. What each chain's
