@@ -192,7 +192,7 @@ class ConvertContext:
         """The Keras name of the op's fused activation, or None (see :mod:`tflite2keras.ops.fused`).
 
         In ``float`` mode, the activation the op's output range carries where that is exactly
-        ``relu6`` or ``hard_tanh`` (:func:`tflite2keras.conversion.quantized.range_activation`): for layers that
+        ``relu6`` or ``hard_tanh`` (:func:`tflite2keras.ops.ranges.range_activation`): for layers that
         take ``activation=``.
 
         Raises:
