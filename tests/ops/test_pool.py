@@ -1,4 +1,5 @@
-"""ops/pool.py: L2_POOL_2D against the interpreter and numpy; MAX_POOL_2D and AVERAGE_POOL_2D from Keras layers.
+"""ops/pool.py: L2_POOL_2D and LOCAL_RESPONSE_NORMALIZATION against the interpreter and numpy; MAX_POOL_2D
+and AVERAGE_POOL_2D from Keras layers; the lint checks of L2_POOL_2D and LOCAL_RESPONSE_NORMALIZATION.
 
 The TF converter never writes ``L2_POOL_2D`` (it keeps ``sqrt(avg_pool(x * x))`` as three ops), so
 each L2 case converts an ``AVERAGE_POOL_2D`` and renames the op in the file: both read the same
@@ -38,6 +39,13 @@ def np_l2_pool(x: np.ndarray, window: tuple[int, int], strides: tuple[int, int],
     return y.astype(np.float32)
 
 
+def np_lrn(x: np.ndarray, radius: int, bias: float, alpha: float, beta: float) -> np.ndarray:
+    squares = x.astype(np.float64) ** 2
+    channels = x.shape[-1]
+    total = np.stack([squares[..., max(0, c - radius):c + radius + 1].sum(-1) for c in range(channels)], -1)
+    return (x / (bias + alpha * total) ** beta).astype(np.float32)
+
+
 #: id -> (opcode under test, input shapes, TF function (an L2_POOL_2D case's AVERAGE_POOL_2D becomes L2_POOL_2D),
 #: numpy reference), or a Keras-model case (model_case).
 CASES: dict[str, Case] = {
@@ -47,12 +55,18 @@ CASES: dict[str, Case] = {
                      lambda x: np_l2_pool(x, (2, 3), (2, 2), "SAME")),
     "l2_pool_same_relu_n1_to_1": ("L2_POOL_2D", (SHAPE,), lambda x: tf.nn.avg_pool2d(x * 3, 3, 1, "SAME"),
                                   lambda x: np.minimum(np_l2_pool(x * 3, (3, 3), (1, 1), "SAME"), 1)),
+    "lrn": ("LOCAL_RESPONSE_NORMALIZATION", (SHAPE,),
+            lambda x: tf.nn.local_response_normalization(x, depth_radius=2, bias=1.5, alpha=0.3, beta=0.75),
+            lambda x: np_lrn(x, 2, 1.5, 0.3, 0.75)),
+    "lrn_wide_radius": ("LOCAL_RESPONSE_NORMALIZATION", ((3, 5, 9),),
+                        lambda x: tf.nn.local_response_normalization(x * 2, depth_radius=5),
+                        lambda x: np_lrn(x * 2, 5, 1.0, 1.0, 0.5)),
     "max_pool_layer": model_case("MAX_POOL_2D", lambda: keras.layers.MaxPooling2D((3, 2), strides=(2, 1))),
     "average_pool_layer": model_case("AVERAGE_POOL_2D", lambda: keras.layers.AveragePooling2D((2, 3), padding="same")),
 }
 #: Fused activations written into the renamed op.
 ACTIVATIONS = {"l2_pool_same_relu_n1_to_1": "RELU_N1_TO_1"}
-RELOAD = {"l2_pool_same": "L2Pooling2D"}
+RELOAD = {"l2_pool_same": "L2Pooling2D", "lrn": "LocalResponseNormalization"}
 
 
 def l2_pool_file(data: bytes, activation: str = "NONE") -> bytes:
@@ -94,3 +108,15 @@ def test_l2_pool_lint(function_to_tflite: Any) -> None:
     assert not t2k.lint(model(), data)
     findings = t2k.lint(model(pool_size=(3, 3), padding="valid"), data)
     assert {f.field for f in findings} == {"pool_size", "padding"}, str(findings)
+
+
+def test_lrn_checks(function_to_tflite: Any) -> None:
+    from tflite2keras.layers import LocalResponseNormalization
+    from tflite2keras.ops.pool import check_lrn
+
+    tfl = t2k.read(tflite_of(CASES["lrn"], function_to_tflite))
+    (op,) = tfl.operators
+    layer = LocalResponseNormalization(radius=2, bias=1.5, alpha=0.3, beta=0.75)
+    assert list(check_lrn(op, layer, tfl)) == []
+    assert [f for f, _, _ in check_lrn(op, LocalResponseNormalization(radius=3), tfl)] == \
+        ["radius", "bias", "alpha", "beta"]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import keras
 import pytest
-from oneop import Case, check_case, model_case, model_cases, opcodes_tested, tflite_of
+from oneop import model_cases, opcodes_tested
 
 import tflite2keras as t2k
 from tflite2keras.ops import registry
@@ -17,17 +18,6 @@ from tflite2keras.tflite.model import DECODING_OPS
 from tflite2keras.weights.align import align
 from tflite2keras.weights.matching import match_layers
 
-L = keras.layers
-
-#: Conv-family one-op cases (Keras models) not yet in test_conv.py's CASES, where they belong (ops/conv.py);
-#: run here by :func:`test_op_matches_interpreter` until they move.
-CASES: dict[str, Case] = {
-    "conv_2d_layer": model_case("CONV_2D", lambda: L.Conv2D(5, (3, 5), strides=2, padding="same", activation="relu")),
-    "depthwise_conv_2d_layer": model_case("DEPTHWISE_CONV_2D", lambda: L.DepthwiseConv2D((5, 3), depth_multiplier=2)),
-    "transpose_conv_layer": model_case("TRANSPOSE_CONV",
-                                       lambda: L.Conv2DTranspose(5, (3, 5), strides=2, padding="same")),
-    "fully_connected_layer": model_case("FULLY_CONNECTED", lambda: L.Dense(7, activation="relu"), (9,)),
-}
 #: Ops that no converter test can produce; each is tested elsewhere, named here.
 TESTED_ELSEWHERE = {
     "Convolution2DTransposeBias": "test_mediapipe.py::test_selfie_transpose_conv_matches_interpreter",
@@ -54,11 +44,6 @@ def test_every_registered_op_has_a_test() -> None:
     for where in TESTED_ELSEWHERE.values():
         file, test = where.split("::")
         assert f"def {test}(" in next(Path(__file__).parents[1].rglob(file)).read_text(), f"{where} does not exist"
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_op_matches_interpreter(name: str, function_to_tflite: Any, tmp_path: Any) -> None:
-    check_case(CASES[name], tflite_of(CASES[name], function_to_tflite), tmp_path)
 
 
 MODEL_CASES = model_cases()
