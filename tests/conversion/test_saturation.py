@@ -3,16 +3,14 @@
 TOCO-era files use uint8 activations and weights with zero points, and carry ReLU6 only in an
 op's output range: fused activation NONE, output range [0, 6]. TF 2.21 cannot write such files, so
 they are derived exactly from int8 ones: each fused RELU6 whose output range already is [0, 6] is
-dropped (:func:`toco_style`), and a per-tensor int8 file is shifted to uint8 (:func:`to_uint8`); the
-interpreter must compute the same tensors before and after each. A float model must clamp where
+dropped, and a per-tensor int8 file is shifted to uint8 (:mod:`tflite2keras.testdata.toco`, whose
+tests cover the TOCO-style MobileNetV1, MobileNetV2 and classifier); the interpreter must compute
+the same tensors before and after each. A float model must clamp where
 the integer kernels saturate (before: 246 and 244 output steps off).
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import io
 import json
 from typing import Any
 
@@ -24,114 +22,37 @@ import tflite2keras as t2k
 from tflite2keras.layers import Saturate
 from tflite2keras.ops.ranges import natural_range, range_activation
 from tflite2keras.testdata import quantized_suite
+from tflite2keras.testdata import toco as toco_lib
 from tflite2keras.tflite.model import Operator
-from tflite2keras.tflite.quant import affine
-from tflite2keras.verification.reference import make_interpreter, run
 from tflite2keras.writer.flatjson import from_json, to_json
-
-
-def toco_style(data: bytes) -> tuple[bytes, int]:
-    """``data`` with every fused RELU6 dropped whose output range is [0, 6] (within half a step,
-    where the kernel's own RELU6 clamps); and how many were dropped."""
-    tfl = t2k.read(data)
-    doc = json.loads(to_json(data))
-    dropped = 0
-    for op, entry in zip(tfl.operators, doc["subgraphs"][0]["operators"]):
-        options = entry.get("builtin_options") or {}
-        edge = affine(tfl.tensor(op.outputs[0])) if op.outputs else None
-        if options.get("fused_activation_function") != "RELU6" or edge is None:
-            continue
-        low, high = edge.range()
-        if low == 0 and abs(high - 6) <= edge.step / 2:
-            options["fused_activation_function"] = "NONE"
-            dropped += 1
-    return from_json(json.dumps(doc)), dropped
-
-
-def to_uint8(data: bytes) -> bytes:
-    """``data`` with every int8 tensor as uint8: ``q + 128``, zero point + 128, as TOCO wrote weights
-    and activations (asymmetric per-tensor uint8). Exact for per-tensor files only."""
-    doc = json.loads(to_json(data))
-    shifted: set[int] = set()
-    for tensor in doc["subgraphs"][0]["tensors"]:
-        if tensor["type"] != "INT8":
-            continue
-        quantization = tensor["quantization"]
-        assert len(quantization["scale"]) == 1, tensor["name"]  # uint8 kernels take per-tensor weights
-        tensor["type"] = "UINT8"
-        quantization["zero_point"] = [z + 128 for z in quantization.get("zero_point", [0])]
-        buffer = doc["buffers"][tensor["buffer"]]
-        if ("data" in buffer or "base64" in buffer) and tensor["buffer"] not in shifted:
-            shifted.add(tensor["buffer"])
-            raw = np.array(buffer["data"], np.int8) if "data" in buffer else np.frombuffer(
-                base64.b64decode(buffer["base64"]), np.int8)
-            values = (raw.astype(np.int16) + 128).astype(np.uint8)
-            buffer.clear()
-            buffer.update(dtype="UINT8", shape=[values.size], base64=base64.b64encode(values.tobytes()).decode())
-    return from_json(json.dumps(doc))
 
 
 def per_tensor_int8_io() -> bytes:
     """The suite's MobileNetV2 as an int8-I/O file with per-tensor weights (as TOCO quantized them)."""
-    import tensorflow as tf
-
     from tflite2keras.testdata import suite
 
-    model = suite.keras_model("mobilenet_v2")
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    samples = quantized_suite.representative(tuple(model.inputs[0].shape))
-    converter.representative_dataset = lambda: ([x] for x in samples)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = converter.inference_output_type = tf.int8
-    converter._experimental_disable_per_channel = True
-    with contextlib.redirect_stdout(io.StringIO()):
-        return bytes(converter.convert())
+    return toco_lib.per_tensor_int8(suite.keras_model("mobilenet_v2"))
 
 
 @pytest.fixture(scope="module")
 def files() -> tuple[bytes, bytes, int]:
     original = quantized_suite.tflite("mobilenet_v2", "int8")
-    return (original, *toco_style(original))
+    return (original, *toco_lib.drop_range_activations(original))
 
 
 @pytest.fixture(scope="module")
 def uint8_files() -> tuple[bytes, bytes, bytes]:
     """The per-tensor int8 file, it shifted to uint8, and that with its [0, 6] RELU6 dropped."""
     int8 = per_tensor_int8_io()
-    shifted = to_uint8(int8)
-    return int8, shifted, toco_style(shifted)[0]
-
-
-def _same_tensors(a: bytes, b: bytes, shift: int, wide: float) -> None:
-    """The interpreter computes the same integers from ``a`` and ``b`` (``b``'s less ``shift``), on
-    both kernel sets, every op output; inputs over ``wide`` times the input's range, or all integers."""
-    ta, tb = t2k.read(a), t2k.read(b)
-    produced = [t for op in ta.operators for t in op.outputs]
-    rng = np.random.default_rng(0)
-    for kernels in ("xnnpack", "builtin"):
-        first = make_interpreter(ta, kernels, preserve=True)
-        second = make_interpreter(tb, kernels, preserve=True)
-        detail = first.get_input_details()[0]
-        for _ in range(2):
-            if detail["dtype"] == np.float32:
-                x = rng.uniform(-wide, wide, detail["shape"]).astype(np.float32)
-            else:
-                x = rng.integers(-128, 128, detail["shape"]).astype(detail["dtype"])
-            y = (x.astype(np.int16) + shift).astype(second.get_input_details()[0]["dtype"]) if shift else x
-            _, tensors_a = run(first, [x], produced)
-            _, tensors_b = run(second, [y], produced)
-            for t in produced:
-                offset = shift if tensors_b[t].dtype == np.uint8 and tensors_a[t].dtype == np.int8 else 0
-                np.testing.assert_array_equal(tensors_a[t].astype(np.int64), tensors_b[t].astype(np.int64) - offset,
-                                              err_msg=f"tensor {t} ({kernels})")
+    shifted = toco_lib.to_uint8(int8)
+    return int8, shifted, toco_lib.drop_range_activations(shifted)[0]
 
 
 def test_dropping_a_relu6_that_the_range_carries_changes_no_tensor(files: Any) -> None:
     original, toco, dropped = files
     assert dropped >= 30
     assert sum(op.options.get("fused_activation_function") == "RELU6" for op in t2k.read(toco).operators) == 2
-    _same_tensors(original, toco, 0, wide=4.0)  # wider than calibration: ranges saturate
+    assert toco_lib.check_same(original, toco, wide=4.0) == {}  # wider than calibration: ranges saturate
 
 
 def test_float_model_clamps_to_output_ranges_and_verifies(files: Any) -> None:
@@ -207,8 +128,8 @@ def test_uint8_shift_and_relu6_drop_change_no_tensor(uint8_files: Any) -> None:
     tfl = t2k.read(toco)
     assert tfl.tensor(tfl.inputs[0]).dtype == "UINT8" and not any(
         tfl.tensor(t).dtype == "INT8" for op in tfl.operators for t in op.inputs if t >= 0)
-    _same_tensors(int8, shifted, 128, wide=1.0)
-    _same_tensors(shifted, toco, 0, wide=1.0)
+    assert toco_lib.check_same(int8, shifted) == {}  # XNNPACK and builtin kernels alike
+    assert toco_lib.check_same(shifted, toco) == {}
 
 
 @pytest.mark.parametrize("mode", ["float", "fake_quant"])

@@ -5,20 +5,33 @@
   at once, the snapped floats), the Keras model the same real values.
 - Integer outputs and intermediate tensors of the interpreter are dequantized with their scale
   and zero point, and every error is also given in quantization steps of its tensor.
-- Pass bounds, in steps of each compared tensor (or twice the interpreter's own noise, if that
-  is larger): a ``fake_quant`` model must stay within :data:`FAKE_QUANT_STEPS` steps with at least
-  :data:`FAKE_QUANT_WITHIN` of the elements within one step, since only requantization rounding
-  differs. Each layer is held to that on its own (fed the interpreter's integer inputs). At the
-  outputs, "one step" widens to the interpreter's noise floor where that is larger, as every
-  bound here does: in a deep integer network the XNNPACK and builtin kernels' one-step rounding
-  differences grow to many steps by the output (34 steps on the suite's MobileNetV2), and no
-  model can agree with one kernel set more closely than the two agree with each other. A ``float`` model does not round between ops at all, so its error grows with depth:
-  :data:`FLOAT_STEPS` is the bound measured on the test suite's integer models (see the README).
+- Pass bounds, in steps of each compared tensor, or twice the interpreter's own noise (its XNNPACK
+  and builtin kernels' disagreement on the same inputs) where that is larger, as every bound here:
+
+  - ``fake_quant``: within :data:`FAKE_QUANT_STEPS` steps with at least :data:`FAKE_QUANT_WITHIN` of
+    the elements within one step, since only requantization rounding differs. Each layer is held
+    to that on its own (fed the interpreter's integer inputs). At the outputs, "one step" widens to
+    the noise floor where that is larger: in a deep integer network the two kernel sets' one-step
+    rounding differences grow to many steps by the output (30 to 52 on the MobileNets), and no
+    model can agree with one kernel set more closely than the two agree with each other.
+  - ``float``, each layer on its own: :data:`FLOAT_LAYER_STEPS`; only its output's requantization
+    (at most half a step) and the kernel's fixed-point multiplier differ.
+  - ``float``, at the outputs: a float model does not round between ops, so it leaves out one
+    rounding, at most half a step of its tensor, at every op on the way that requantizes
+    (:func:`depths` counts them on the longest path to each output), and each carries on to the
+    output at the network's gain (steps of the output per step of the tensor): about one where
+    every scale is calibrated to its range, more in a deep random network. The bound is
+    :data:`FLOAT_STEPS_PER_OP` per requantizing op (half a step at a gain of up to four), at least
+    :data:`FLOAT_LAYER_STEPS` (:func:`bound_steps`); measured on 32 samples (README): at most 1.48
+    steps per op (MobileNetV1, 44.3 steps at depth 30). The noise floor is the same kind of
+    bound: the other kernel set is another rounding of the same integer function, carried through
+    the same gains, and the float error stayed within 1.27 times it on every file where the two
+    kernel sets disagree.
 
 Example:
     >>> from tflite2keras.verification.quantized import bound_steps
-    >>> bound_steps("fake_quant"), bound_steps("float") > bound_steps("fake_quant")
-    (2.0, True)
+    >>> bound_steps("fake_quant"), bound_steps("float", depth=1), bound_steps("float", depth=65)
+    (2.0, 2.0, 130.0)
 """
 
 from __future__ import annotations
@@ -38,19 +51,62 @@ from .inputs import draw as draw_input
 
 FAKE_QUANT_STEPS = 2.0
 FAKE_QUANT_WITHIN = 0.99
-#: Outputs of a float model against the integer interpreter (measured on the suite's integer files:
-#: up to 38.7 steps, on MobileNetV3Small, whose XNNPACK and builtin kernels differ by 52 there); and
-#: each layer on its own, fed the interpreter's integer inputs, where only its output's
-#: requantization differs (measured: at most 1.10 steps).
-FLOAT_STEPS = 48.0
+#: Each layer of a float model on its own, fed the interpreter's integer inputs, where only its
+#: output's requantization differs (measured: at most 1.10 steps).
 FLOAT_LAYER_STEPS = 2.0
+#: Outputs of a float model: steps allowed per requantizing op on the way (half a step of rounding
+#: left out, at a gain of up to four; see the module docstring).
+FLOAT_STEPS_PER_OP = 2.0
+#: The output bound where the caller gives no depth (streaming verify, whose state recurs over
+#: frames): the bound fitted to the suite before :func:`depths`; to be replaced by the unrolled depth.
+FLOAT_UNKNOWN_DEPTH_STEPS = 48.0
+#: Ops that move or pick quantized values without rounding, when their output keeps the input's grid.
+MOVES = frozenset({
+    "BATCH_TO_SPACE_ND", "BROADCAST_TO", "CONCATENATION", "DEPTH_TO_SPACE", "DEQUANTIZE", "EXPAND_DIMS", "GATHER",
+    "GATHER_ND", "MAXIMUM", "MAX_POOL_2D", "MINIMUM", "MIRROR_PAD", "PACK", "PAD", "PADV2", "REDUCE_MAX",
+    "REDUCE_MIN", "RELU", "RELU6", "RESHAPE", "RESIZE_NEAREST_NEIGHBOR", "REVERSE_V2", "SLICE", "SPACE_TO_BATCH_ND",
+    "SPACE_TO_DEPTH", "SPLIT", "SPLIT_V", "SQUEEZE", "STRIDED_SLICE", "TILE", "TRANSPOSE", "UNPACK"})
 
 
-def bound_steps(mode: str, layer: bool = False) -> float:
-    """The pass bound in quantization steps for a model converted with ``quantized=mode``."""
+def bound_steps(mode: str, layer: bool = False, depth: int | None = None) -> float:
+    """The pass bound in quantization steps for a model converted with ``quantized=mode``: of a layer
+    on its own (``layer``), or of an output ``depth`` requantizing ops deep (:func:`depths`).
+
+    Example:
+        >>> bound_steps("float", layer=True), bound_steps("float", depth=30)
+        (2.0, 60.0)
+    """
     if mode == "fake_quant":
         return FAKE_QUANT_STEPS
-    return FLOAT_LAYER_STEPS if layer else FLOAT_STEPS
+    if layer:
+        return FLOAT_LAYER_STEPS
+    if depth is None:
+        return FLOAT_UNKNOWN_DEPTH_STEPS
+    return max(FLOAT_LAYER_STEPS, depth * FLOAT_STEPS_PER_OP)
+
+
+def depths(tfl: TFLiteModel) -> list[int]:
+    """Per output of subgraph 0, how many ops on the longest path to it requantize: every op with an
+    8- or 16-bit quantized output, except one of :data:`MOVES` that keeps its input's grid.
+
+    Example (``data`` is the suite's full-integer MobileNetV2)::
+
+        depths(read(data))       # [66]: every conv, add, mean, FC and softmax on the way
+    """
+    depth: dict[int, int] = {}
+    for op in tfl.operators:
+        base = max((depth.get(t, 0) for t in op.inputs if t >= 0), default=0)
+        first = affine(tfl.tensor(op.inputs[0])) if op.inputs and op.inputs[0] >= 0 else None
+        for t in op.outputs:
+            tensor, grid = tfl.tensor(t), affine(tfl.tensor(t))
+            kept = op.opcode in MOVES and _same_grid(first, grid)
+            depth[t] = base + int(grid is not None and tensor.dtype in ("INT8", "UINT8", "INT16") and not kept)
+    return [depth.get(t, 0) for t in tfl.outputs]
+
+
+def _same_grid(a: Affine | None, b: Affine | None) -> bool:
+    return (a is not None and b is not None and np.array_equal(a.scales, b.scales)
+            and np.array_equal(a.zero_points, b.zero_points))
 
 
 @dataclass
@@ -62,6 +118,8 @@ class QuantPlan:
     grids: list[Affine | None]
     integer_inputs: list[bool]
     steps: list[float | None]
+    #: per output, the requantizing ops on the longest path to it (:func:`depths`)
+    depths: list[int]
 
 
 def plan(tfl: TFLiteModel, keras_model: Any) -> QuantPlan | None:
@@ -72,7 +130,7 @@ def plan(tfl: TFLiteModel, keras_model: Any) -> QuantPlan | None:
         return None
     record = getattr(keras_model, "quantization", None)
     mode = getattr(record, "mode", "float")
-    return QuantPlan(mode, grids, [e is not None for e in io.inputs], io.steps)
+    return QuantPlan(mode, grids, [e is not None for e in io.inputs], io.steps, depths(tfl))
 
 
 def _quantized_at_once(tfl: TFLiteModel, index: int) -> Affine | None:

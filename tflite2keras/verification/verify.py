@@ -169,7 +169,8 @@ def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | np.ndarray 
     for j, index in enumerate(tfl.outputs):
         t = tfl.tensor(index)
         report.outputs.append(stats.check("output", j, f"output {j}", t.name, t.shape, atol, rtol,
-                                          step=steps["output"][j], mode=mode))
+                                          step=steps["output"][j], mode=mode,
+                                          depth=None if quant is None else quant.depths[j]))
     for j, p in enumerate(pairs):
         t = tfl.tensor(p.tensor)
         report.layers.append(stats.check("layer", j, p.layer.name, t.name, t.shape, atol, rtol, p.op.index,
@@ -261,7 +262,7 @@ class _Stats:
 
     def check(self, kind: str, j: int, name: str, tensor: str, shape: tuple[int, ...], atol: float,
               rtol: float, op_index: int | None = None, step: float | None = None,
-              mode: str | None = None) -> Check:
+              mode: str | None = None, depth: int | None = None) -> Check:
         err, ref, noise = (float(v) for v in self.values[kind][j])
         # one value seen (one sample of a one-element output) says nothing either way
         constant = kind == "output" and self.seen[j] > 1 and bool(self.span[j][0] == self.span[j][1])
@@ -270,7 +271,7 @@ class _Stats:
                          degenerate=constant)
         # N steps as float32 measures them: an error of exactly N steps, dequantized, may exceed N * step by
         # the rounding of the step itself (as for ``within``).
-        bound = max(verify_quant.bound_steps(mode, kind == "layer") * step * ONE_STEP, 2 * noise)
+        bound = max(verify_quant.bound_steps(mode, kind == "layer", depth) * step * ONE_STEP, 2 * noise)
         need = verify_quant.FAKE_QUANT_WITHIN if mode == "fake_quant" else 0.0
         within = self.within[kind][j]
         if kind == "output" and self.errors[kind][j]:  # within a step, or within the interpreter's own noise
