@@ -106,6 +106,66 @@ def test_a_model_without_state_has_none() -> None:
         t2k.streaming.initial_state(keras.Model(model.inputs, model.outputs))
 
 
+@pytest.fixture(scope="module")
+def int8_data() -> bytes:
+    return quantized_suite.streaming_int8_tflite()
+
+
+def _assigned(tfl: Any) -> list[int]:
+    """The tensors the file assigns to its variables, in the order of the variables' names."""
+    handles = {op.outputs[0]: op.options["shared_name"] for op in tfl.operators if op.opcode == "VAR_HANDLE"}
+    values = {handles[op.inputs[0]]: op.inputs[1] for op in tfl.operators if op.opcode == "ASSIGN_VARIABLE"}
+    return [values[name] for name in sorted(values)]
+
+
+@pytest.mark.parametrize("mode", ["float", "fake_quant"])
+def test_int8_state_is_float_state_dequantized_with_the_variables_grid(int8_data: bytes, mode: str) -> None:
+    model = t2k.convert(int8_data, quantized=mode)
+    assert [x.dtype for x in model.inputs] == ["float32"] * 3
+    grids = [v.quantization for v in t2k.streaming.info(model).variables]
+    assert [g.dtype for g in grids] == ["INT8", "INT8"]
+    initial = t2k.streaming.initial_state(model)
+    assert all(x.dtype == np.float32 for x in initial)
+    np.testing.assert_array_equal(initial[0], np.zeros((1, 4, 13), np.float32))
+    # 0.25 as the int8 variable holds it: on its grid, within half a step
+    np.testing.assert_array_equal(initial[1], grids[1].dequantize(grids[1].quantize(np.full((1, 2, 11), 0.25))))
+    assert abs(float(initial[1][0, 0, 0]) - 0.25) <= grids[1].step / 2
+
+
+def test_quantized_io_takes_and_returns_the_int8_state(int8_data: bytes) -> None:
+    tfl = t2k.read(int8_data)
+    model = t2k.convert(int8_data, quantized="fake_quant")
+    grids = [v.quantization for v in t2k.streaming.info(model).variables]
+    frame_grid = model.quantization.inputs[0]
+    assigned = _assigned(tfl)
+    for wrapped in (t2k.quantized_io(model),
+                    t2k.quantized_io(keras.Model(model.inputs, model.outputs), source=int8_data)):  # reloaded
+        assert [x.dtype for x in wrapped.inputs] == ["int8"] * 3 and [o.dtype for o in wrapped.outputs] == ["int8"] * 3
+        interpreter = make_interpreter(tfl, "builtin", preserve=True)  # its variables start from CALL_ONCE's
+        state = [g.quantize(x) for g, x in zip(grids, t2k.streaming.initial_state(model))]
+        for step, frame in enumerate(_frames(4)):
+            q = frame_grid.quantize(frame)
+            want, inner = run(interpreter, [q], assigned, reset=False)
+            got = [np.asarray(o) for o in wrapped([q, *state])]
+            state = got[1:]
+            assert all(g.dtype == np.int8 for g in got), step
+            for ours, theirs in zip(got, [want[0], *(inner[t] for t in assigned)]):  # score, then state
+                assert int(np.max(np.abs(ours.astype(int) - theirs.astype(int)))) <= 1, step
+
+
+def test_a_variable_read_on_another_grid_is_refused(int8_data: bytes) -> None:
+    from tflite2keras.tflite import schema
+
+    tree = schema.unpack(int8_data)
+    graph = tree.subgraphs[0]
+    read = next(op for op in graph.operators if tree.operatorCodes[op.opcodeIndex].builtinCode
+                == schema.module().BuiltinOperator.READ_VARIABLE)
+    graph.tensors[read.outputs[0]].quantization.scale = [0.5]
+    with pytest.raises(t2k.UnsupportedOpError, match=r"\(READ_VARIABLE\) tensor \d+ .* expected the variable's grid "
+                                                     r"\(int8 scale .*received int8 scale \[0.5\]"):
+        t2k.convert(schema.pack(tree))
+
+
 def _control_flow(kind: str) -> bytes:
     def loop(x: Any) -> Any:
         _, y = tf.while_loop(lambda i, y: i < tf.shape(x)[1], lambda i, y: (i + 1, y * 0.5 + 1), (tf.constant(0), x))

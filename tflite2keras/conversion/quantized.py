@@ -32,6 +32,7 @@ from typing import Any
 from ..errors import InvalidArgumentError
 from ..tflite.model import Source, TFLiteModel
 from ..tflite.quant import Affine, affine
+from ..tflite.variables import variables
 
 MODES = ("float", "fake_quant")
 def check_mode(mode: str) -> str:
@@ -85,7 +86,9 @@ def quantized_io(model: Any, source: Source | None = None) -> Any:
     """Wrap a converted model so that it takes and returns the file's integer types.
 
     Each quantized input is dequantized with the file's scale and zero point before the model,
-    and each quantized output quantized after it; float edges pass unchanged.
+    and each quantized output quantized after it; float edges pass unchanged. A streaming model's
+    state inputs and outputs are edges too: a variable the file keeps in integers is taken and
+    returned in them.
 
     Args:
         model: a model from ``convert`` (it carries ``model.quantization``); after a reload,
@@ -116,8 +119,16 @@ def quantized_io(model: Any, source: Source | None = None) -> Any:
             raise InvalidArgumentError("quantized_io: the model has no `quantization` record (reloaded?); "
                                        "pass source= the .tflite file it was converted from")
         io = describe(read(source))
+    record = getattr(model, "streaming", None)
+    grids = (record.grids if record is not None else
+             [v.quantization for v in variables(read(source)).values()] if source is not None else [])
+    in_edges, out_edges = io.inputs + grids, io.outputs + grids
+    if len(model.inputs) != len(in_edges) or len(model.outputs) != len(out_edges):
+        raise InvalidArgumentError(f"quantized_io: expected a model with {len(in_edges)} inputs and {len(out_edges)} "
+                                   f"outputs (the file's, and its state), received {len(model.inputs)} and "
+                                   f"{len(model.outputs)}")
     inputs, feeds = [], []
-    for tensor, edge in zip(model.inputs, io.inputs):
+    for tensor, edge in zip(model.inputs, in_edges):
         name = tensor.name.split(":")[0]
         if edge is None:
             inputs.append(keras.Input(tensor.shape[1:], dtype=tensor.dtype, name=name))
@@ -128,6 +139,6 @@ def quantized_io(model: Any, source: Source | None = None) -> Any:
     outs = model(feeds if len(feeds) > 1 else feeds[0])
     outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
     wrapped = [o if e is None else Quantize(**e.layer_args(), name=f"output_{i}_quantize")(o)
-               for i, (o, e) in enumerate(zip(outs, io.outputs))]
+               for i, (o, e) in enumerate(zip(outs, out_edges))]
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], wrapped if len(wrapped) > 1 else wrapped[0],
                        name=f"{model.name}_quantized_io")

@@ -8,6 +8,12 @@ gives ``stream_6_states``) and an extra output (its value after the step,
 ``stream_6_states_out``), after the file's own inputs and outputs. The model stays a plain
 functional Keras model; :func:`run` threads the state through a sequence of frames.
 
+A full-integer file keeps its state in int8 variables; the converted model's state is float in
+both modes, dequantized with each variable's scale and zero point
+(:attr:`~tflite2keras.tflite.variables.StateVariable.quantization`). In ``fake_quant`` mode the
+model rounds what it assigns to the variable's grid, as the integer kernel stores it;
+:func:`tflite2keras.quantized_io` takes and returns the integers.
+
 Example:
     >>> import numpy as np
     >>> from tflite2keras.tflite.variables import StateVariable
@@ -17,17 +23,17 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidArgumentError
 from ..tflite.model import TFLiteModel
+from ..tflite.quant import Affine
 from ..tflite.variables import StateVariable
 
-if TYPE_CHECKING:
-    pass
 
 @dataclass(frozen=True)
 class StreamingInfo:
@@ -37,9 +43,15 @@ class StreamingInfo:
     variables: tuple[StateVariable, ...]
     outputs: int
 
+    @property
+    def grids(self) -> list[Affine | None]:
+        """Per variable, its quantization where the file keeps it in integers, else None."""
+        return [v.quantization for v in self.variables]
+
 
 def initial_state(model: Any) -> list[np.ndarray]:
-    """The initial value of each state input of a converted streaming model, with batch 1.
+    """The initial value of each state input of a converted streaming model, with batch 1: the
+    CALL_ONCE values, dequantized (float32) for a variable the file keeps in integers.
 
     Raises:
         InvalidArgumentError: the model has no streaming record (not converted from a stateful
@@ -74,21 +86,47 @@ def run(model: Any, frames: Sequence[Any], state: Sequence[np.ndarray] | None = 
         >>> [o.shape for o in t2k.streaming.run(model, [np.zeros((1, 8, 8, 3), "float32")] * 2)]
         [(1, 4, 4, 2), (1, 4, 4, 2)]
     """
-    record = info(model)
+    info(model)  # raises without a streaming record, even for no frames
     results = []
     for frame in frames:
-        feeds = [np.asarray(x) for x in (frame if isinstance(frame, (list, tuple)) else [frame])]
-        if state is None:
-            state = [np.broadcast_to(v.initial, (feeds[0].shape[0], *v.initial.shape[1:])).copy()
-                     for v in record.variables]
-        if len(state) != len(record.variables):
-            raise InvalidArgumentError(f"streaming.run: {len(state)} state arrays for {len(record.variables)} variables")
-        outs = model([*feeds, *state] if len(feeds) + len(state) > 1 else feeds[0], training=False)
-        outs = [np.asarray(o) for o in (outs if isinstance(outs, (list, tuple)) else [outs])]
-        state = outs[record.outputs:]
-        own = outs[:record.outputs]
+        own, state = step(model, frame, state)
         results.append(own[0] if len(own) == 1 else own)
     return results
+
+
+def step(model: Any, frame: Any, state: Sequence[np.ndarray] | None = None) -> tuple[list[Any], list[Any]]:
+    """One step of a converted streaming model: its own outputs and the state after the frame.
+
+    Args:
+        model: a model from ``convert`` of a stateful file.
+        frame: one input, shaped as the model's own inputs (an array, or a list of arrays).
+        state: the state before the frame (default: :func:`initial_state` at the frame's batch).
+
+    Returns:
+        ``(outputs, state)``: lists of arrays, the file's own outputs and each variable's new value.
+
+    Raises:
+        InvalidArgumentError: the model has no streaming record, or ``state`` has another length
+            than its variables.
+
+    Example:
+        >>> import numpy as np, tflite2keras as t2k
+        >>> from tflite2keras.testdata import tiny
+        >>> outputs, state = t2k.streaming.step(t2k.convert(tiny.tflite()), np.zeros((1, 8, 8, 3), "float32"))
+        >>> [o.shape for o in outputs], state
+        ([(1, 4, 4, 2)], [])
+    """
+    record = info(model)
+    feeds = [np.asarray(x) for x in (frame if isinstance(frame, (list, tuple)) else [frame])]
+    if state is None:
+        state = [np.broadcast_to(v.initial, (feeds[0].shape[0], *v.initial.shape[1:])).copy()
+                 for v in record.variables]
+    if len(state) != len(record.variables):
+        raise InvalidArgumentError(f"streaming.step: expected {len(record.variables)} state arrays (one per "
+                                   f"variable), received {len(state)}")
+    outs = model([*feeds, *state] if len(feeds) + len(state) > 1 else feeds[0], training=False)
+    outs = [np.asarray(o) for o in (outs if isinstance(outs, (list, tuple)) else [outs])]
+    return outs[:record.outputs], outs[record.outputs:]
 
 
 def info(model: Any) -> StreamingInfo:

@@ -5,6 +5,12 @@ Each variable is a state input of the converted model and a state output after i
 current Keras tensor (its state input, or what an earlier ASSIGN_VARIABLE of the same step
 wrote), ASSIGN_VARIABLE replaces it, and CALL_ONCE's initial values are read by
 :func:`tflite2keras.tflite.variables.variables`.
+
+A variable the file keeps in integers (int8 ring buffers) is float state, on the one grid its
+reads and assigned values share (checked by :func:`~tflite2keras.tflite.variables.variables`). Its
+READ_VARIABLE output is a quantized activation like any other: fake-quantized in ``fake_quant``
+mode (so the state fed in is rounded as the variable stores it), clamped to the grid's range in
+``float`` mode; the assigned value was already rounded (or clamped) where it was computed.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ Kinds:
     - ``dynamic``: dynamic-range (int8 weights, float activations).
 
 The calibration data are 16 seeded uniform samples in ``[-1, 1)``. :func:`streaming_tflite` is a
-streaming keyword-spotting style model whose ring buffers live in resource variables.
+streaming keyword-spotting style model whose ring buffers live in resource variables;
+:func:`streaming_int8_tflite` is the same model full-integer, its ring buffers int8 variables.
 
 Example (generates the file on first use, so not a doctest)::
 
@@ -107,7 +108,19 @@ def streaming_tflite() -> bytes:
     return target.read_bytes()
 
 
-def _streaming() -> bytes:
+def streaming_int8_tflite() -> bytes:
+    """:func:`streaming_tflite`'s model full-integer: int8 frame and scores, and its two ring buffers
+    int8 resource variables quantized like activations (TF's converter with
+    ``_experimental_variable_quantization``), calibrated on 32 seeded frames stepped in sequence.
+    Generated once, cached."""
+    target = folder() / "streaming_kws_int8.tflite"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(target, _streaming(integer=True))
+    return target.read_bytes()
+
+
+def _streaming(integer: bool = False) -> bytes:
     import keras
     import tensorflow as tf
 
@@ -140,5 +153,12 @@ def _streaming() -> bytes:
 
     module = Streaming()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([module.__call__.get_concrete_function()], module)
+    if integer:
+        data = representative((1, 1, 13), samples=32)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([x] for x in data)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int8
+        converter._experimental_variable_quantization = True  # int8 state, as integer keyword spotters keep it
     with contextlib.redirect_stdout(io.StringIO()):
         return bytes(converter.convert())
