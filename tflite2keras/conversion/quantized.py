@@ -27,12 +27,15 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import InvalidArgumentError
 from ..tflite.model import Source, TFLiteModel
 from ..tflite.quant import Affine, affine
 from ..tflite.variables import variables
+
+if TYPE_CHECKING:
+    import keras
 
 MODES = ("float", "fake_quant")
 def check_mode(mode: str) -> str:
@@ -82,7 +85,7 @@ def describe(tfl: TFLiteModel, mode: str = "float") -> QuantizedIO:
     return io
 
 
-def quantized_io(model: Any, source: Source | None = None) -> Any:
+def quantized_io(model: keras.Model, source: Source | None = None) -> keras.Model:
     """Wrap a converted model so that it takes and returns the file's integer types.
 
     Each quantized input is dequantized with the file's scale and zero point before the model,

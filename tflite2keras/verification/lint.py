@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _render
 from ..ops import patterns
@@ -14,6 +14,9 @@ from ..weights.align import GRID_LAYERS, align, unpaired_layers
 from ..weights.mapping import MappingTable, find_table
 from ..weights.matching import match_layers
 from ..weights.pairs import op_name
+
+if TYPE_CHECKING:
+    import keras
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class Findings(list):  # type: ignore[type-arg]
         return _render.html_table(self._HEADERS, self._rows(), caption=self._caption())
 
 
-def lint(keras_model: Any, source: Source, table: MappingTable | None = None,
+def lint(keras_model: keras.Model, source: Source, table: MappingTable | None = None,
          overrides: dict[str, Any] | None = None, skip: tuple[str, ...] | list[str] = ()) -> Findings:
     """Compare every paired layer's config with its TFLite op, without running anything.
 

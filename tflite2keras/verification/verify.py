@@ -8,7 +8,7 @@ reference itself can promise; a real bug gives errors far above either bound.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -34,12 +34,15 @@ from .pairing import (
 from .reference import interpreter_module, make_interpreter, random_inputs, run
 from .report import Check, VerifyReport, flag_degenerate
 
+if TYPE_CHECKING:
+    import keras
+
 __all__ = ["Check", "VerifyReport", "verify"]
 #: An error counts as within one quantization step up to float32 rounding of the step itself.
 ONE_STEP = 1.0 + 1e-4
 
 
-def verify(keras_model: Any, source: Source, inputs: Sequence[Any] | np.ndarray | None = None, samples: int = 4,
+def verify(keras_model: keras.Model, source: Source, inputs: Sequence[Any] | np.ndarray | None = None, samples: int = 4,
            atol: float = 1e-4, rtol: float = 1e-5, per_layer: bool = False,
            table: MappingTable | None = None, overrides: dict[str, Any] | None = None,
            seed: int = 0, batch: int = 1, input_ranges: Ranges = None) -> VerifyReport:

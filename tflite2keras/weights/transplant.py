@@ -8,7 +8,7 @@ exact pretrained function.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from ..tflite.reader import read
 from .mapping import MappingTable, find_table
 from .matching import match_layers
 from .pairs import Match, all_layers, op_label, unpaired_error
+
+if TYPE_CHECKING:
+    import keras
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ class TransplantReport:
         return _render.html_table(self._HEADERS, self._rows(), caption=self._summary())
 
 
-def transplant(keras_model: Any, source: Source, table: MappingTable | None = None,
+def transplant(keras_model: keras.Model, source: Source, table: MappingTable | None = None,
                overrides: dict[str, Any] | None = None, skip: Iterable[str] = (),
                strict: bool = True, dry_run: bool = False) -> TransplantReport:
     """Copy the weights of a TFLite model into a Keras model.

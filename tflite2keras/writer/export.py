@@ -22,7 +22,7 @@ import contextlib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from ..errors import InvalidArgumentError, UnsupportedOpError
 from ..tflite.reader import read
 from ..tflite.schema import aligned_buffer, pack, unpack
 from .export_args import input_shapes, representative_samples
+
+if TYPE_CHECKING:
+    import keras
 
 WEIGHTS = ("float32", "float16", "int8")
 
@@ -82,7 +85,7 @@ class ExportReport:
         return _render.html_table(("kind", "what", "value"), self._rows(), caption=self._caption())
 
 
-def export_tflite(model: Any, dst: str | os.PathLike[str] | None = None, *, weights: str = "float32",
+def export_tflite(model: keras.Model, dst: str | os.PathLike[str] | None = None, *, weights: str = "float32",
                   representative_data: Iterable[Any] | Callable[[], Iterable[Any]] | None = None,
                   verify: bool = True, input_shape: Sequence[int | None] | None = None) -> ExportReport:
     """Export a Keras model to TFLite with builtin ops only.
