@@ -510,10 +510,10 @@ def test_option_slots_point_at_the_options() -> None:
 # its rank (a dimension dropped or inserted, a new shape of rank 0 to 5) or the order of its
 # dimensions. A constant keeps its number of elements (dimensions swapped or merged, a 1 inserted
 # or dropped, flattened), so that it still reads and reaches ``convert``. The interpreter computes
-# the shapes of the tensors that are not constant, and its Prepare checks them against each other
-# (ranks, channels, biases, broadcasting, RESHAPE sizes); a stored shape that disagrees is a corrupt
-# file. ``convert`` must build a model (and run it once) or raise a Tflite2KerasError, within the
-# same CPU budget per case.
+# the shapes of the tensors that are not constant and never reads their stored ones, so ``convert``
+# follows the computed shapes (:mod:`tflite2keras.conversion.prepared`): a mutant either converts to a
+# model that verifies against the interpreter on the mutated file, or raises a Tflite2KerasError
+# (a constant or graph input whose shape the Prepare checks refuse), within the same CPU budget.
 
 #: (model, mutants): "tiny" is :func:`tflite2keras.testdata.tiny.tflite` (3 ops), the others corpus models.
 _SHAPE_CASES = [("tiny", 100), ("hand_recrop", 120), ("palm_detection_lite", 100)]
@@ -603,16 +603,38 @@ def _shape_mutants(data: bytes, count: int, seed: int) -> Iterator[tuple[str, by
         yield what, with_shape(data, field, start, dims, new), False
 
 
+#: How many converted shape mutants per model are also verified against the interpreter.
+VERIFIED_MUTANTS = 20
+
+
+def _convert_verify_case(data: bytes, stats: Counter) -> None:
+    """:func:`_convert_case`, then (for the first :data:`VERIFIED_MUTANTS`) ``verify`` on the mutated file."""
+    from tflite2keras import convert, verify
+
+    try:
+        read(data)
+    except Tflite2KerasError:
+        stats["unreadable"] += 1
+        raise
+    stats["readable"] += 1
+    model = convert(data)
+    stats["converted"] += 1
+    if stats["verified"] < VERIFIED_MUTANTS:
+        report = verify(model, data, samples=1)
+        assert report.ok, f"converted, but it does not verify against the interpreter:\n{report}"
+        stats["verified"] += 1
+
+
 @pytest.mark.parametrize(("name", "count"), _SHAPE_CASES, ids=[n for n, _ in _SHAPE_CASES])
 def test_fuzz_convert_shapes(corpus_model, name: str, count: int) -> None:
     from tflite2keras.testdata import tiny
 
     data = tiny.tflite() if name == "tiny" else corpus_model(name).read_bytes()
-    stats = _fuzz_convert(_shape_mutants(data, count, seed=sum(map(ord, name)) + 2))
+    stats = _run(_shape_mutants(data, count, seed=sum(map(ord, name)) + 2), _convert_verify_case, ("ignore",))
     assert stats["cases"] == count
     assert stats["readable"] >= count * 9 // 10, stats  # the mutants read: they reach convert
-    assert stats["converted"] >= 1 and stats["rejected"] >= count // 2, stats
-    assert stats["rejected: InvalidModelError"] >= count // 4, stats  # the Prepare checks refuse many
+    assert stats["converted"] >= count // 3 and stats["verified"] == min(VERIFIED_MUTANTS, stats["converted"]), stats
+    assert stats["rejected: InvalidModelError"] >= 1, stats  # constants whose shapes the Prepare checks refuse
 
 
 def test_shape_fields_and_relocated_shapes() -> None:

@@ -30,3 +30,27 @@ def test_fold_values_follow_the_batch() -> None:
     assert shapes.batch_axes(value) == [0] and shapes.is_batch(value, 0) and not shapes.is_fixed(value)
     target = folded[next(op for op in tfl.operators if op.opcode == "RESHAPE").inputs[1]]
     assert [v.tolist() for v in target] == [[12, 4], [18, 4]] and not shapes.is_batch(target, 0)
+
+
+def test_folds_read_the_computed_shapes() -> None:
+    """A -1 stored for a fixed extent blocks the fold of SHAPE; the interpreter's shapes unblock it."""
+    import json
+
+    from tflite2keras.conversion.prepared import prepared_view
+    from tflite2keras.writer.flatjson import from_json, to_json
+
+    def flatten(x: Any) -> Any:
+        t = tf.nn.relu(x * 2.0)
+        return tf.reshape(t, [tf.shape(t)[0], -1]) + 1.0  # SHAPE reads the tensor 'Relu;mul'
+
+    data = _free_batch(flatten, (6, 4))
+    document = json.loads(to_json(data))
+    tensor = next(t for t in document["subgraphs"][0]["tensors"] if t["name"] == "Relu;mul")
+    tensor["shape_signature"] = [-1, -1, 4]  # the interpreter never reads it: 6 is fixed
+    stored = t2k.read(from_json(json.dumps(document)))
+    shape_op = next(op for op in stored.operators if op.opcode == "SHAPE")
+    assert shape_op.outputs[0] not in shapes.fold(stored)
+    folded = shapes.fold(prepared_view(stored)[0])
+    assert [v.tolist() for v in folded[shape_op.outputs[0]]] == [[2, 6, 4], [3, 6, 4]]
+    target = folded[next(op for op in stored.operators if op.opcode == "RESHAPE").inputs[1]]
+    assert [v.tolist() for v in target] == [[2, -1], [3, -1]] and shapes.is_batch(target, 0)

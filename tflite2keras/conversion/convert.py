@@ -8,15 +8,17 @@ standard Keras layers where they express the op exactly and registered layers fr
 
 from __future__ import annotations
 
+import os
 import re
-from typing import Any
+from itertools import chain
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ShapeMismatchError, UnsupportedOpError
+from ..errors import InvalidModelError, ShapeMismatchError, UnsupportedOpError
 from ..ops import fused, patterns
 from ..ops.contract import ConvertContext, check_output
-from ..ops.prepare import validate
+from ..ops.prepare import field_rejections, input_count, type_rejections, validate
 from ..ops.registry import find
 from ..tflite.model import DECODING_OPS, Operator, Source, TFLiteModel
 from ..tflite.names import sanitize
@@ -24,7 +26,12 @@ from ..tflite.reader import read
 from ..tflite.signatures import read_signature, signature_subgraphs
 from . import streaming
 from .deferred import deferred_variables
+from .prepared import describe as describe_stale
+from .prepared import prepared_view
 from .quantized import check_mode, describe
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = ["ConvertContext", "check_output", "convert", "load", "warn_non_finite", "warn_other_signatures"]
 
@@ -32,11 +39,13 @@ __all__ = ["ConvertContext", "check_output", "convert", "load", "warn_non_finite
 DOCS_ADDING_AN_OP = "README.md, section 'Adding an op'"
 
 
-def convert(source: Source, *, name: str | None = None, quantized: str = "float", signature: str | None = None) -> Any:
+def convert(source: Source, *, name: str | None = None, quantized: str = "float",
+            signature: str | None = None) -> keras.Model:
     """Build a trainable Keras model from subgraph 0 of a TFLite model, or from one signature's subgraph.
 
     Inputs and outputs keep the TFLite order and names; the batch dimension is free.
-    Every weight tensor of the file becomes a trainable variable.
+    Every weight tensor of the file becomes a trainable variable. Shapes are the ones the
+    interpreter computes, where it can run the file; the stored ones only where it cannot.
 
     Args:
         source: a ``.tflite`` path, its bytes, or a :class:`TFLiteModel`.
@@ -69,7 +78,10 @@ def convert(source: Source, *, name: str | None = None, quantized: str = "float"
 
     Warns:
         UserWarning: a weight tensor holds NaN or infinite values (converted all the same), or
-            the file has signatures besides the one of subgraph 0, which is the one converted.
+            the file has signatures besides the one of subgraph 0, which is the one converted, or
+            tensors whose stored shapes differ from the ones the interpreter computes (named, with
+            both shapes; the conversion follows the computed ones, see
+            :mod:`tflite2keras.conversion.prepared`).
 
     Example:
         >>> import tflite2keras as t2k
@@ -86,8 +98,7 @@ def convert(source: Source, *, name: str | None = None, quantized: str = "float"
 
     mode = check_mode(quantized)
     with deferred_variables():  # each variable starts from the file's value: no initializer runs
-        tfl = read(source) if signature is None else read_signature(source, signature)
-        validate(tfl)
+        tfl = _prepared(read(source) if signature is None else read_signature(source, signature))
         warn_non_finite(tfl)
         if signature is None:
             warn_other_signatures(tfl)
@@ -106,6 +117,35 @@ def convert(source: Source, *, name: str | None = None, quantized: str = "float"
     model.streaming = streaming.describe(tfl, ctx.state_variables)
     _call_once(model)
     return model
+
+
+def _prepared(stored: TFLiteModel) -> TFLiteModel:
+    """The file with the shapes the interpreter computes (:mod:`tflite2keras.conversion.prepared`),
+    checked as the interpreter's Prepare checks them; warns once where stored shapes are wrong (a
+    signature's -1 over a fixed extent is refined without a word: see :class:`~.prepared.Stale`).
+
+    The stored shapes are checked first; where they fail, the interpreter is asked only when every
+    op's options pass (so a file it would refuse, or crash on, never reaches it), and the computed
+    shapes are checked in their place when they differ.
+    """
+    import warnings
+
+    try:
+        validate(stored)
+    except InvalidModelError:
+        if any(next(chain(type_rejections(op), input_count(op, stored), field_rejections(op, stored)), None)
+               for op in stored.operators):
+            raise
+        view, stale = prepared_view(stored)
+        if not stale:
+            raise
+        validate(view)
+    else:
+        view, stale = prepared_view(stored)
+    wrong = [s for s in stale if s.wrong]
+    if wrong:
+        warnings.warn(describe_stale(wrong, stored.source), UserWarning, stacklevel=3)
+    return view
 
 
 def _convert_ops(ctx: ConvertContext) -> list[str]:
@@ -214,7 +254,7 @@ def _call_once(model: Any) -> None:
                                  f"{type(err).__name__}: {text[:500]}") from err
 
 
-def load(path: Any) -> Any:
+def load(path: str | os.PathLike[str]) -> keras.Model:
     """Load a saved converted model with ``safe_mode=True``, registering our layers first.
 
     ``keras.saving.load_model`` works too once ``tflite2keras.layers`` has been imported.

@@ -39,7 +39,10 @@ class ConvertContext:
     """What a converter sees: the TFLite model, the Keras tensors made so far, and naming.
 
     Attributes:
-        tfl: the TFLite model being converted.
+        tfl: the TFLite model being converted. ``convert`` gives the file with the shapes the
+            interpreter computes in place of stale stored ones (see
+            :mod:`tflite2keras.conversion.prepared`), so converters, :func:`check_output` and
+            shape folding read the computed shapes through ``tfl.tensor(i).shape``.
         tensors: TFLite tensor index -> Keras tensor, for every tensor computed so far.
         weight_ops: Keras layer name -> ``"#op_index"`` for every layer that takes weights.
     """
@@ -250,7 +253,10 @@ class ConvertContext:
 
 def check_output(tfl: TFLiteModel, op: Operator, index: int, value: Any) -> None:
     """The Keras tensor a converter built for TFLite tensor ``index`` must have its rank, dtype
-    and every extent both sides know: not the batch, not a dimension the signature leaves dynamic."""
+    and every extent both sides know: not the batch, not a dimension the signature leaves dynamic.
+
+    ``tfl``'s shapes are the truth checked against: in ``convert``, the ones the interpreter
+    computes (:mod:`tflite2keras.conversion.prepared`), the stored ones where it cannot run the file."""
     tensor = tfl.tensor(index)
     want = tuple(tensor.shape_signature or tensor.shape)
     got = tuple(value.shape)

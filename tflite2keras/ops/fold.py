@@ -13,6 +13,10 @@ their results as constants. A fold returns one value per output (SPLIT, SPLIT_V,
 output tensor gets its own), and an empty constant (shape ``[0]``, no bytes in its buffer) is a
 constant (:func:`constant_value`).
 
+Shapes are read from the model given: ``convert`` gives the file with the shapes the interpreter
+computes (:func:`tflite2keras.conversion.prepared.prepared_view`), so a stale or placeholder stored
+shape (a ``-1`` for a fixed extent) neither blocks a fold nor folds to a wrong value.
+
 Example:
     >>> import numpy as np
     >>> from tflite2keras.ops import fold as shapes

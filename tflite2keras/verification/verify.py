@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from ..conversion.prepared import prepared_view
 from ..errors import VerificationError
 from ..tflite.model import Source, TFLiteModel
 from ..tflite.quant import affine
@@ -100,7 +101,7 @@ def verify(keras_model: keras.Model, source: Source, inputs: Sequence[Any] | np.
         >>> t2k.verify(tiny.keras_model(seed=1), tiny.tflite(), samples=2).ok   # other weights
         False
     """
-    tfl = read(source)
+    tfl = prepared_view(read(source))[0]  # the shapes the interpreter computes: stored ones may be stale
     check_counts(samples, batch, inputs)
     if is_stateful(tfl):
         from .stream import verify_stream
@@ -109,7 +110,7 @@ def verify(keras_model: keras.Model, source: Source, inputs: Sequence[Any] | np.
     size = batch
     hybrid = is_hybrid(tfl)
     if hybrid:  # its kernels quantize activations on the fly; the Keras model states float arithmetic
-        tfl = read(dequantized_weights(tfl))
+        tfl = prepared_view(read(dequantized_weights(tfl)))[0]
     quant = verify_quant.plan(tfl, keras_model)
     user = user_samples(tfl, inputs, size)
     if quant is None:
