@@ -18,6 +18,7 @@ from .binary import Binary, Compare, Select
 from .detection import NonMaxSuppression, SSDDecode
 from .index import BatchGather, Bucketize, Gather, GatherND, OneHot
 from .keypoints import HeatmapKeypoints
+from .lstm_integer import IntegerSequenceLSTM
 from .math import Cast, Unary
 from .matmul import BatchMatMul
 from .matrix import MatrixDiag, MatrixSetDiag, ReverseSequence
@@ -50,7 +51,7 @@ from .tensor_ops import (
 __all__ = [
     "BroadcastTo", "Fill", "MatrixDiag", "MatrixSetDiag", "Pad", "Range", "ReverseSequence", "SliceUpdate",
     "SpaceToDepth", "Split", "Tile", "Unstack",
-    "ComplexPart", "RFFT2D", "SequenceLSTM", "SVDF",
+    "ComplexPart", "RFFT2D", "SequenceLSTM", "IntegerSequenceLSTM", "SVDF",
     "BatchMatMul", "BatchToSpace", "L2Pooling2D", "LocalResponseNormalization", "SpaceToBatch",
     "BatchReshape", "Dequantize", "FakeQuant", "Quantize", "Saturate",
     "Binary", "Cast", "Compare", "Gather", "Pack", "Reduce", "Select", "Unary",

@@ -16,6 +16,13 @@ hold (no data, or zeros). TFLite stores each weight ``(units, inputs)``, Keras `
 
 ``time_major=True`` puts the time axis first, where Keras keeps the batch free: it raises.
 A Keras ``LSTM(return_sequences=False)`` becomes this op and a ``STRIDED_SLICE`` of the last step.
+
+An int8 LSTM (int8 input, int16 cell state, five intermediate tensors) runs TFLite's 8x8->16
+integer kernel, which rounds at every step: Q3.12 gate inputs, fixed-point sigmoid and tanh, an
+int16 cell state, an int8 hidden state fed back. In ``fake_quant`` mode it converts to
+:class:`~tflite2keras.layers.IntegerSequenceLSTM`, which repeats that arithmetic (the float model
+would drift from the file by several output steps over a long sequence); in ``float`` mode, to
+:class:`~tflite2keras.layers.SequenceLSTM`.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from ..tflite.model import Operator
+from ..tflite.model import Operator, TFLiteModel
 from .contract import ConvertContext
 from .layout import OI_TO_IO
 from .registry import Mismatch, OpSpec, WeightSlot, register_op
@@ -102,9 +109,61 @@ def convert_lstm(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
                                "leaves inputs 1, 5 and 12 out): only the full LSTM converts")
     for what, slot in LSTM_STATES.items():
         _check_zero_state(ctx, op, slot, what)
-    layer = SequenceLSTM(units, activation=ctx.activation(op) or "linear", cell_clip=cell_clip(op),
-                         name=ctx.name(op, weights=True))
+    if ctx.mode == "fake_quant" and ctx.tfl.tensor(op.inputs[0]).dtype == "INT8":
+        layer = _integer_lstm(ctx, op, units)
+    else:
+        layer = SequenceLSTM(units, activation=ctx.activation(op) or "linear", cell_clip=cell_clip(op),
+                             name=ctx.name(op, weights=True))
     return [ctx.takes_weights(layer, op)(ctx.input(op, 0))]
+
+
+def _intermediates(tfl: TFLiteModel, op: Operator) -> tuple[int, ...]:
+    """The op's intermediate tensors (the integer LSTM's scales live there), read from the file."""
+    import tflite
+
+    node = tflite.Model.GetRootAs(tfl.data, 0).Subgraphs(0).Operators(op.index)
+    return tuple(int(i) for i in node.IntermediatesAsNumpy()) if node.IntermediatesLength() else ()
+
+
+def _grid(ctx: ConvertContext, op: Operator, index: int, what: str, dtype: str) -> tuple[float, int]:
+    """(scale, zero point) of a per-tensor quantized ``dtype`` tensor; raise otherwise."""
+    tensor = ctx.tfl.tensor(index)
+    quant = tensor.quantization
+    scales = 0 if quant is None else quant.scales.size
+    if tensor.dtype != dtype or scales != 1 or quant.zero_points.size > 1:
+        raise _unsupported(op, f"is an integer LSTM whose {what} {tensor.name!r} is {tensor.dtype} with {scales} "
+                               f"scales: expected {dtype} with one scale")
+    return float(quant.scales[0]), int(quant.zero_points[0]) if quant.zero_points.size else 0
+
+
+def _integer_lstm(ctx: ConvertContext, op: Operator, units: int) -> Any:
+    """The layer that repeats TFLite's int8 LSTM kernel (8x8->16), with the file's scales."""
+    from ..layers import IntegerSequenceLSTM
+
+    inter = _intermediates(ctx.tfl, op)
+    if len(inter) != 5:
+        raise _unsupported(op, f"is an int8 LSTM with {len(inter)} intermediate tensors: expected 5 (the 8x8->16 "
+                               "kernel's; the interpreter refuses the op too)")
+    if ctx.activation(op) != "tanh":
+        raise _unsupported(op, f"is an int8 LSTM with activation {ctx.activation(op)!r}: expected tanh, the only "
+                               "one its integer kernel computes for the cell and output")
+    cell_scale, _ = _grid(ctx, op, op.inputs[LSTM_STATES["cell_state"]], "cell state", "INT16")
+    exponent = int(np.round(np.log2(cell_scale)))
+    if cell_scale != 2.0**exponent or not -30 <= exponent <= -9:
+        raise _unsupported(op, f"is an int8 LSTM whose cell state scale is {cell_scale!r}: expected a power of two "
+                               "2**e with -30 <= e <= -9 (the integer kernel's tanh takes at most 6 integer bits)")
+    scales = {name: [_grid(ctx, op, op.inputs[slot], f"{name} {gate}", dtype)[0] for gate, slot in slots.items()]
+              for name, slots, dtype in (("kernel", LSTM_KERNELS, "INT8"), ("recurrent", LSTM_RECURRENT, "INT8"),
+                                         ("bias", LSTM_BIASES, "INT32"))}
+    (x_scale, x_zero), (h_scale, h_zero), (s_scale, s_zero), (y_scale, y_zero) = (
+        _grid(ctx, op, index, what, "INT8") for index, what in (
+            (op.inputs[0], "input"), (inter[4], "hidden intermediate"),
+            (op.inputs[LSTM_STATES["output_state"]], "output state"), (op.outputs[0], "output")))
+    return IntegerSequenceLSTM(
+        units, input_scale=x_scale, input_zero_point=x_zero, state_scale=s_scale, state_zero_point=s_zero,
+        cell_exponent=exponent, kernel_scales=scales["kernel"], recurrent_scales=scales["recurrent"],
+        bias_scales=scales["bias"], cell_clip=cell_clip(op), hidden_scale=h_scale, hidden_zero_point=h_zero,
+        output_scale=y_scale, output_zero_point=y_zero, name=ctx.name(op, weights=True))
 
 
 def convert_rnn(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
@@ -118,7 +177,8 @@ def convert_rnn(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
 
 
 register_op(OpSpec(
-    "UNIDIRECTIONAL_SEQUENCE_LSTM", layers=("SequenceLSTM",), fused_activation=True, full_activation=True, converter=convert_lstm,
+    "UNIDIRECTIONAL_SEQUENCE_LSTM", layers=("SequenceLSTM", "IntegerSequenceLSTM"), fused_activation=True,
+    full_activation=True, converter=convert_lstm,
     checks=(check_cell_clip,),
     weights=tuple(WeightSlot(slot, f"{role}_{gate}", layout, optional=False)
                   for role, slots, layout in (("kernel", LSTM_KERNELS, OI_TO_IO),

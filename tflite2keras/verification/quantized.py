@@ -44,9 +44,9 @@ import numpy as np
 
 from ..conversion.quantized import describe
 from ..errors import InvalidArgumentError
-from ..tflite.model import TFLiteModel
+from ..tflite.model import Operator, TFLiteModel
 from ..tflite.quant import Affine, affine, dequantize
-from .inputs import Ranges, given, resolve
+from .inputs import Ranges, given, resolve, sample_shape
 from .inputs import draw as draw_input
 
 FAKE_QUANT_STEPS = 2.0
@@ -100,8 +100,25 @@ def depths(tfl: TFLiteModel) -> list[int]:
         for t in op.outputs:
             tensor, grid = tfl.tensor(t), affine(tfl.tensor(t))
             kept = op.opcode in MOVES and _same_grid(first, grid)
-            depth[t] = base + int(grid is not None and tensor.dtype in ("INT8", "UINT8", "INT16") and not kept)
+            rounds = int(grid is not None and tensor.dtype in ("INT8", "UINT8", "INT16") and not kept)
+            depth[t] = base + rounds * _time_steps(tfl, op)
     return [depth.get(t, 0) for t in tfl.outputs]
+
+
+#: Ops that carry a quantized state from one time step to the next: the state is requantized once per
+#: step and fed back, so the last step's output has been rounded once per step.
+RECURRENT = frozenset({"UNIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN",
+                       "BIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_RNN"})
+
+
+def _time_steps(tfl: TFLiteModel, op: Operator) -> int:
+    """How many times ``op`` requantizes on the way to its output: its time steps for a recurrent op
+    (axis 0 of its input when ``time_major``, else axis 1), else once."""
+    if op.opcode not in RECURRENT or not op.inputs or op.inputs[0] < 0:
+        return 1
+    shape = tfl.tensor(op.inputs[0]).shape
+    axis = 0 if op.options.get("time_major", False) else 1
+    return max(int(shape[axis]), 1) if len(shape) > axis else 1
 
 
 def _same_grid(a: Affine | None, b: Affine | None) -> bool:
@@ -162,7 +179,7 @@ def draw(tfl: TFLiteModel, quant: QuantPlan, samples: int, seed: int, batch: int
         sample = []
         for j, (index, grid, lo_hi) in enumerate(zip(tfl.inputs, quant.grids, bounds)):
             tensor = tfl.tensor(index)
-            shape = (batch, *(d if d > 0 else 1 for d in (tensor.shape_signature or tensor.shape)[1:]))
+            shape = sample_shape(tensor, batch)
             if grid is None:
                 sample.append(draw_input(rng, tfl, index, shape, lo_hi))
                 continue
