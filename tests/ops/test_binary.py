@@ -266,9 +266,16 @@ def test_fold_applies_the_fused_activation(function_to_tflite: Any) -> None:
 
 @pytest.mark.parametrize("specs, function, message", [
     (ONE, lambda x: tf.truncatediv(_ints(x), np.int32([1, 0, 2, 1, 1])), r"op 3 \(DIV\) divides by a constant 0"),
-    ((SHAPE, (5,)), tf.math.floormod, r"\(FLOOR_MOD\) input 1 of shape \(1, 5\) broadcasts against the batch axis"),
     (TWO, lambda x, y: tf.math.add_n([x, y, FULL]), r"op 0 \(ADD_N\) has a constant input"),
 ])
 def test_binary_raises(specs: Any, function: Any, message: str, function_to_tflite: Any) -> None:
     with pytest.raises(t2k.UnsupportedOpError, match=message):
         t2k.convert(function_to_tflite(function, *specs))
+
+
+def test_broadcast_against_axis_0_converts_with_fixed_shapes(function_to_tflite: Any) -> None:
+    data = function_to_tflite(tf.math.floormod, SHAPE, (5,))  # y (1, 5) lines up with axes 2-3 of x (1, 7, 9, 5)
+    with pytest.warns(UserWarning, match=r"\(FLOOR_MOD\) input 1 of shape \(1, 5\) broadcasts against the batch"):
+        model = t2k.convert(data)
+    assert [tuple(x.shape) for x in model.inputs] == [(1, *SHAPE), (1, 5)]
+    assert t2k.verify(model, data).ok

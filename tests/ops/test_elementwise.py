@@ -91,7 +91,8 @@ def test_fold_is_the_kernel(opcode: str, dtype: str, function_to_tflite: Any) ->
     check_fold_is_the_kernel(opcode, dtype, FOLDED, function_to_tflite)
 
 
-def test_sub_broadcast_against_the_batch_raises(function_to_tflite: Any) -> None:
-    message = r"\(SUB\) input 1 of shape \(1, 5\) broadcasts against the batch axis"
-    with pytest.raises(t2k.UnsupportedOpError, match=message):
-        t2k.convert(function_to_tflite(tf.subtract, SHAPE, (5,)))
+def test_sub_broadcast_against_the_batch_converts_with_fixed_shapes(function_to_tflite: Any) -> None:
+    data = function_to_tflite(tf.subtract, SHAPE, (5,))
+    with pytest.warns(UserWarning, match=r"fixed shapes.*\(SUB\) input 1 of shape \(1, 5\) broadcasts against the batch"):
+        model = t2k.convert(data)
+    assert model.fixed_shape and t2k.verify(model, data).ok

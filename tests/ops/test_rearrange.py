@@ -121,9 +121,6 @@ def test_op_matches_interpreter(name: str, function_to_tflite: Any, tmp_path: An
 
 #: opcode, a file with it, what the error names.
 UNSUPPORTED: dict[str, tuple[str, Any, str]] = {
-    "transpose_batch": ("TRANSPOSE", lambda: traced(lambda x: tf.transpose(x, [1, 0, 2, 3]), SHAPE, free=True),
-                        "batch axis"),
-    "squeeze_batch": ("SQUEEZE", Built("SQUEEZE", [(7, 1, 5)], [((7, 5), "float32")]), "squeezes the batch"),
     "expand_dims_0": ("EXPAND_DIMS", lambda: traced(lambda x: tf.expand_dims(x, 0), SHAPE, free=True),
                       "before the batch"),
     "tile_batch": ("TILE", lambda: traced(lambda x: tf.tile(x, [2, 1, 1, 1]), SHAPE), "tiles the batch"),
@@ -143,6 +140,24 @@ UNSUPPORTED: dict[str, tuple[str, Any, str]] = {
 @pytest.mark.parametrize("name", sorted(UNSUPPORTED))
 def test_unsupported_forms_raise(name: str) -> None:
     check_unsupported(UNSUPPORTED[name])
+
+
+#: Forms that move or squeeze axis 0: converted with fixed shapes (tests/conversion/test_fixed.py).
+FIXED: dict[str, tuple[str, Any, str]] = {
+    "transpose_batch": ("TRANSPOSE", lambda: traced(lambda x: tf.transpose(x, [1, 0, 2, 3]), SHAPE, free=True),
+                        "moves the batch axis"),
+    "squeeze_batch": ("SQUEEZE", Built("SQUEEZE", [(7, 1, 5)], [((7, 5), "float32")]), "squeezes the batch"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FIXED))
+def test_batch_forms_convert_with_fixed_shapes(name: str) -> None:
+    opcode, make, reason = FIXED[name]
+    data = make()
+    with pytest.warns(UserWarning, match=rf"fixed shapes.*op \d+ \({opcode}\).*{reason}"):
+        model = t2k.convert(data)
+    assert reason in model.fixed_shape and None not in model.inputs[0].shape
+    assert t2k.verify(model, data).ok
 
 
 #: id -> (opcode, slots: full-shape graph inputs or constants, file): each fold against the interpreter.

@@ -15,9 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import InvalidModelError, ShapeMismatchError, UnsupportedOpError
+from ..errors import (
+    InvalidModelError,
+    ShapeMismatchError,
+    Tflite2KerasError,
+    UnsupportedOpError,
+)
 from ..ops import fused, patterns
-from ..ops.contract import ConvertContext, check_output
+from ..ops.contract import BatchAxisError, ConvertContext, check_output
 from ..ops.prepare import field_rejections, input_count, type_rejections, validate
 from ..ops.registry import find
 from ..tflite.model import DECODING_OPS, Operator, Source, TFLiteModel
@@ -43,7 +48,11 @@ def convert(source: Source, *, name: str | None = None, quantized: str = "float"
             signature: str | None = None) -> keras.Model:
     """Build a trainable Keras model from subgraph 0 of a TFLite model, or from one signature's subgraph.
 
-    Inputs and outputs keep the TFLite order and names; the batch dimension is free.
+    Inputs and outputs keep the TFLite order and names; the batch dimension is free where every
+    op allows it. Where an op pins axis 0 (a TRANSPOSE moving it, a RESHAPE folding it, a rank-1
+    waveform framed, an operand broadcast along it), the model has fixed shapes instead: Keras
+    inputs with the file's full shapes, ``model.fixed_shape`` the reason (None for a free batch),
+    with a warning.
     Every weight tensor of the file becomes a trainable variable. Shapes are the ones the
     interpreter computes, where it can run the file; the stored ones only where it cannot.
 
@@ -72,16 +81,17 @@ def convert(source: Source, *, name: str | None = None, quantized: str = "float"
             value and what was expected (:mod:`tflite2keras.ops.prepare`,
             :mod:`tflite2keras.ops.prepare_shapes`).
         UnsupportedOpError: an op has no registered converter; the message names the op,
-            its index and its input/output tensors. Or a graph input is a scalar (rank 0).
+            its index and its input/output tensors. Or a graph input is a scalar (rank 0). Or an
+            op pins axis 0 and the fixed-shapes conversion fails too (both reasons named).
         ShapeMismatchError: a converter built a Keras tensor whose shape (batch and dynamic
             dimensions aside) or dtype differs from the TFLite tensor's.
 
     Warns:
-        UserWarning: a weight tensor holds NaN or infinite values (converted all the same), or
-            the file has signatures besides the one of subgraph 0, which is the one converted, or
-            tensors whose stored shapes differ from the ones the interpreter computes (named, with
-            both shapes; the conversion follows the computed ones, see
-            :mod:`tflite2keras.conversion.prepared`).
+        UserWarning: the model has fixed shapes (naming the op that pins axis 0); or a weight
+            tensor holds NaN or infinite values (converted all the same), or the file has
+            signatures besides the one of subgraph 0, which is the one converted, or tensors whose
+            stored shapes differ from the ones the interpreter computes (named, with both shapes;
+            the conversion follows the computed ones, see :mod:`tflite2keras.conversion.prepared`).
 
     Example:
         >>> import tflite2keras as t2k
@@ -92,59 +102,105 @@ def convert(source: Source, *, name: str | None = None, quantized: str = "float"
         >>> model.layers[1].activation.__name__, model.input.shape
         ('relu', (None, 8, 8, 3))
     """
+    mode = check_mode(quantized)
+    stored = read(source) if signature is None else read_signature(source, signature)
+    tfl = _checked(stored)
+    warn_non_finite(tfl)
+    if signature is None:
+        warn_other_signatures(tfl)
+    model_name = sanitize(name or tfl.source.rsplit(".", 1)[0]) or "converted"
+    try:
+        return _free_or_fixed(tfl, model_name, mode)
+    except Exception:  # noqa: BLE001 - whatever the stored shapes led to: stale ones are asked about, once
+        view = _recomputed(tfl) if tfl is stored else None
+        if view is None:
+            raise
+    return _free_or_fixed(view, model_name, mode)
+
+
+def _free_or_fixed(tfl: TFLiteModel, model_name: str, mode: str) -> keras.Model:
+    """Axis 0 a free batch where every converter allows it, else the file's full shapes (warned)."""
+    try:
+        return _build(tfl, model_name, mode, None)
+    except BatchAxisError as err:
+        reason = str(err)
+        free = err
+    try:
+        model = _build(tfl, model_name, mode, reason)
+    except Tflite2KerasError as err:  # both ways fail: say both
+        raise type(err)(f"{reason}; converting with fixed shapes instead (axis 0 as data) fails too: {err}") from free
+    except Exception as err:  # noqa: BLE001 - a Keras error on the full shapes: reported as the op's refusal
+        raise UnsupportedOpError(f"{reason}; converting with fixed shapes instead (axis 0 as data) fails too: "
+                                 f"{type(err).__name__}: {str(err)[:500]}") from err
+    import warnings
+
+    warnings.warn(f"{tfl.source}: converted with fixed shapes, the file's full input shapes "
+                  f"{[tuple(x.shape) for x in model.inputs]}, as axis 0 cannot stay a free batch: {reason}",
+                  UserWarning, stacklevel=3)
+    return model
+
+
+def _build(tfl: TFLiteModel, model_name: str, mode: str, fixed_batch: str | None) -> keras.Model:
+    """One conversion of ``tfl``: axis 0 a free batch (``fixed_batch`` None), or with fixed shapes
+    (``fixed_batch`` the reason, recorded as ``model.fixed_shape``).
+
+    Raises:
+        BatchAxisError: (free batch) a converter cannot keep axis 0 free.
+    """
     import keras
 
     from ..weights.transplant import transplant
 
-    mode = check_mode(quantized)
     with deferred_variables():  # each variable starts from the file's value: no initializer runs
-        tfl = _prepared(read(source) if signature is None else read_signature(source, signature))
-        warn_non_finite(tfl)
-        if signature is None:
-            warn_other_signatures(tfl)
-        ctx = ConvertContext(tfl, mode)
+        ctx = ConvertContext(tfl, mode, fixed_batch)
         inputs = [ctx.graph_input(index) for index in tfl.inputs] + ctx.state_inputs()
         filled = _convert_ops(ctx)
         missing = [t for t in tfl.outputs if t not in ctx.tensors]
         if missing:
             raise UnsupportedOpError(f"no op computes the model outputs {missing}")
-        model_name = sanitize(name or tfl.source.rsplit(".", 1)[0]) or "converted"
         outputs = [ctx.tensors[t] for t in tfl.outputs] + ctx.state_outputs()
         model = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
                             name=model_name)
         transplant(model, tfl, overrides=ctx.weight_ops, skip=filled, strict=True)
     model.quantization = describe(tfl, ctx.mode)
     model.streaming = streaming.describe(tfl, ctx.state_variables)
+    model.fixed_shape = fixed_batch
     _call_once(model)
     return model
 
 
-def _prepared(stored: TFLiteModel) -> TFLiteModel:
-    """The file with the shapes the interpreter computes (:mod:`tflite2keras.conversion.prepared`),
-    checked as the interpreter's Prepare checks them; warns once where stored shapes are wrong (a
-    signature's -1 over a fixed extent is refined without a word: see :class:`~.prepared.Stale`).
-
-    The stored shapes are checked first; where they fail, the interpreter is asked only when every
-    op's options pass (so a file it would refuse, or crash on, never reaches it), and the computed
-    shapes are checked in their place when they differ.
-    """
-    import warnings
-
+def _checked(stored: TFLiteModel) -> TFLiteModel:
+    """The file, its options and shapes checked as the interpreter's Prepare checks them. Where the
+    stored shapes fail that check but every op's options pass, the shapes the interpreter computes
+    (:func:`_recomputed`) are checked in their place, if they differ."""
     try:
         validate(stored)
+        return stored
     except InvalidModelError:
         if any(next(chain(type_rejections(op), input_count(op, stored), field_rejections(op, stored)), None)
                for op in stored.operators):
             raise
-        view, stale = prepared_view(stored)
-        if not stale:
+        view = _recomputed(stored)
+        if view is None:
             raise
-        validate(view)
-    else:
-        view, stale = prepared_view(stored)
+    validate(view)
+    return view
+
+
+def _recomputed(stored: TFLiteModel) -> TFLiteModel | None:
+    """The file with the shapes the interpreter computes (:mod:`tflite2keras.conversion.prepared`), or
+    None where they are the stored ones (or it cannot run the file). Asked only when the stored
+    shapes do not convert, in a child process (its kernels abort the process on some files that
+    convert refuses); warns once where stored shapes are wrong (a signature's -1 over a fixed
+    extent is refined without a word: see :class:`~.prepared.Stale`)."""
+    import warnings
+
+    view, stale = prepared_view(stored, isolated=True)
+    if not stale:
+        return None
     wrong = [s for s in stale if s.wrong]
     if wrong:
-        warnings.warn(describe_stale(wrong, stored.source), UserWarning, stacklevel=3)
+        warnings.warn(describe_stale(wrong, stored.source), UserWarning, stacklevel=4)
     return view
 
 
@@ -240,17 +296,20 @@ def _signature_subgraphs(tfl: TFLiteModel) -> dict[str, int]:
 
 
 def _call_once(model: Any) -> None:
-    """Run the model once on zeros at batch 1, so that a model that cannot run never converts.
+    """Run the model once on zeros at batch 1 (or its fixed shapes), so that a model that cannot run
+    never converts.
 
     Raises:
         ShapeMismatchError: the built model fails on its own input shapes.
     """
-    feeds = [np.zeros((1, *(d or 1 for d in x.shape[1:])), x.dtype) for x in model.inputs]
+    feeds = [np.zeros(tuple(d or 1 for d in x.shape), x.dtype) for x in model.inputs]
     try:
         model(feeds if len(feeds) > 1 else feeds[0], training=False)
     except Exception as err:  # noqa: BLE001 - any failure here is a conversion bug, reported as one
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # Keras colours its messages for terminals
-        raise ShapeMismatchError(f"the converted model {model.name!r} fails on a zero input of batch 1: "
+        fed = ("a zero input of batch 1" if getattr(model, "fixed_shape", None) is None
+               else f"zero inputs of its fixed shapes {[f.shape for f in feeds]}")
+        raise ShapeMismatchError(f"the converted model {model.name!r} fails on {fed}: "
                                  f"{type(err).__name__}: {text[:500]}") from err
 
 

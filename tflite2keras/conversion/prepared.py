@@ -70,11 +70,18 @@ _VIEWS: weakref.WeakKeyDictionary[TFLiteModel, tuple[TFLiteModel | None, list[St
 _VIEWS = weakref.WeakKeyDictionary()
 
 
-def prepared_view(tfl: TFLiteModel) -> tuple[TFLiteModel, list[Stale]]:
+def prepared_view(tfl: TFLiteModel, *, isolated: bool = False) -> tuple[TFLiteModel, list[Stale]]:
     """``tfl`` with the interpreter's prepared shapes, and the tensors whose stored shapes were stale.
 
     The view is ``tfl`` itself when nothing differs or the interpreter cannot run the file; worked
     out once per model.
+
+    Args:
+        tfl: the parsed file.
+        isolated: run the interpreter in a child process, so that a file on which its kernels crash
+            (they abort the process on some files the converter refuses) only fails to give shapes.
+            ``convert`` asks this way, and only when the stored shapes do not convert; ``verify``,
+            which runs the interpreter on the file anyway, asks in its own process.
 
     Example:
         >>> from tflite2keras import read
@@ -84,7 +91,7 @@ def prepared_view(tfl: TFLiteModel) -> tuple[TFLiteModel, list[Stale]]:
         True
     """
     if tfl not in _VIEWS:
-        view, stale = _view(tfl)
+        view, stale = _view(tfl, isolated)
         _VIEWS[tfl] = (None if view is tfl else view, stale)  # (the model itself would never be collected)
     view, stale = _VIEWS[tfl]
     return view or tfl, stale
@@ -105,13 +112,14 @@ def _shape(shape: Shape, signature: Shape) -> str:
     return f"{list(shape)}" + (f" (signature {list(signature)})" if signature not in ((), shape) else "")
 
 
-def _view(tfl: TFLiteModel) -> tuple[TFLiteModel, list[Stale]]:
-    first = interpreter_shapes(tfl, None)
+def _view(tfl: TFLiteModel, isolated: bool) -> tuple[TFLiteModel, list[Stale]]:
+    shapes = _isolated_shapes if isolated else interpreter_shapes
+    first = shapes(tfl, None)
     if first is None:
         return tfl, []
     inputs = [tfl.tensor(t) for t in tfl.inputs]
     free = any(d < 0 for t in inputs for d in tuple(t.shape_signature)[1:])  # a dynamic extent besides the batch
-    second = interpreter_shapes(tfl, SECOND_BATCH) if _asks_second(tfl, first) else None
+    second = shapes(tfl, SECOND_BATCH) if _asks_second(tfl, first) else None
     tensors = list(tfl.tensors)
     stale = []
     for tensor in tfl.tensors:
@@ -195,6 +203,41 @@ def interpreter_shapes(tfl: TFLiteModel, batch: int | None) -> dict[int, tuple[S
     if allocated is None or computed is None:
         return None
     return {i: (allocated[i], computed[i]) for i in computed if i in allocated}
+
+
+#: The child process of :func:`_isolated_shapes`: the file's path and batch in, the shapes out as JSON.
+_CHILD = """
+import json, sys
+from tflite2keras import read
+from tflite2keras.conversion.prepared import interpreter_shapes
+batch = None if sys.argv[2] == "none" else int(sys.argv[2])
+shapes = interpreter_shapes(read(sys.argv[1]), batch)
+print(json.dumps(None if shapes is None else {str(k): [list(a), list(b)] for k, (a, b) in shapes.items()}))
+"""
+
+
+def _isolated_shapes(tfl: TFLiteModel, batch: int | None) -> dict[int, tuple[Shape, Shape]] | None:
+    """:func:`interpreter_shapes` in a child process; None when it fails or crashes there."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.tflite")
+        with open(path, "wb") as handle:
+            handle.write(tfl.data)
+        try:
+            done = subprocess.run([sys.executable, "-c", _CHILD, path, "none" if batch is None else str(batch)],
+                                  capture_output=True, text=True, timeout=600,
+                                  env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        except (OSError, subprocess.SubprocessError):
+            return None
+    if done.returncode != 0 or not done.stdout.strip():
+        return None
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return None if found is None else {int(k): (tuple(a), tuple(b)) for k, (a, b) in found.items()}
 
 
 def _shapes(interpreter: Any, tfl: TFLiteModel) -> dict[int, Shape] | None:

@@ -106,8 +106,9 @@ def step(model: Any, frame: Any, state: Sequence[np.ndarray] | None = None) -> t
         ``(outputs, state)``: lists of arrays, the file's own outputs and each variable's new value.
 
     Raises:
-        InvalidArgumentError: the model has no streaming record, or ``state`` has another length
-            than its variables.
+        InvalidArgumentError: the model has no streaming record, ``state`` has another length
+            than its variables, or the model has fixed shapes (``model.fixed_shape``: its axis 0 is
+            data, not a batch) and the frame has another shape than its inputs.
 
     Example:
         >>> import numpy as np, tflite2keras as t2k
@@ -118,6 +119,14 @@ def step(model: Any, frame: Any, state: Sequence[np.ndarray] | None = None) -> t
     """
     record = info(model)
     feeds = [np.asarray(x) for x in (frame if isinstance(frame, (list, tuple)) else [frame])]
+    reason = getattr(model, "fixed_shape", None)
+    if reason:  # no batch to broadcast the state to, nor to stack frames along
+        wanted = [tuple(x.shape) for x in model.inputs[:len(feeds)]]
+        if [f.shape for f in feeds] != wanted:
+            raise InvalidArgumentError(f"streaming.step: the model has fixed shapes, its axis 0 is not a batch "
+                                       f"({reason}): expected frames of shapes {wanted}, received "
+                                       f"{[f.shape for f in feeds]}")
+        state = [v.initial.copy() for v in record.variables] if state is None else state
     if state is None:
         state = [np.broadcast_to(v.initial, (feeds[0].shape[0], *v.initial.shape[1:])).copy()
                  for v in record.variables]

@@ -57,6 +57,20 @@ class Head:
     layers: tuple[Any, ...]
 
 
+def require_batch(model: Any, what: str) -> None:
+    """Refuse a model converted with fixed shapes (``model.fixed_shape``): its axis 0 is data, not
+    the batch that fine-tuning trains over.
+
+    Raises:
+        InvalidArgumentError: the model has fixed shapes; the message names why (the op that pins axis 0).
+    """
+    reason = getattr(model, "fixed_shape", None)
+    if reason:
+        raise InvalidArgumentError(
+            f"{what} needs a model whose axis 0 is a free batch, but {getattr(model, 'name', 'the model')!r} was "
+            f"converted with fixed shapes {[tuple(x.shape) for x in model.inputs]}: {reason}")
+
+
 def classification_outputs(model: Any, outputs: str | int | Sequence[str | int] | None = None) -> list[int]:
     """Indices of the model's classification outputs.
 
@@ -150,7 +164,8 @@ def replace_classifier(model: Any, num_classes: int, *, outputs: str | int | Seq
         weight values as in ``model``, so the other outputs are bit-identical.
 
     Raises:
-        InvalidArgumentError: ``num_classes`` below 1 or ``init`` unknown.
+        InvalidArgumentError: ``num_classes`` below 1 or ``init`` unknown, or the model has fixed
+            shapes (``model.fixed_shape``: its axis 0 is data, not a batch to train over).
         MappingError: no classification head is found (see :func:`find_head`).
 
     Example:
@@ -164,6 +179,7 @@ def replace_classifier(model: Any, num_classes: int, *, outputs: str | int | Seq
         raise InvalidArgumentError(f"num_classes must be an integer >= 1, received {num_classes!r}")
     if init not in ("prior", "zeros"):
         raise InvalidArgumentError(f"init must be 'prior' or 'zeros', received {init!r}")
+    require_batch(model, "replace_classifier")
     found = [find_head(model, i) for i in classification_outputs(model, outputs)]
     old_classes = {id(layer): head.classes for head in found for layer in head.layers}
 

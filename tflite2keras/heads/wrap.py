@@ -7,6 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import InvalidArgumentError
+from .replace import require_batch
 
 
 def classifier(model: Any, *, mean: float | Sequence[float], std: float | Sequence[float],
@@ -31,7 +32,8 @@ def classifier(model: Any, *, mean: float | Sequence[float], std: float | Sequen
         A functional ``keras.Model``.
 
     Raises:
-        InvalidArgumentError: the model has several inputs or outputs, or ``std`` has a zero.
+        InvalidArgumentError: the model has several inputs or outputs, ``std`` has a zero, or the
+            model has fixed shapes (``model.fixed_shape``: its axis 0 is data, not a batch).
 
     Example:
         >>> import keras
@@ -42,6 +44,7 @@ def classifier(model: Any, *, mean: float | Sequence[float], std: float | Sequen
     """
     import keras
 
+    require_batch(model, "heads.classifier")
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise InvalidArgumentError(f"classifier wraps a model with one input and one output; {model.name!r} has "
                                    f"{len(model.inputs)} inputs and {len(model.outputs)} outputs")

@@ -16,6 +16,7 @@ from __future__ import annotations
 from .activation import L2Normalize, PReLU
 from .binary import Binary, Compare, Select
 from .detection import NonMaxSuppression, SSDDecode
+from .fixed import FixedReshape, FixedTranspose
 from .index import BatchGather, Bucketize, Gather, GatherND, OneHot
 from .keypoints import HeatmapKeypoints
 from .lstm_integer import IntegerSequenceLSTM
@@ -53,7 +54,7 @@ __all__ = [
     "SpaceToDepth", "Split", "Tile", "Unstack",
     "ComplexPart", "RFFT2D", "SequenceLSTM", "IntegerSequenceLSTM", "SVDF",
     "BatchMatMul", "BatchToSpace", "L2Pooling2D", "LocalResponseNormalization", "SpaceToBatch",
-    "BatchReshape", "Dequantize", "FakeQuant", "Quantize", "Saturate",
+    "BatchReshape", "FixedReshape", "FixedTranspose", "Dequantize", "FakeQuant", "Quantize", "Saturate",
     "Binary", "Cast", "Compare", "Gather", "Pack", "Reduce", "Select", "Unary",
     "ArgReduce", "BatchGather", "Bucketize", "CumSum", "GatherND", "OneHot", "ScatterND", "TopK", "UnsortedSegment",
     "HeatmapKeypoints", "ImagePreprocess", "ProjectToImage",

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import UnsupportedOpError
 from ..tflite.model import Operator
 from . import fused
-from .contract import ConvertContext
+from .contract import BatchAxisError, ConvertContext
 from .layout import RESHAPE
 from .prepare_shapes import broadcastable
 from .registry import OpSpec, WeightSlot, register_op
@@ -68,25 +68,29 @@ class Operands:
 def operands(ctx: ConvertContext, op: Operator, slots: range, trainable: bool = False) -> Operands:
     """The op's operands; with ``trainable``, a float constant stored in the file becomes a variable.
 
+    With fixed shapes (``ctx.fixed_batch``), operands broadcast along axis 0 too (full-tensor layers).
+
     Raises:
-        UnsupportedOpError: an operand would broadcast over the batch axis, or all are constant.
+        BatchAxisError: an operand would broadcast over the batch axis (axis 0 kept free).
+        UnsupportedOpError: all operands are constant.
     """
     rank = len(ctx.tfl.tensor(op.outputs[0]).shape)
     out = Operands([], [], [])
     for slot in slots:
         tensor = ctx.tfl.tensor(op.inputs[slot])
+        fixed = ctx.fixed_batch is not None  # axis 0 is data: operands broadcast along it as numpy does
         if not ctx.is_constant(op, slot):
-            if len(tensor.shape) != rank:
-                raise UnsupportedOpError(f"op {op.index} ({op.opcode}) input {slot} of shape {tensor.shape} "
-                                         f"broadcasts against the batch axis of the output (rank {rank})")
+            if len(tensor.shape) != rank and not fixed:
+                raise BatchAxisError(f"op {op.index} ({op.opcode}) input {slot} of shape {tensor.shape} "
+                                     f"broadcasts against the batch axis of the output (rank {rank})")
             out.tensors.append(ctx.input(op, slot))
             out.constants.append(None)
             out.variable_shapes.append(None)
             continue
         value = np.asarray(ctx.constant(op, slot)).reshape(tensor.shape)
-        if value.ndim > rank or (value.ndim == rank and value.shape[0] != 1):
-            raise UnsupportedOpError(f"op {op.index} ({op.opcode}) constant input {slot} of shape "
-                                     f"{value.shape} spans the batch axis")
+        if not fixed and (value.ndim > rank or (value.ndim == rank and value.shape[0] != 1)):
+            raise BatchAxisError(f"op {op.index} ({op.opcode}) constant input {slot} of shape "
+                                 f"{value.shape} spans the batch axis")
         if value.dtype.kind == "f":
             value = value.astype(np.float32)
         if trainable and value.dtype.kind == "f" and ctx.tfl.is_constant(op.inputs[slot]):

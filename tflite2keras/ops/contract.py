@@ -35,6 +35,12 @@ if TYPE_CHECKING:
     from keras import KerasTensor
 
 
+class BatchAxisError(UnsupportedOpError):
+    """A converter refuses an op because axis 0 cannot stay a free batch there (it moves, folds or
+    broadcasts along it): ``convert`` then converts the file again with fixed shapes
+    (:attr:`ConvertContext.fixed_batch`), where the converters that can use full-tensor layers."""
+
+
 class ConvertContext:
     """What a converter sees: the TFLite model, the Keras tensors made so far, and naming.
 
@@ -45,11 +51,16 @@ class ConvertContext:
             shape folding read the computed shapes through ``tfl.tensor(i).shape``.
         tensors: TFLite tensor index -> Keras tensor, for every tensor computed so far.
         weight_ops: Keras layer name -> ``"#op_index"`` for every layer that takes weights.
+        fixed_batch: None while axis 0 is a free batch; with fixed shapes, the reason (the op that
+            pins axis 0): the Keras inputs then have the file's full shapes, :func:`check_output`
+            compares axis 0 too, shape arithmetic folds at the file's own shapes, and converters
+            that refuse for the batch use full-tensor layers (:mod:`tflite2keras.layers.fixed`).
     """
 
-    def __init__(self, tfl: TFLiteModel, mode: str = "float") -> None:
+    def __init__(self, tfl: TFLiteModel, mode: str = "float", fixed_batch: str | None = None) -> None:
         self.tfl = tfl
         self.mode = mode
+        self.fixed_batch = fixed_batch
         #: VAR_HANDLE output tensor -> its resource variable (:mod:`tflite2keras.tflite.variables`).
         self.state_variables = variables(tfl)
         #: variable name -> its current Keras tensor (the state input, or the last assigned value).
@@ -59,7 +70,7 @@ class ConvertContext:
         self._names: set[str] = set()
         self._output_names = {t: sanitize(tfl.tensor(t).name) for t in tfl.outputs}
         #: tensor index -> its value folded at two batch sizes (see :mod:`tflite2keras.ops.fold`).
-        self.folded = fold.fold(tfl)
+        self.folded = fold.fold(tfl, fixed=fixed_batch is not None)
         #: quantized tensor index -> where the float model's value lies (float mode's saturation).
         self.intervals: dict[int, Interval] = {}
         #: op index -> the Keras activation its output range carries, folded into its layer.
@@ -71,12 +82,18 @@ class ConvertContext:
     def graph_input(self, index: int) -> Any:
         """The Keras input for graph input tensor ``index`` (float32 where the file quantizes it).
 
+        With :attr:`fixed_batch`, the input has the file's full shape (``batch_shape``).
+
         Raises:
             UnsupportedOpError: the input is a scalar (rank 0): a Keras input has a batch axis.
         """
         import keras
 
         tensor = self.tfl.tensor(index)
+        if self.fixed_batch is not None and tensor.shape:
+            x = keras.Input(batch_shape=full_shape(tensor), name=self.input_name(index), dtype=keras_dtype(tensor))
+            self.tensors[index] = self._fake_quant(index, x)
+            return x
         if not (tensor.shape_signature or tensor.shape):
             raise UnsupportedOpError(
                 f"graph input tensor {index} {tensor.name!r} is a scalar (rank 0, {tensor.dtype}): the inputs of a "
@@ -94,8 +111,11 @@ class ConvertContext:
 
         inputs = []
         for variable in self.state_variables.values():
-            shape = variable.shape[1:]
-            inputs.append(keras.Input(shape=shape, name=self._unique(variable.key), dtype=variable.dtype))
+            name = self._unique(variable.key)
+            if self.fixed_batch is not None:
+                inputs.append(keras.Input(batch_shape=tuple(variable.shape), name=name, dtype=variable.dtype))
+            else:
+                inputs.append(keras.Input(shape=variable.shape[1:], name=name, dtype=variable.dtype))
             self.state[variable.name] = inputs[-1]
         return inputs
 
@@ -114,7 +134,7 @@ class ConvertContext:
         """Record the Keras tensor a converter built for ``op``'s output tensor ``index``, after
         checking its shape and dtype; a quantized tensor is fake-quantized in ``fake_quant`` mode, and
         in ``float`` mode saturated to its range where the op's result can leave it."""
-        check_output(self.tfl, op, index, value)
+        check_output(self.tfl, op, index, value, fixed=self.fixed_batch is not None)
         self.tensors[index] = self._fake_quant(index, self._saturate(op, index, value))
 
     def interval(self, index: int) -> Interval:
@@ -251,19 +271,31 @@ class ConvertContext:
         return keras.layers.Activation(activation, name=self.suffixed(base, activation))(x)
 
 
-def check_output(tfl: TFLiteModel, op: Operator, index: int, value: Any) -> None:
+def full_shape(tensor: Any) -> tuple[int | None, ...]:
+    """A tensor's shape with fixed shapes: axis 0 as the interpreter computes it, another extent the
+    signature leaves dynamic as None."""
+    signature = tuple(tensor.shape_signature or tensor.shape)
+    return tuple(int(s) if i == 0 or w >= 0 else None for i, (s, w) in enumerate(zip(tensor.shape, signature)))
+
+
+def check_output(tfl: TFLiteModel, op: Operator, index: int, value: Any, fixed: bool = False) -> None:
     """The Keras tensor a converter built for TFLite tensor ``index`` must have its rank, dtype
-    and every extent both sides know: not the batch, not a dimension the signature leaves dynamic.
+    and every extent both sides know: not the batch (but with ``fixed`` shapes, where axis 0 is
+    data), not a dimension the signature leaves dynamic.
 
     ``tfl``'s shapes are the truth checked against: in ``convert``, the ones the interpreter
     computes (:mod:`tflite2keras.conversion.prepared`), the stored ones where it cannot run the file."""
     tensor = tfl.tensor(index)
     want = tuple(tensor.shape_signature or tensor.shape)
+    if fixed and want:
+        want = tuple(-1 if d is None else d for d in full_shape(tensor))
     got = tuple(value.shape)
-    known = len(got) == len(want) and all(g is None or w < 0 or g == w for g, w in zip(got[1:], want[1:]))
+    first = 0 if fixed else 1
+    known = len(got) == len(want) and all(g is None or w < 0 or g == w for g, w in zip(got[first:], want[first:]))
     dtype = keras_dtype(tensor)
     if not known or str(value.dtype) != dtype:
-        expected = (None,) + tuple(None if w < 0 else w for w in want[1:]) if want else ()
+        expected = tuple(None if w < 0 else w for w in want) if fixed else (
+            (None,) + tuple(None if w < 0 else w for w in want[1:]) if want else ())
         raise ShapeMismatchError(
             f"op {op.index} ({op.opcode}) output tensor {index} {tensor.name!r}: expected shape {expected} "
             f"{dtype}, received {got} {value.dtype} from its converter")

@@ -31,7 +31,8 @@ def convert_arithmetic(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
 
     merge, constant_layer, fn = ARITHMETIC[op.opcode]
     found = operands(ctx, op, range(2), trainable=True)
-    if len(found.tensors) == 2:
+    shapes = [tuple(x.shape) for x in found.tensors]
+    if len(found.tensors) == 2 and (ctx.fixed_batch is None or shapes[0] == shapes[1]):  # (merges check axis 0)
         layer = merge_layer(ctx, op, merge)
     elif constant_layer is not None and found.variable_shapes[1] is not None:
         layer = getattr(layers, constant_layer)(found.variable_shapes[1], name=ctx.name(op, True))

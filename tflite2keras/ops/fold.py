@@ -42,20 +42,21 @@ MAX_CONSTANT_ELEMENTS = 1 << 16
 Folded = tuple[np.ndarray, np.ndarray]
 
 
-def fold(tfl: TFLiteModel) -> dict[int, Folded]:
+def fold(tfl: TFLiteModel, fixed: bool = False) -> dict[int, Folded]:
     """tensor index -> its value at each batch of :data:`BATCHES`, for every folded tensor (worked
-    out once per file and registry state)."""
-    return dict(per_model(tfl, "fold", generation(), lambda: _fold(tfl)))
+    out once per file and registry state). With ``fixed`` shapes (axis 0 is data, not a free
+    batch), shapes are read as the file's own: every folded value is the same twice."""
+    return dict(per_model(tfl, "fold_fixed" if fixed else "fold", generation(), lambda: _fold(tfl, fixed)))
 
 
-def _fold(tfl: TFLiteModel) -> dict[int, Folded]:
+def _fold(tfl: TFLiteModel, fixed: bool = False) -> dict[int, Folded]:
     values: dict[int, Folded] = {}
     outputs = set(tfl.outputs)
     for op in tfl.operators:
         spec = find(op.opcode)
         if spec is None or spec.fold is None or any(t in outputs for t in op.outputs):
             continue
-        feeds = _feeds(tfl, op, values, spec.reads_shape)
+        feeds = _feeds(tfl, op, values, spec.reads_shape, fixed)
         if feeds is None:
             continue
         (first, second), derived = feeds
@@ -91,7 +92,7 @@ def is_batch(value: Folded, position: int) -> bool:
 
 
 def _feeds(tfl: TFLiteModel, op: Operator, values: dict[int, Folded],
-           reads_shape: bool) -> tuple[tuple[list[Any], list[Any]], bool] | None:
+           reads_shape: bool, fixed: bool = False) -> tuple[tuple[list[Any], list[Any]], bool] | None:
     """The op's inputs at each batch, and whether any comes from shape arithmetic; None when an
     input is neither folded nor constant (nor, for a shape reader, a tensor of known shape)."""
     first: list[Any] = []
@@ -104,7 +105,7 @@ def _feeds(tfl: TFLiteModel, op: Operator, values: dict[int, Folded],
             pair, derived = values[index], True
         elif (value := constant_value(tfl, index)) is not None:
             pair = (value, value)
-        elif reads_shape and (placeholders := _placeholders(tfl, index)) is not None:
+        elif reads_shape and (placeholders := _placeholders(tfl, index, fixed)) is not None:
             pair, derived = placeholders, True
         else:
             return None
@@ -134,11 +135,16 @@ def constant_value(tfl: TFLiteModel, index: int) -> np.ndarray | None:
     return None
 
 
-def _placeholders(tfl: TFLiteModel, index: int) -> Folded | None:
+def _placeholders(tfl: TFLiteModel, index: int, fixed: bool = False) -> Folded | None:
     """Zero-strided arrays with the tensor's shape at each batch (no memory): for ops that read only
-    their input's shape. None when a non-batch extent is dynamic or the batch is fixed above 1."""
+    their input's shape. None when a non-batch extent is dynamic or the batch is fixed above 1.
+    With ``fixed`` shapes, the tensor's own shape twice (axis 0 as the interpreter computes it)."""
     tensor = tfl.tensor(index)
     signature = tuple(tensor.shape_signature or tensor.shape)
+    if fixed and tensor.shape and not any(d < 0 for d in signature[1:]):
+        own = np.broadcast_to(np.zeros((), tensor.dtype.lower() if tensor.dtype != "STRING" else object),
+                              tuple(tensor.shape))
+        return own, own
     if not signature or any(d < 0 for d in signature[1:]) or signature[0] > 1:
         return None
     zero = np.zeros((), tensor.dtype.lower() if tensor.dtype != "STRING" else object)

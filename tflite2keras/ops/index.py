@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import UnsupportedOpError
+from ..errors import ShapeMismatchError, UnsupportedOpError
 from ..tflite.model import Operator
 from .contract import ConvertContext
 from .layout import RESHAPE
@@ -76,8 +76,11 @@ def convert_gather(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
         raise UnsupportedOpError(f"op {op.index} (GATHER) needs constant indices or a constant table "
                                  f"(params constant: {params}, indices constant: {indices})")
     axis = non_batch_axis(op, axis, rank, "axis")
-    values = np.asarray(ctx.constant(op, 1)).reshape(_shape(ctx, op, 1))
-    return [Gather(values.tolist(), axis=axis, name=ctx.name(op))(ctx.input(op, 0))]
+    values, shape = np.asarray(ctx.constant(op, 1)), _shape(ctx, op, 1)
+    if values.size != int(np.prod(shape)):
+        raise ShapeMismatchError(f"op {op.index} (GATHER) indices: tensor {op.inputs[1]} has shape {tuple(shape)}, "
+                                 f"but its value has {values.size} elements")
+    return [Gather(values.reshape(shape).tolist(), axis=axis, name=ctx.name(op))(ctx.input(op, 0))]
 
 
 def convert_embedding_lookup(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:

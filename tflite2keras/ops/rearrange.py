@@ -2,7 +2,10 @@
 DEPTH_TO_SPACE, TILE, BROADCAST_TO, REVERSE_V2, REVERSE_SEQUENCE, MATRIX_DIAG and MATRIX_SET_DIAG.
 
 Standard Keras layers where they compute the op exactly (``Permute``, ``Reshape``); the batch
-axis is never moved, squeezed, tiled or reversed.
+axis is never moved, squeezed, tiled or reversed. A TRANSPOSE that moves axis 0, or a SQUEEZE /
+EXPAND_DIMS of axis 0, raises :class:`~.contract.BatchAxisError`; with fixed shapes (axis 0 is
+data) they become the full-tensor :class:`~tflite2keras.layers.FixedTranspose` and
+:class:`~tflite2keras.layers.FixedReshape`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from ..tflite.model import Operator
-from .contract import ConvertContext
+from .contract import BatchAxisError, ConvertContext, full_shape
 from .fold import MAX_CONSTANT_ELEMENTS, is_fixed
 from .registry import OpSpec, register_op
 from .shape import (
@@ -39,6 +42,21 @@ def reshape_target(ctx: ConvertContext, op: Operator) -> tuple[int, ...]:
     return tuple(-1 if d < 0 else int(d) for d in rest)
 
 
+def fixed_reshape(ctx: ConvertContext, op: Operator) -> KerasTensor:
+    """With fixed shapes: input 0 reshaped to the output's full shape, axis 0 included.
+
+    Raises:
+        UnsupportedOpError: the output has a dynamic extent.
+    """
+    from ..layers import FixedReshape
+
+    shape = full_shape(ctx.tfl.tensor(op.outputs[0]))
+    if None in shape:
+        raise UnsupportedOpError(f"op {op.index} ({op.opcode}) output {list(shape)} has a dynamic extent: with "
+                                 "fixed shapes every extent must be known")
+    return FixedReshape(shape, name=ctx.name(op))(ctx.input(op, 0))
+
+
 def small(op: Operator, shape: Any) -> tuple[int, ...]:
     """``shape`` as ints, for a fold whose output has at most MAX_CONSTANT_ELEMENTS elements (shape
     arithmetic); larger outputs are data and do not fold."""
@@ -57,8 +75,12 @@ def convert_transpose(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     if sorted(p % rank for p in perm) != list(range(rank)) or any(not -rank <= p < rank for p in perm):
         raise UnsupportedOpError(f"op {op.index} (TRANSPOSE) perm {perm} is not a permutation of rank {rank}")
     perm = [p % rank for p in perm]
+    if perm[0] != 0 and ctx.fixed_batch is not None:
+        from ..layers import FixedTranspose
+
+        return [FixedTranspose(perm, name=ctx.name(op))(x)]
     if perm[0] != 0:
-        raise UnsupportedOpError(f"op {op.index} (TRANSPOSE) with perm {perm} moves the batch axis")
+        raise BatchAxisError(f"op {op.index} (TRANSPOSE) with perm {perm} moves the batch axis")
     if rank == 1:
         return [keras.layers.Identity(name=ctx.name(op))(x)]
     return [keras.layers.Permute(tuple(perm[1:]), name=ctx.name(op))(x)]
@@ -85,9 +107,11 @@ def convert_squeeze(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     import keras
 
     axes = _squeezed(op, tuple(ctx.tfl.tensor(op.inputs[0]).shape))
+    if 0 in axes and ctx.fixed_batch is not None:
+        return [fixed_reshape(ctx, op)]
     if 0 in axes:
         dims = list(op.options.get("squeeze_dims") or [])
-        raise UnsupportedOpError(f"op {op.index} (SQUEEZE) with squeeze_dims {dims} squeezes the batch axis")
+        raise BatchAxisError(f"op {op.index} (SQUEEZE) with squeeze_dims {dims} squeezes the batch axis")
     return [keras.layers.Reshape(reshape_target(ctx, op), name=ctx.name(op))(ctx.input(op, 0))]
 
 
@@ -110,8 +134,10 @@ def convert_expand_dims(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
 
     x = ctx.input(op, 0)
     axis = _expanded(op, fixed(ctx, op, 1, "axis"), len(x.shape))
+    if axis == 0 and ctx.fixed_batch is not None:
+        return [fixed_reshape(ctx, op)]
     if axis == 0:
-        raise UnsupportedOpError(f"op {op.index} (EXPAND_DIMS) with axis 0 adds an axis before the batch axis")
+        raise BatchAxisError(f"op {op.index} (EXPAND_DIMS) with axis 0 adds an axis before the batch axis")
     return [keras.layers.Reshape(reshape_target(ctx, op), name=ctx.name(op))(x)]
 
 
@@ -240,9 +266,9 @@ def convert_matrix_set_diag(ctx: ConvertContext, op: Operator) -> list[KerasTens
     return [MatrixSetDiag(name=ctx.name(op))([x, diagonal])]
 
 
-register_op(OpSpec("TRANSPOSE", layers=("Permute", "Identity"), converter=convert_transpose, fold=fold_transpose))
-register_op(OpSpec("SQUEEZE", layers=("Reshape",), converter=convert_squeeze, fold=fold_squeeze))
-register_op(OpSpec("EXPAND_DIMS", layers=("Reshape",), converter=convert_expand_dims, fold=fold_expand_dims))
+register_op(OpSpec("TRANSPOSE", layers=("Permute", "Identity", "FixedTranspose"), converter=convert_transpose, fold=fold_transpose))
+register_op(OpSpec("SQUEEZE", layers=("Reshape", "FixedReshape"), converter=convert_squeeze, fold=fold_squeeze))
+register_op(OpSpec("EXPAND_DIMS", layers=("Reshape", "FixedReshape"), converter=convert_expand_dims, fold=fold_expand_dims))
 register_op(OpSpec("SPACE_TO_DEPTH", layers=("SpaceToDepth",), converter=convert_space_to_depth))
 register_op(OpSpec("DEPTH_TO_SPACE", layers=("DepthToSpace",), converter=convert_depth_to_space))
 register_op(OpSpec("TILE", layers=("Tile",), converter=convert_tile, fold=fold_tile))

@@ -4,6 +4,9 @@ RESHAPE's target is a constant, the ``new_shape`` option, or folded shape arithm
 batch as its first element (fixed 1 in a batch-1 file, -1, or the batch itself when folded) it
 becomes ``keras.layers.Reshape`` of the rest. A target whose one batch-dependent element sits
 elsewhere (``[-1, 4]`` from ``(batch, 6, 4)``) becomes :class:`~tflite2keras.layers.BatchReshape`.
+Any other target cannot keep the batch free (:class:`~.contract.BatchAxisError`); with fixed
+shapes (axis 0 is data: a waveform framed into ``[195, 80]``) it is a full-tensor
+:class:`~tflite2keras.layers.FixedReshape` to the output's shape.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from ..tflite.model import Operator
-from .contract import ConvertContext
+from .contract import BatchAxisError, ConvertContext
 from .prepare_shapes import reshape_size
 from .registry import OpSpec, register_op
 
@@ -42,6 +45,10 @@ def convert_reshape(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     from ..layers import BatchReshape
     from .fold import batch_axes, is_batch
 
+    if ctx.fixed_batch is not None:
+        from .rearrange import fixed_reshape
+
+        return [fixed_reshape(ctx, op)]
     x = ctx.input(op, 0)
     target = _target(ctx, op)
     moving = batch_axes(target)
@@ -57,8 +64,8 @@ def convert_reshape(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
         return [BatchReshape([-1 if i in moving else d for i, d in enumerate(first)], name=ctx.name(op))(x)]
     if not moving and first.count(-1) == 1:
         return [BatchReshape(first, name=ctx.name(op))(x)]
-    raise UnsupportedOpError(f"op {op.index} (RESHAPE) to {first} at batch 2 ({[int(d) for d in target[1]]} "
-                             f"at batch 3) from {tuple(x.shape)}: the batch axis cannot be kept free")
+    raise BatchAxisError(f"op {op.index} (RESHAPE) to {first} at batch 2 ({[int(d) for d in target[1]]} "
+                         f"at batch 3) from {tuple(x.shape)}: the batch axis cannot be kept free")
 
 
 def _keeps_size(x: Any, rest: list[int]) -> bool:
@@ -93,6 +100,6 @@ def fold_reshape(op: Operator, values: list[Any]) -> list[Any]:
     return [np.reshape(values[0], np.asarray(target, "int64").reshape(-1))]
 
 
-register_op(OpSpec("RESHAPE", layers=("Reshape", "Flatten", "BatchReshape"), converter=convert_reshape,
+register_op(OpSpec("RESHAPE", layers=("Reshape", "Flatten", "BatchReshape", "FixedReshape"), converter=convert_reshape,
                    fold=fold_reshape, prepare=(reshape_size,)))
 register_op(OpSpec("SHAPE", converter=convert_shape, fold=fold_shape, reads_shape=True))

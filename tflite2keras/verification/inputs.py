@@ -192,25 +192,32 @@ def draw(rng: np.random.Generator, tfl: TFLiteModel, index: int, shape: tuple[in
                         endpoint=True).astype(dtype)
 
 
-def draw_all(tfl: TFLiteModel, samples: int, seed: int = 0, batch: int = 1,
+def sample_shape(tensor: Any, batch: int | None) -> tuple[int, ...]:
+    """The shape an input is fed at: ``batch`` then the non-batch extents (a dynamic one as 1), or
+    with ``batch`` None (a model with fixed shapes, whose axis 0 is data) the file's own shape."""
+    if batch is None:
+        return tuple(int(d) for d in tensor.shape)
+    return (batch, *(d if d > 0 else 1 for d in (tensor.shape_signature or tensor.shape)[1:]))
+
+
+def draw_all(tfl: TFLiteModel, samples: int, seed: int = 0, batch: int | None = 1,
              ranges: Ranges = None) -> list[list[np.ndarray]]:
-    """Seeded samples, one list of arrays per sample, each input drawn from its range (:func:`resolve`)."""
+    """Seeded samples, one list of arrays per sample, each input drawn from its range (:func:`resolve`),
+    at ``batch`` (None: the file's own input shapes, see :func:`sample_shape`)."""
     bounds = resolve(tfl, ranges)
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(samples):
         sample = []
         for index, lo_hi in zip(tfl.inputs, bounds):
-            tensor = tfl.tensor(index)
-            shape = (batch, *(d if d > 0 else 1 for d in (tensor.shape_signature or tensor.shape)[1:]))
-            sample.append(draw(rng, tfl, index, shape, lo_hi))
+            sample.append(draw(rng, tfl, index, sample_shape(tfl.tensor(index), batch), lo_hi))
         out.append(sample)
     return out
 
 
-def user_samples(tfl: TFLiteModel, inputs: Any, batch: int = 1) -> list[list[np.ndarray]]:
+def user_samples(tfl: TFLiteModel, inputs: Any, batch: int | None = 1) -> list[list[np.ndarray]]:
     """The caller's samples, each a list of arrays in file input order, checked against the
-    interpreter's input shapes at ``batch``. A float (or quantized) input is taken as float32, any
+    interpreter's input shapes at ``batch`` (None: the file's own shapes). A float (or quantized) input is taken as float32, any
     other in its own dtype.
 
     ``inputs`` is a list of samples, each an array (single-input models) or a list of arrays; a
@@ -245,11 +252,12 @@ def user_samples(tfl: TFLiteModel, inputs: Any, batch: int = 1) -> list[list[np.
             except (TypeError, ValueError) as err:
                 raise InvalidArgumentError(f"verify: inputs[{i}] for model input {j} {tensor.name!r}: expected an "
                                            f"array of numbers, received {type(array).__name__}: {err}") from err
-            expected = (batch, *tensor.shape[1:])
+            expected = tuple(tensor.shape) if batch is None else (batch, *tensor.shape[1:])
             if array.shape != expected:
                 raise InvalidArgumentError(
                     f"verify: inputs[{i}] for model input {j} {tensor.name!r}: expected shape "
-                    f"{expected} (batch {batch}), received {array.shape}")
+                    f"{expected} ({'the file' + chr(39) + 's own' if batch is None else f'batch {batch}'}), "
+                    f"received {array.shape}")
             converted.append(array)
         out.append(converted)
     return out

@@ -26,7 +26,11 @@
     steps per op (MobileNetV1, 44.3 steps at depth 30). The noise floor is the same kind of
     bound: the other kernel set is another rounding of the same integer function, carried through
     the same gains, and the float error stayed within 1.27 times it on every file where the two
-    kernel sets disagree.
+    kernel sets disagree. Two kinds of op round more than once on the way: a recurrent op
+    (:data:`RECURRENT`) rounds its state at every time step and feeds it back, so it counts once per
+    step; an integer SVDF rounds its feature products into a coarse int16 state before its time
+    weights, so it also counts the output steps that rounding can reach
+    (``0.5 * state_scale * sum |w_time|`` over one unit's rows, in output steps).
 
 Example:
     >>> from tflite2keras.verification.quantized import bound_steps
@@ -101,7 +105,7 @@ def depths(tfl: TFLiteModel) -> list[int]:
             tensor, grid = tfl.tensor(t), affine(tfl.tensor(t))
             kept = op.opcode in MOVES and _same_grid(first, grid)
             rounds = int(grid is not None and tensor.dtype in ("INT8", "UINT8", "INT16") and not kept)
-            depth[t] = base + rounds * _time_steps(tfl, op)
+            depth[t] = base + rounds * _time_steps(tfl, op) + rounds * _state_steps(tfl, op, grid)
     return [depth.get(t, 0) for t in tfl.outputs]
 
 
@@ -109,6 +113,22 @@ def depths(tfl: TFLiteModel) -> list[int]:
 #: step and fed back, so the last step's output has been rounded once per step.
 RECURRENT = frozenset({"UNIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN",
                        "BIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_RNN"})
+
+
+def _state_steps(tfl: TFLiteModel, op: Operator, out: Affine | None) -> int:
+    """For an integer SVDF, the output steps its state's rounding can reach, as extra depth: the kernel
+    rounds the feature products into its int16 state (half a state step each), which reaches unit ``u``
+    through that unit's time weights, at most ``0.5 * state_scale * sum |w_time[u]|``; a float model
+    skips that rounding. 0 for other ops."""
+    if op.opcode != "SVDF" or out is None or len(op.inputs) < 5 or min(op.inputs[2], op.inputs[4]) < 0:
+        return 0
+    state = affine(tfl.tensor(op.inputs[4]))
+    if state is None or not tfl.is_constant(op.inputs[2]):
+        return 0
+    time = np.abs(tfl.constant(op.inputs[2]).astype(np.float64))  # (units * rank, memory), real values
+    rank = max(int(op.options.get("rank", 1)), 1)
+    per_unit = time.reshape(-1, rank * time.shape[-1]).sum(axis=1)
+    return int(np.ceil(0.5 * state.step * float(per_unit.max(initial=0.0)) / out.step))
 
 
 def _time_steps(tfl: TFLiteModel, op: Operator) -> int:

@@ -33,9 +33,9 @@ def interpreter_module() -> tuple[Any, str]:
 
 
 def make_interpreter(tfl: TFLiteModel, kernels: str = "xnnpack", preserve: bool = False,
-                     threads: int | None = None, batch: int = 1) -> Any:
+                     threads: int | None = None, batch: int | None = 1) -> Any:
     """An allocated interpreter over ``tfl``'s bytes with the given kernel set (and thread count),
-    its inputs resized to ``batch`` when that is not 1.
+    its inputs resized to ``batch`` when that is not 1 (nor None: the file's own shapes).
 
     Raises:
         VerificationError: the interpreter refuses the model (e.g. an unregistered custom op).
@@ -52,7 +52,7 @@ def make_interpreter(tfl: TFLiteModel, kernels: str = "xnnpack", preserve: bool 
         with warnings.catch_warnings():  # preserving tensors is what per-layer checks are for
             warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors.*")
             interpreter = module.Interpreter(**kwargs)
-        if batch != 1:
+        if batch is not None and batch != 1:  # None: the file's own shapes (a model with fixed shapes)
             for detail in interpreter.get_input_details():
                 interpreter.resize_tensor_input(detail["index"], [batch, *detail["shape"][1:]], strict=False)
         interpreter.allocate_tensors()

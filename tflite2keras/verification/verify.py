@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from ..conversion.prepared import prepared_view
-from ..errors import VerificationError
+from ..errors import InvalidArgumentError, VerificationError
 from ..tflite.model import Source, TFLiteModel
 from ..tflite.quant import affine
 from ..tflite.reader import read
@@ -68,7 +68,9 @@ def verify(keras_model: keras.Model, source: Source, inputs: Sequence[Any] | np.
         table / overrides: as for :func:`tflite2keras.transplant`, for pairing layers.
         seed: seed of the random samples.
         batch: the batch of every sample; the interpreter's inputs are resized to it, so a
-            file written for batch 1 is compared at batch 16 with ``batch=16``.
+            file written for batch 1 is compared at batch 16 with ``batch=16``. A model with fixed
+            shapes (``model.fixed_shape``: axis 0 is data, not a free batch) is fed the file's own
+            input shapes, and takes only ``batch=1``.
         input_ranges: the ``[lo, hi)`` each input is drawn from, overriding the default (a float
             input in ``[-1, 1)``, an input that indexes a table in ``[0, rows)``, another integer
             input over its dtype): one pair for every input, a list with one pair (or None) per
@@ -107,7 +109,7 @@ def verify(keras_model: keras.Model, source: Source, inputs: Sequence[Any] | np.
         from .stream import verify_stream
 
         return verify_stream(keras_model, tfl, seed=seed, atol=atol, rtol=rtol, ranges=input_ranges)
-    size = batch
+    size = _batch(keras_model, batch)
     hybrid = is_hybrid(tfl)
     if hybrid:  # its kernels quantize activations on the fly; the Keras model states float arithmetic
         tfl = prepared_view(read(dequantized_weights(tfl)))[0]
@@ -119,7 +121,10 @@ def verify(keras_model: keras.Model, source: Source, inputs: Sequence[Any] | np.
         feed, keras_feed = verify_quant.split(
             quant, verify_quant.draw(tfl, quant, samples, seed, size, input_ranges) + user, len(user))
     report = VerifyReport(interpreter=interpreter_module()[1], samples=len(feed), source=tfl.source,
-                          batch=size)
+                          batch=batch)
+    if size is None:
+        report.notes.append(f"fixed shapes: fed the file's own input shapes "
+                            f"{[tfl.tensor(t).shape for t in tfl.inputs]} ({_fixed_reason(keras_model)})")
     if hybrid:
         report.notes.append("dynamic-range file: compared with the same file with its int8 weights dequantized "
                             "to float32 (the hybrid kernels also round each op's input to int8)")
@@ -133,6 +138,8 @@ def verify(keras_model: keras.Model, source: Source, inputs: Sequence[Any] | np.
         builtin = ref_kernels = None
         report.notes.append(f"noise floor unavailable, bound is atol + rtol*max|ref|: {err}")
     deployed = make_interpreter(tfl, "xnnpack", preserve=per_layer and builtin is None, batch=size)
+    for interpreter in (builtin, ref_kernels, deployed):
+        _at_batch(tfl, interpreter, size)
     order, out_order = pair_inputs(keras_model, tfl), pair_outputs(keras_model, tfl)
     pairs = []
     if per_layer:
@@ -161,7 +168,8 @@ def verify(keras_model: keras.Model, source: Source, inputs: Sequence[Any] | np.
             stats.add_layers([inner_i[p.tensor] for p in pairs], [other[p.tensor] for p in pairs])
     names = keras_output_names(keras_model)
     keras_outs = keras_outputs(keras_model, [[s[i] for i in order] for s in keras_feed],
-                               [r.shape[0] if r.ndim else 0 for r in refs[0][0]] == [size] * len(tfl.outputs))
+                               size is not None and [r.shape[0] if r.ndim else 0 for r in refs[0][0]] ==
+                               [size] * len(tfl.outputs))
     for i, (ref, base) in enumerate(refs):
         ours = [keras_outs[i][k] for k in out_order]
         for j, (k, r) in enumerate(zip(ours, ref)):
@@ -185,6 +193,52 @@ def verify(keras_model: keras.Model, source: Source, inputs: Sequence[Any] | np.
         report.divergence_findings = [f for f in lint(keras_model, tfl, table, overrides)
                                       if f.layer == report.first_divergence.name]
     return report
+
+
+def _at_batch(tfl: TFLiteModel, interpreter: Any, size: int | None) -> None:
+    """Resize an interpreter's inputs whose axis 0 is fixed at another extent than ``size`` (a file
+    written at batch 3, converted with a free batch and compared at batch 1).
+
+    Raises:
+        VerificationError: the interpreter cannot run the file at that batch.
+    """
+    if interpreter is None or size is None:
+        return
+    details = [d for d in interpreter.get_input_details() if len(d["shape"]) and d["shape"][0] != size]
+    if not details:
+        return
+    try:
+        for detail in details:
+            interpreter.resize_tensor_input(detail["index"], [size, *detail["shape"][1:]], strict=False)
+        interpreter.allocate_tensors()
+    except (RuntimeError, ValueError) as err:
+        raise VerificationError(f"verify: the TFLite interpreter cannot run {tfl.source} at batch {size} (its "
+                                f"inputs {[tuple(d['shape']) for d in details]}): {err}") from err
+
+
+def _fixed_reason(keras_model: Any) -> str:
+    """Why the model's axis 0 is not a free batch: ``convert``'s record, else its inputs' shapes."""
+    reason = getattr(keras_model, "fixed_shape", None)
+    if reason:
+        return str(reason)
+    return f"its inputs have a fixed axis 0: {[tuple(x.shape) for x in keras_model.inputs]}"
+
+
+def _batch(keras_model: Any, batch: int) -> int | None:
+    """The batch samples are drawn at, or None for a model with fixed shapes (``model.fixed_shape``
+    set by ``convert``, or an input whose axis 0 is fixed): fed the file's own input shapes.
+
+    Raises:
+        InvalidArgumentError: a batch other than 1 for a model with fixed shapes.
+    """
+    fixed = bool(getattr(keras_model, "fixed_shape", None)) or any(
+        len(x.shape) and x.shape[0] is not None for x in keras_model.inputs)
+    if not fixed:
+        return batch
+    if batch != 1:
+        raise InvalidArgumentError(f"verify: the model has fixed shapes ({_fixed_reason(keras_model)}): it runs "
+                                   f"only at the file's own input shapes; expected batch=1, received batch={batch}")
+    return None
 
 
 def _layer_errors(pairs: list[Any], inner: list[dict[int, np.ndarray]], grids: list[Any],
