@@ -68,6 +68,8 @@ def _convert(args: argparse.Namespace) -> int:
         model.save(partial)
     print(f"converted {args.file} -> {args.output}: {len(model.layers)} layers, "
           f"{sum(int(v.numpy().size) for v in model.trainable_weights)} trainable parameters")
+    if getattr(model, "fixed_shape", None):
+        print(f"fixed shapes {[tuple(x.shape) for x in model.inputs]}: {model.fixed_shape}")
     if args.verify:
         report = verify(model, args.file, per_layer=args.per_layer)
         print(report)

@@ -177,3 +177,14 @@ def test_expand_dims_of_axis_0_with_fixed_shapes() -> None:
     data = _fixed(lambda x: tf.expand_dims(tf.transpose(x, [1, 0, 2]), 0) * 2.0, (3, 4, 5))
     model = _convert(data, "TRANSPOSE")
     assert tuple(model.outputs[0].shape) == (1, 4, 3, 5) and t2k.verify(model, data).ok
+
+
+def test_the_cli_says_when_a_model_has_fixed_shapes(tmp_path: Any, capsys: Any) -> None:
+    from tflite2keras.cli import main
+
+    source = tmp_path / "transpose.tflite"
+    source.write_bytes(_fixed(*DATA_AXIS["transpose_0_1"][:1], *DATA_AXIS["transpose_0_1"][1]))
+    with pytest.warns(UserWarning, match="fixed shapes"):
+        assert main(["convert", str(source), "-o", str(tmp_path / "transpose.keras")]) == 0
+    out = capsys.readouterr().out
+    assert "fixed shapes [(3, 4, 5, 6)]: " in out and "TRANSPOSE" in out
