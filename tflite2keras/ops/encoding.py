@@ -31,19 +31,7 @@ def convert_identity(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
     return [ctx.input(op, 0)]
 
 
-def convert_quantize(ctx: ConvertContext, op: Operator) -> list[KerasTensor]:
-    """An identity; a QUANTIZE to a scaled int32 tensor (TFLite Micro's int16 -> int32 requantization)
-    is none of the quantized activations a converted model computes in float, and raises."""
-    out = ctx.tfl.tensor(op.outputs[0])
-    if out.dtype == "INT32" and out.quantization is not None and out.quantization.scales.size:
-        raise UnsupportedOpError(
-            f"op {op.index} (QUANTIZE) writes {out.name!r} as int32 with a scale "
-            f"({float(out.quantization.scales[0]):.3g}): quantized int32 activations are not supported "
-            "(int8, uint8 and int16 are)")
-    return convert_identity(ctx, op)
-
-
 register_op(OpSpec("DEQUANTIZE", transparent=True, converter=convert_identity,
                    prepare=(same_shape,)))
 register_op(OpSpec("DENSIFY", prepare=(same_shape,)))
-register_op(OpSpec("QUANTIZE", transparent=True, converter=convert_quantize, prepare=(same_shape,)))
+register_op(OpSpec("QUANTIZE", transparent=True, converter=convert_identity, prepare=(same_shape,)))

@@ -33,8 +33,9 @@ class Quantization:
     quantized_dimension: int
 
 
-#: TFLite integer types that carry quantized activations -> (qmin, qmax).
-RANGES = {"INT8": (-128, 127), "UINT8": (0, 255), "INT16": (-32768, 32767)}
+#: TFLite integer types that carry quantized activations -> (qmin, qmax). INT32 ones are rare: TFLite
+#: Micro's QUANTIZE of an int16 tensor to a scaled int32 output (a keyword spotter's last op).
+RANGES = {"INT8": (-128, 127), "UINT8": (0, 255), "INT16": (-32768, 32767), "INT32": (-2**31, 2**31 - 1)}
 
 
 @dataclass(frozen=True)
