@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..errors import UnsupportedOpError
 from ..tflite.model import Operator
 from .contract import ConvertContext
 from .prepare_shapes import same_shape
