@@ -27,6 +27,11 @@ class UnsupportedOpError(Tflite2KerasError, NotImplementedError):
     """An operator, layer type or tensor encoding has no registered handling."""
 
 
+class BatchAxisError(UnsupportedOpError):
+    """A converter refuses an op because axis 0 cannot stay a free batch there (it moves, folds or
+    broadcasts along it): ``convert`` then converts the file again with fixed shapes."""
+
+
 class MappingError(Tflite2KerasError, KeyError):
     """Keras weights and TFLite tensors could not be paired one to one."""
 
@@ -47,6 +52,7 @@ class VerificationError(Tflite2KerasError, RuntimeError):
 
 
 __all__ = [
+    "BatchAxisError",
     "InvalidArgumentError",
     "InvalidModelError",
     "MappingError",

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import (
+    BatchAxisError,
     InvalidModelError,
     ShapeMismatchError,
     Tflite2KerasError,
     UnsupportedOpError,
 )
 from ..ops import fused, patterns
-from ..ops.contract import BatchAxisError, ConvertContext, check_output
+from ..ops.contract import ConvertContext, check_output
 from ..ops.prepare import field_rejections, input_count, type_rejections, validate
 from ..ops.registry import find
 from ..tflite.model import DECODING_OPS, Operator, Source, TFLiteModel

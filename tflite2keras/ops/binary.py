@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from ..errors import UnsupportedOpError
+from ..errors import BatchAxisError, UnsupportedOpError
 from ..tflite.model import Operator
 from . import fused
-from .contract import BatchAxisError, ConvertContext
+from .contract import ConvertContext
 from .layout import RESHAPE
 from .prepare_shapes import broadcastable
 from .registry import OpSpec, WeightSlot, register_op

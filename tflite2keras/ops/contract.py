@@ -35,12 +35,6 @@ if TYPE_CHECKING:
     from keras import KerasTensor
 
 
-class BatchAxisError(UnsupportedOpError):
-    """A converter refuses an op because axis 0 cannot stay a free batch there (it moves, folds or
-    broadcasts along it): ``convert`` then converts the file again with fixed shapes
-    (:attr:`ConvertContext.fixed_batch`), where the converters that can use full-tensor layers."""
-
-
 class ConvertContext:
     """What a converter sees: the TFLite model, the Keras tensors made so far, and naming.
 

@@ -3,7 +3,7 @@ DEPTH_TO_SPACE, TILE, BROADCAST_TO, REVERSE_V2, REVERSE_SEQUENCE, MATRIX_DIAG an
 
 Standard Keras layers where they compute the op exactly (``Permute``, ``Reshape``); the batch
 axis is never moved, squeezed, tiled or reversed. A TRANSPOSE that moves axis 0, or a SQUEEZE /
-EXPAND_DIMS of axis 0, raises :class:`~.contract.BatchAxisError`; with fixed shapes (axis 0 is
+EXPAND_DIMS of axis 0, raises :class:`~tflite2keras.errors.BatchAxisError`; with fixed shapes (axis 0 is
 data) they become the full-tensor :class:`~tflite2keras.layers.FixedTranspose` and
 :class:`~tflite2keras.layers.FixedReshape`.
 """
@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import UnsupportedOpError
+from ..errors import BatchAxisError, UnsupportedOpError
 from ..tflite.model import Operator
-from .contract import BatchAxisError, ConvertContext, full_shape
+from .contract import ConvertContext, full_shape
 from .fold import MAX_CONSTANT_ELEMENTS, is_fixed
 from .registry import OpSpec, register_op
 from .shape import (

@@ -4,7 +4,7 @@ RESHAPE's target is a constant, the ``new_shape`` option, or folded shape arithm
 batch as its first element (fixed 1 in a batch-1 file, -1, or the batch itself when folded) it
 becomes ``keras.layers.Reshape`` of the rest. A target whose one batch-dependent element sits
 elsewhere (``[-1, 4]`` from ``(batch, 6, 4)``) becomes :class:`~tflite2keras.layers.BatchReshape`.
-Any other target cannot keep the batch free (:class:`~.contract.BatchAxisError`); with fixed
+Any other target cannot keep the batch free (:class:`~tflite2keras.errors.BatchAxisError`); with fixed
 shapes (axis 0 is data: a waveform framed into ``[195, 80]``) it is a full-tensor
 :class:`~tflite2keras.layers.FixedReshape` to the output's shape.
 """
@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import UnsupportedOpError
+from ..errors import BatchAxisError, UnsupportedOpError
 from ..tflite.model import Operator
-from .contract import BatchAxisError, ConvertContext
+from .contract import ConvertContext
 from .prepare_shapes import reshape_size
 from .registry import OpSpec, register_op
 
