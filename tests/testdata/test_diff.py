@@ -27,8 +27,6 @@ _RNN_TIME_MAJOR = r"op \d+ \(TRANSPOSE\) with perm \[1, 0, 2\] moves the batch a
 
 #: Models whose file uses something the converter does not support, with the message it raises.
 UNSUPPORTED: dict[str, str] = {
-    # TF's converter writes UpSampling3D's repeat as a Reshape with a dynamic non-batch dimension.
-    "upsample3d": r"op \d+ \(SHAPE\) of tensor '.*Repeat.*' with shape signature \[-1, -1, 9, 5, 3\] does not fold",
     # ops/matmul.py: only the right operand of BATCH_MATMUL may be constant (its module docstring).
     "matmul_const_left": r"op 0 \(BATCH_MATMUL\) has a constant left operand of shape \(7, 11\)",
     # Attention over two axes computes its broadcast shape at run time (BROADCAST_ARGS of SHAPEs).

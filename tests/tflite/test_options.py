@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 from typing import Any
 
@@ -315,7 +316,23 @@ _SHAPE_CASES: dict[str, tuple[int, str, int, tuple[int, ...] | None, tuple[int, 
 }
 
 
-@pytest.mark.parametrize("case", sorted(_SHAPE_CASES))
+@pytest.mark.parametrize("case", sorted(c for c, v in _SHAPE_CASES.items() if not v[-1]))
+def test_stale_stored_shapes_the_interpreter_ignores_convert(case: str, shapes_model: bytes) -> None:
+    """A stored shape of a computed tensor that the interpreter recomputes (and so runs the file):
+    convert follows the computed shape, says so naming the tensor, and the model verifies."""
+    from tflite2keras import convert, verify
+
+    index, opcode, slot, shape, values, _, _ = _SHAPE_CASES[case]
+    tensor = read(shapes_model).operators[index].inputs[slot]
+    data = _with_tensor(shapes_model, tensor, shape, values)
+    assert not _runtime_rejects(data)
+    name = read(data).tensors[tensor].name
+    with pytest.warns(UserWarning, match=rf"tensor {tensor} '{re.escape(name)}' stored \[{', '.join(map(str, shape))}\]"):
+        model = convert(data)
+    assert verify(model, data, samples=2).ok
+
+
+@pytest.mark.parametrize("case", sorted(c for c, v in _SHAPE_CASES.items() if v[-1]))
 def test_convert_rejects_inconsistent_shapes(case: str, shapes_model: bytes) -> None:
     from tflite2keras import convert
 
