@@ -54,8 +54,9 @@ def convert(source: Source, *, name: str | None = None, quantized: str = "float"
     waveform framed, an operand broadcast along it), the model has fixed shapes instead: Keras
     inputs with the file's full shapes, ``model.fixed_shape`` the reason (None for a free batch),
     with a warning.
-    Every weight tensor of the file becomes a trainable variable. Shapes are the ones the
-    interpreter computes, where it can run the file; the stored ones only where it cannot.
+    Every weight tensor of the file becomes a trainable variable. The stored shapes are used
+    while they convert; where they do not, the shapes the interpreter computes (asked in a child
+    process) replace them, if they differ.
 
     Args:
         source: a ``.tflite`` path, its bytes, or a :class:`TFLiteModel`.
